@@ -1,0 +1,60 @@
+#pragma once
+// fmt formatters for the vocabulary types, so that log lines read naturally:
+// indices and terms as numbers, cursors as `t3/i120`, ranges as `[120..=2119]`,
+// ids as short hex.
+
+#include <fmt/format.h>
+
+#include <mosaik/core/cursor.hpp>
+#include <mosaik/core/ids.hpp>
+#include <mosaik/core/index.hpp>
+#include <mosaik/core/index_range.hpp>
+
+namespace mosaik::detail {
+
+/// A formatter that accepts no format spec and prints through `print`.
+template <class T>
+struct SimpleFormatter {
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+};
+
+} // namespace mosaik::detail
+
+template <>
+struct fmt::formatter<mosaik::Index> : mosaik::detail::SimpleFormatter<mosaik::Index> {
+  auto format(mosaik::Index index, format_context& ctx) const { return fmt::format_to(ctx.out(), "{}", index.value()); }
+};
+
+template <>
+struct fmt::formatter<mosaik::Term> : mosaik::detail::SimpleFormatter<mosaik::Term> {
+  auto format(mosaik::Term term, format_context& ctx) const { return fmt::format_to(ctx.out(), "{}", term.value()); }
+};
+
+template <>
+struct fmt::formatter<mosaik::Cursor> : mosaik::detail::SimpleFormatter<mosaik::Cursor> {
+  auto format(const mosaik::Cursor& cursor, format_context& ctx) const {
+    return fmt::format_to(ctx.out(), "t{}/i{}", cursor.term.value(), cursor.index.value());
+  }
+};
+
+template <>
+struct fmt::formatter<mosaik::IndexRange> : mosaik::detail::SimpleFormatter<mosaik::IndexRange> {
+  auto format(const mosaik::IndexRange& range, format_context& ctx) const {
+    if (range.empty()) {
+      return fmt::format_to(ctx.out(), "[]");
+    }
+    return fmt::format_to(ctx.out(), "[{}..={}]", range.first().value(), range.last().value());
+  }
+};
+
+template <class Tag>
+struct fmt::formatter<mosaik::Id<Tag>> : mosaik::detail::SimpleFormatter<mosaik::Id<Tag>> {
+  auto format(mosaik::Id<Tag> id, format_context& ctx) const {
+    // Short form: at most 8 hex digits, the most significant ones.
+    auto value = id.value();
+    while (value > 0xffffffffULL) {
+      value >>= 4;
+    }
+    return fmt::format_to(ctx.out(), "{:x}", value);
+  }
+};

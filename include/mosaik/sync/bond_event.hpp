@@ -1,0 +1,14 @@
+#pragma once
+// BondEvent: a change in the set of peers this member is connected to.
+
+#include <mosaik/core/ids.hpp>
+
+namespace mosaik::sync {
+
+struct BondEvent {
+  enum class Kind { bonded, terminated };
+  PeerId peer{};
+  Kind kind = Kind::bonded;
+};
+
+} // namespace mosaik::sync

@@ -1,0 +1,43 @@
+#pragma once
+// LogReplayConfig: the settings of the log-replay catch-up strategy. The
+// ones that shape the protocol (what a provider answers, how long a session
+// waits) enter the strategy's signature and must be equal on all members.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <fmt/format.h>
+
+#include <mosaik/core/time.hpp>
+
+namespace mosaik::sync {
+
+struct LogReplayConfig {
+  /// Most entries one fetch request asks for (and one response carries).
+  std::uint64_t batch_size = 2000;
+  /// How long a fetch may stay unanswered before its range is given to another peer.
+  Duration fetch_timeout = std::chrono::seconds{25};
+  /// Fetch requests in flight to one peer at once. Raise it on links whose
+  /// bandwidth-delay product exceeds one batch, or a peer idles between batches.
+  std::uint32_t max_inflight_per_peer = 1;
+  /// Most command bytes in one response, whatever batch_size allows (at least one entry is sent).
+  std::size_t max_response_bytes = std::size_t{4} << 20;
+  /// Leader entries the session holds while catching up; past it the session
+  /// drops them and moves its target forward to fetch them from peers instead.
+  std::size_t max_buffered_entries = 100'000;
+  /// Backoff of availability re-requests while part of the gap is held by no known peer.
+  Duration availability_retry_initial = std::chrono::milliseconds{250};
+  Duration availability_retry_max = std::chrono::seconds{5};
+  /// Bad responses after which a peer is excluded for the rest of the session.
+  std::uint32_t max_bad_responses = 3;
+
+  /// Identifies the strategy and every setting that must agree across the group.
+  [[nodiscard]] std::string signature() const {
+    return fmt::format("log-replay/1;batch={};timeout_ms={};inflight={};response_bytes={}", batch_size,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(fetch_timeout).count(),
+                       max_inflight_per_peer, max_response_bytes);
+  }
+};
+
+} // namespace mosaik::sync

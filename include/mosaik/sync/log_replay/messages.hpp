@@ -1,0 +1,68 @@
+#pragma once
+// The four messages of the log-replay strategy (see docs in README and
+// PROTOCOL.md): a session asks every peer what it holds, then fetches ranges.
+
+#include <cstddef>
+#include <variant>
+#include <vector>
+
+#include <mosaik/core/command_size.hpp>
+#include <mosaik/core/entry.hpp>
+#include <mosaik/core/index_range.hpp>
+
+namespace mosaik::sync {
+
+/// Session → provider: which entries can you serve?
+struct AvailabilityRequest {
+  friend bool operator==(const AvailabilityRequest&, const AvailabilityRequest&) = default;
+};
+
+/// Provider → session: I can serve this inclusive range (empty: nothing).
+struct AvailabilityResponse {
+  IndexRange available;
+  friend bool operator==(const AvailabilityResponse&, const AvailabilityResponse&) = default;
+};
+
+/// Session → provider: send me these entries.
+struct FetchEntriesRequest {
+  IndexRange range;
+  friend bool operator==(const FetchEntriesRequest&, const FetchEntriesRequest&) = default;
+};
+
+/// Provider → session: the entries of `range`, in order. `range` is what was
+/// really returned (a prefix of the request when capped, later when the
+/// provider pruned a prefix). A provider that holds nothing of the request
+/// echoes the requested range with no entries, so the session knows which
+/// request was answered.
+template <class Command>
+struct FetchEntriesResponse {
+  IndexRange range;
+  std::vector<Entry<Command>> entries;
+  friend bool operator==(const FetchEntriesResponse&, const FetchEntriesResponse&) = default;
+};
+
+template <class Command>
+using LogReplayMessage =
+    std::variant<AvailabilityRequest, AvailabilityResponse, FetchEntriesRequest, FetchEntriesResponse<Command>>;
+
+namespace wire {
+/// Fixed costs of the encoding (issue 4 brings the codec; these sizes match it).
+inline constexpr std::size_t header_bytes = 16;
+inline constexpr std::size_t range_bytes = 16;
+inline constexpr std::size_t entry_overhead_bytes = 12; // term + length
+} // namespace wire
+
+/// Bytes the message occupies on the wire; the simulator charges links with it.
+template <class Command>
+[[nodiscard]] std::size_t wire_size(const LogReplayMessage<Command>& message) {
+  if (const auto* response = std::get_if<FetchEntriesResponse<Command>>(&message)) {
+    std::size_t bytes = wire::header_bytes + wire::range_bytes;
+    for (const auto& entry : response->entries) {
+      bytes += wire::entry_overhead_bytes + command_size(entry.command);
+    }
+    return bytes;
+  }
+  return wire::header_bytes + (std::holds_alternative<AvailabilityRequest>(message) ? 0 : wire::range_bytes);
+}
+
+} // namespace mosaik::sync

@@ -1,0 +1,86 @@
+#pragma once
+// LogReplayProvider: the serving side, run by every member (the leader too)
+// for the group's whole life. It offers only committed entries, so every
+// provider serves the same entry for the same index.
+
+#include <cstdint>
+#include <optional>
+#include <variant>
+
+#include <mosaik/core/format.hpp>
+#include <mosaik/core/log.hpp>
+#include <mosaik/core/state_machine.hpp>
+#include <mosaik/sync/log_replay/config.hpp>
+#include <mosaik/sync/log_replay/messages.hpp>
+#include <mosaik/sync/sync_session_context.hpp>
+
+namespace mosaik::sync {
+
+struct ProviderCounters {
+  std::uint64_t availability_requests = 0;
+  std::uint64_t fetch_requests = 0;
+  std::uint64_t entries_served = 0;
+  std::uint64_t empty_answers = 0;
+  std::uint64_t ignored_messages = 0;
+};
+
+template <class Command>
+class LogReplayProvider {
+public:
+  using Message = LogReplayMessage<Command>;
+  using Context = SyncProviderContext<Command, Message>;
+
+  LogReplayProvider(const LogReplayConfig& config, Context& context) : config_(config), context_(context) {}
+
+  /// What this provider can serve now: first held ..= min(last, commit).
+  [[nodiscard]] IndexRange availability() const {
+    const auto held = context_.log().available();
+    return held.intersect(IndexRange{held.first(), context_.commit_index()});
+  }
+
+  /// Answers a session's request; responses (meant for sessions) are ignored.
+  void receive(PeerId sender, const Message& message) {
+    if (std::holds_alternative<AvailabilityRequest>(message)) {
+      ++counters_.availability_requests;
+      context_.send_to(sender, AvailabilityResponse{availability()});
+    } else if (const auto* fetch = std::get_if<FetchEntriesRequest>(&message)) {
+      serve(sender, fetch->range);
+    } else {
+      ++counters_.ignored_messages;
+    }
+  }
+
+  /// Log replay needs the whole log: it never allows pruning.
+  [[nodiscard]] std::optional<Index> prune_bound() const { return std::nullopt; }
+  /// Commit advances need no action: availability is computed on demand.
+  void on_commit(Index) {}
+
+  [[nodiscard]] const ProviderCounters& counters() const noexcept { return counters_; }
+
+private:
+  void serve(PeerId sender, IndexRange requested) {
+    ++counters_.fetch_requests;
+    if (requested.empty()) {
+      return; // nothing asked, nothing answered
+    }
+    const auto capped = requested.take_front(config_.batch_size);
+    FetchEntriesResponse<Command> response;
+    context_.log().read_range(capped.intersect(availability()), config_.max_response_bytes, response.entries);
+    if (response.entries.empty()) {
+      ++counters_.empty_answers;
+      log::debug("log-replay provider: nothing of {} to serve to peer {}", requested, sender);
+      response.range = requested;
+    } else {
+      const auto first = capped.intersect(availability()).first();
+      response.range = IndexRange::starting_at(first, response.entries.size());
+      counters_.entries_served += response.entries.size();
+    }
+    context_.send_to(sender, Message{std::move(response)});
+  }
+
+  LogReplayConfig config_;
+  Context& context_;
+  ProviderCounters counters_;
+};
+
+} // namespace mosaik::sync

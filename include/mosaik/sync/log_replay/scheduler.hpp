@@ -1,0 +1,349 @@
+#pragma once
+// FetchScheduler: decides which peer fetches which range of the gap. Plain,
+// deterministic logic over ranges and peers; it holds no entries and does no
+// I/O (the session core feeds it events and carries out its assignments).
+//
+// The gap is split into ranges that are in flight (asked of one peer),
+// received (held by the session, waiting to be appended) and unassigned.
+// Assignments go to idle peers that hold the range, non-leaders first and the
+// leader last, never two requests for one index, and only inside a window
+// above the gap's start, which bounds what a session holds out of order.
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include <mosaik/core/ids.hpp>
+#include <mosaik/core/index_range.hpp>
+#include <mosaik/core/time.hpp>
+
+namespace mosaik::sync {
+
+class FetchScheduler {
+public:
+  struct Limits {
+    std::uint64_t batch_size = 2000;
+    std::uint32_t max_inflight_per_peer = 1;
+    Duration fetch_timeout = std::chrono::seconds{25};
+  };
+
+  /// One request in flight: `range` asked of `peer`, unanswered until `deadline`.
+  struct Fetch {
+    PeerId peer{};
+    IndexRange range{};
+    TimePoint deadline{};
+  };
+
+  FetchScheduler(Limits limits, IndexRange gap, std::optional<PeerId> leader)
+      : limits_(normalised(limits)), gap_(gap), leader_(leader) {}
+
+  [[nodiscard]] IndexRange gap() const noexcept { return gap_; }
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
+
+  // ---- peers -------------------------------------------------------------
+
+  /// Records what `peer` can serve. An empty range means nothing.
+  void set_availability(PeerId peer, IndexRange available) { peers_[peer].availability = available; }
+  /// The peer takes no new assignments until it announces availability again.
+  void forget_availability(PeerId peer) {
+    if (auto it = peers_.find(peer); it != peers_.end()) {
+      it->second.availability.reset();
+    }
+  }
+  [[nodiscard]] std::optional<IndexRange> availability(PeerId peer) const {
+    const auto it = peers_.find(peer);
+    return it == peers_.end() ? std::nullopt : it->second.availability;
+  }
+  /// The peer is gone: its availability is forgotten and its requests return to the pool.
+  std::vector<Fetch> remove_peer(PeerId peer) {
+    std::vector<Fetch> released;
+    for (auto it = occupied_.begin(); it != occupied_.end();) {
+      if (it->second.in_flight && it->second.peer == peer) {
+        released.push_back(Fetch{peer, IndexRange{it->first, it->second.last}, it->second.deadline});
+        it = occupied_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    peers_.erase(peer);
+    return released;
+  }
+  [[nodiscard]] std::uint32_t inflight_count(PeerId peer) const {
+    const auto it = peers_.find(peer);
+    return it == peers_.end() ? 0 : it->second.inflight;
+  }
+
+  // ---- assignments -------------------------------------------------------
+
+  /// Assigns unassigned ranges of the window to idle peers and returns the new requests.
+  std::vector<Fetch> plan(TimePoint now) {
+    std::vector<Fetch> planned;
+    const auto window = window_range();
+    auto pos = window.first();
+    auto next_occupied = occupied_.lower_bound(Index{0});
+    // Skip occupied ranges that end before the window starts (none should).
+    while (!window.empty() && pos <= window.last()) {
+      // Move past occupied ranges covering `pos`.
+      while (next_occupied != occupied_.end() && next_occupied->second.last < pos) {
+        ++next_occupied;
+      }
+      if (next_occupied != occupied_.end() && next_occupied->first <= pos) {
+        pos = next_occupied->second.last.next();
+        continue;
+      }
+      // [pos, segment_last] is unassigned.
+      const auto segment_last = next_occupied == occupied_.end()
+                                    ? window.last()
+                                    : std::min(window.last(), next_occupied->first.prev());
+      const auto peer = pick_peer(pos);
+      if (!peer) {
+        // Head-of-line: nobody idle holds `pos`; jump to the next index some idle peer holds.
+        const auto next = next_covered(pos, segment_last);
+        if (!next) {
+          pos = segment_last.next();
+          if (!has_spare_capacity()) {
+            break;
+          }
+          continue;
+        }
+        pos = *next;
+        continue;
+      }
+      auto& state = peers_[*peer];
+      const auto last = std::min({segment_last, pos + (limits_.batch_size - 1), state.availability->last()});
+      const Fetch fetch{*peer, IndexRange{pos, last}, now + limits_.fetch_timeout};
+      occupied_.emplace(pos, Occupied{last, true, *peer, fetch.deadline});
+      ++state.inflight;
+      state.last_assigned = ++assignment_sequence_;
+      planned.push_back(fetch);
+      pos = last.next();
+      if (!has_spare_capacity()) {
+        break;
+      }
+    }
+    return planned;
+  }
+
+  /// Finds the request in flight to `peer` that contains `range` (non-empty).
+  [[nodiscard]] std::optional<Fetch> find_inflight(PeerId peer, IndexRange range) const {
+    if (range.empty()) {
+      return std::nullopt;
+    }
+    auto it = occupied_.upper_bound(range.first());
+    if (it == occupied_.begin()) {
+      return std::nullopt;
+    }
+    --it;
+    const IndexRange held{it->first, it->second.last};
+    if (!it->second.in_flight || it->second.peer != peer || !held.contains(range)) {
+      return std::nullopt;
+    }
+    return Fetch{peer, held, it->second.deadline};
+  }
+
+  /// The requests in flight to `peer` that overlap `range`.
+  [[nodiscard]] std::vector<Fetch> inflight_overlapping(PeerId peer, IndexRange range) const {
+    std::vector<Fetch> found;
+    for (const auto& [first, occupied] : occupied_) {
+      if (occupied.in_flight && occupied.peer == peer && range.overlaps(IndexRange{first, occupied.last})) {
+        found.push_back(Fetch{peer, IndexRange{first, occupied.last}, occupied.deadline});
+      }
+    }
+    return found;
+  }
+
+  /// The request `fetch` is over (answered badly, timed out): its range returns to the pool.
+  void release(const Fetch& fetch) {
+    const auto it = occupied_.find(fetch.range.first());
+    if (it == occupied_.end() || !it->second.in_flight || it->second.peer != fetch.peer) {
+      return;
+    }
+    occupied_.erase(it);
+    if (auto peer = peers_.find(fetch.peer); peer != peers_.end() && peer->second.inflight > 0) {
+      --peer->second.inflight;
+    }
+  }
+
+  /// `fetch` was answered with `received` (a part of it): that part is now
+  /// held by the session; the rest of the request returns to the pool.
+  void complete(const Fetch& fetch, IndexRange received) {
+    release(fetch);
+    const auto part = received.intersect(fetch.range).intersect(gap_);
+    if (!part.empty()) {
+      occupied_.emplace(part.first(), Occupied{part.last(), false, fetch.peer, TimePoint{}});
+    }
+  }
+
+  /// A received range turned out bad before it was appended: back to the pool.
+  void discard_received(IndexRange received) {
+    const auto it = occupied_.find(received.first());
+    if (it != occupied_.end() && !it->second.in_flight) {
+      occupied_.erase(it);
+    }
+  }
+
+  /// Entries up to `appended` are in the log: the gap now starts after it.
+  void advance(Index appended) {
+    gap_ = gap_.after(appended);
+    while (!occupied_.empty() && occupied_.begin()->second.last <= appended) {
+      const auto first = occupied_.begin();
+      if (first->second.in_flight) {
+        // A request for entries already appended: forget it; a late answer is dropped.
+        if (auto peer = peers_.find(first->second.peer); peer != peers_.end() && peer->second.inflight > 0) {
+          --peer->second.inflight;
+        }
+      }
+      occupied_.erase(first);
+    }
+  }
+
+  /// Moves the end of the gap (the session's target moved).
+  void set_gap_end(Index last) { gap_ = IndexRange{gap_.first(), last}; }
+
+  /// Requests whose deadline passed; they are removed and returned.
+  std::vector<Fetch> expire(TimePoint now) {
+    std::vector<Fetch> expired;
+    for (const auto& [first, occupied] : occupied_) {
+      if (occupied.in_flight && occupied.deadline <= now) {
+        expired.push_back(Fetch{occupied.peer, IndexRange{first, occupied.last}, occupied.deadline});
+      }
+    }
+    for (const auto& fetch : expired) {
+      release(fetch);
+    }
+    return expired;
+  }
+
+  [[nodiscard]] std::optional<TimePoint> next_deadline() const {
+    std::optional<TimePoint> earliest;
+    for (const auto& [first, occupied] : occupied_) {
+      if (occupied.in_flight && (!earliest || occupied.deadline < *earliest)) {
+        earliest = occupied.deadline;
+      }
+    }
+    return earliest;
+  }
+
+  /// Whether some unassigned index of the window is held by no known peer:
+  /// the session must ask for availability again (on a backoff).
+  [[nodiscard]] bool has_uncovered() const {
+    const auto window = window_range();
+    auto pos = window.first();
+    for (auto it = occupied_.begin(); !window.empty() && pos <= window.last();) {
+      if (it != occupied_.end() && it->second.last < pos) {
+        ++it;
+        continue;
+      }
+      if (it != occupied_.end() && it->first <= pos) {
+        pos = it->second.last.next();
+        continue;
+      }
+      const auto segment_last =
+          it == occupied_.end() ? window.last() : std::min(window.last(), it->first.prev());
+      // Walk the segment through the union of all availability.
+      while (pos <= segment_last) {
+        std::optional<Index> reach;
+        for (const auto& [peer, state] : peers_) {
+          if (state.availability && state.availability->contains(pos)) {
+            reach = std::max(reach.value_or(pos), state.availability->last());
+          }
+        }
+        if (!reach) {
+          return true;
+        }
+        pos = reach->next();
+      }
+    }
+    return false;
+  }
+
+  [[nodiscard]] std::size_t inflight_total() const {
+    return static_cast<std::size_t>(
+        std::count_if(occupied_.begin(), occupied_.end(), [](const auto& item) { return item.second.in_flight; }));
+  }
+
+  /// The part of the gap that may be assigned now: it spans peers × in-flight
+  /// × batch entries from the gap's start, which bounds out-of-order chunks.
+  [[nodiscard]] IndexRange window_range() const {
+    const auto peers = std::max<std::uint64_t>(1, serving_peers());
+    const auto span = peers * limits_.max_inflight_per_peer * limits_.batch_size;
+    return gap_.take_front(span);
+  }
+
+private:
+  struct PeerState {
+    std::optional<IndexRange> availability;
+    std::uint32_t inflight = 0;
+    std::uint64_t last_assigned = 0;
+  };
+  struct Occupied {
+    Index last;
+    bool in_flight = false; // false: received, held by the session
+    PeerId peer{};
+    TimePoint deadline{};
+  };
+
+  static Limits normalised(Limits limits) {
+    limits.batch_size = std::max<std::uint64_t>(1, limits.batch_size);
+    limits.max_inflight_per_peer = std::max<std::uint32_t>(1, limits.max_inflight_per_peer);
+    return limits;
+  }
+
+  [[nodiscard]] bool idle(const PeerState& state) const {
+    return state.availability && !state.availability->empty() && state.inflight < limits_.max_inflight_per_peer;
+  }
+
+  [[nodiscard]] bool has_spare_capacity() const {
+    return std::any_of(peers_.begin(), peers_.end(), [this](const auto& item) { return idle(item.second); });
+  }
+
+  [[nodiscard]] std::uint64_t serving_peers() const {
+    return static_cast<std::uint64_t>(std::count_if(peers_.begin(), peers_.end(), [](const auto& item) {
+      return item.second.availability && !item.second.availability->empty();
+    }));
+  }
+
+  /// The idle peer to fetch `pos` from: non-leaders before the leader, then
+  /// the fewest requests in flight, then the longest since its last assignment.
+  [[nodiscard]] std::optional<PeerId> pick_peer(Index pos) const {
+    std::optional<PeerId> best;
+    auto rank = [this](PeerId peer, const PeerState& state) {
+      return std::tuple{leader_ == peer, state.inflight, state.last_assigned};
+    };
+    for (const auto& [peer, state] : peers_) {
+      if (!idle(state) || !state.availability->contains(pos)) {
+        continue;
+      }
+      if (!best || rank(peer, state) < rank(*best, peers_.at(*best))) {
+        best = peer;
+      }
+    }
+    return best;
+  }
+
+  /// The lowest index in (pos, last] that some idle peer holds.
+  [[nodiscard]] std::optional<Index> next_covered(Index pos, Index last) const {
+    std::optional<Index> next;
+    for (const auto& [peer, state] : peers_) {
+      if (!idle(state)) {
+        continue;
+      }
+      const auto first = state.availability->first();
+      if (first > pos && first <= last && (!next || first < *next)) {
+        next = first;
+      }
+    }
+    return next;
+  }
+
+  Limits limits_;
+  IndexRange gap_;
+  std::optional<PeerId> leader_;
+  std::map<PeerId, PeerState> peers_;
+  std::map<Index, Occupied> occupied_; // keyed by first index; ranges never overlap
+  std::uint64_t assignment_sequence_ = 0;
+};
+
+} // namespace mosaik::sync

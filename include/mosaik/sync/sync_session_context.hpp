@@ -1,0 +1,61 @@
+#pragma once
+// SyncSessionContext: everything a catch-up session needs from its host,
+// behind a virtual interface so that each transport (the simulator, TCP)
+// and the group runtime implement it once.
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+
+#include <mosaik/core/ids.hpp>
+#include <mosaik/core/subscription.hpp>
+#include <mosaik/core/timer_service.hpp>
+#include <mosaik/storage/log_storage.hpp>
+#include <mosaik/sync/bond_event.hpp>
+
+namespace mosaik::sync {
+
+template <class Command, class Message>
+class SyncSessionContext {
+public:
+  virtual ~SyncSessionContext() = default;
+
+  /// The local log the session fills.
+  virtual LogStorage<Command>& log() = 0;
+  /// The peers currently bonded (connected members of the group, self excluded).
+  [[nodiscard]] virtual std::vector<PeerId> bonded_peers() const = 0;
+  /// Calls `on_change` for every peer that bonds or whose bond terminates,
+  /// until the returned subscription is destroyed.
+  virtual Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) = 0;
+  /// The current leader, when one is known.
+  [[nodiscard]] virtual std::optional<PeerId> leader() const = 0;
+  /// Sends a message to a peer; delivery is best effort.
+  virtual void send_to(PeerId peer, Message message) = 0;
+
+  [[nodiscard]] virtual GroupId group_id() const = 0;
+  [[nodiscard]] virtual NetworkId network_id() const = 0;
+  /// The executor the session's coroutine runs on.
+  [[nodiscard]] virtual asio::any_io_executor executor() const = 0;
+  /// The clock and alarms (virtual time in the simulator).
+  virtual TimerService& timers() = 0;
+};
+
+template <class Command, class Message>
+class SyncProviderContext {
+public:
+  virtual ~SyncProviderContext() = default;
+
+  /// The local log the provider serves from.
+  [[nodiscard]] virtual const LogStorage<Command>& log() const = 0;
+  /// The local commit index: only entries up to it are served.
+  [[nodiscard]] virtual Index commit_index() const = 0;
+  /// Sends a message to a peer; delivery is best effort.
+  virtual void send_to(PeerId peer, Message message) = 0;
+
+  [[nodiscard]] virtual GroupId group_id() const = 0;
+  [[nodiscard]] virtual NetworkId network_id() const = 0;
+};
+
+} // namespace mosaik::sync

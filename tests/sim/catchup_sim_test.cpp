@@ -1,0 +1,245 @@
+// Catch-up sessions on the simulated network: the real session and provider,
+// virtual time, faults on purpose. Every test names its seed on failure.
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "catchup_world.hpp"
+
+using namespace mosaik;
+using namespace std::chrono_literals;
+using test::CatchUpWorld;
+
+namespace {
+
+sim::LinkConfig link(Duration latency, double bytes_per_second = 0) {
+  sim::LinkConfig config;
+  config.latency = latency;
+  config.bandwidth_bytes_per_second = bytes_per_second;
+  return config;
+}
+
+} // namespace
+
+TEST_CASE("one leader, one follower: 200 entries with several batch sizes", "[sim][catchup]") {
+  for (const std::uint64_t batch : {7, 20, 100, 1000}) {
+    const std::uint64_t seed = 1000 + batch;
+    INFO("seed " << seed << ", batch " << batch);
+    sync::LogReplayConfig config;
+    config.batch_size = batch;
+    CatchUpWorld world{seed, 1, 200, config, link(5ms)};
+    world.start();
+    REQUIRE(world.run());
+    REQUIRE(world.lagging().outcome()->ok());
+    CHECK(world.log_matches());
+    const auto progress = world.lagging().session()->progress();
+    CHECK(progress.peers.at(world.leader).requests == (200 + batch - 1) / batch);
+    CHECK(progress.counters.bad_responses == 0);
+  }
+}
+
+TEST_CASE("four providers share 100,000 entries, the leader the least", "[sim][catchup]") {
+  const std::uint64_t seed = 42;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 1000;
+  config.max_inflight_per_peer = 2;
+  CatchUpWorld world{seed, 4, 100'000, config, link(10ms, 10e6)};
+  world.start();
+  REQUIRE(world.run());
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+  std::uint64_t total = 0;
+  for (std::uint64_t p = 1; p <= 4; ++p) {
+    const auto served = world.served_by(PeerId{p});
+    INFO("peer " << p << " served " << served);
+    CHECK(served > 0);
+    total += served;
+  }
+  CHECK(total == 100'000);
+  for (std::uint64_t p = 2; p <= 4; ++p) {
+    CHECK(world.served_by(world.leader) <= world.served_by(PeerId{p}));
+  }
+  // Out-of-order chunks never exceed peers x in-flight x batch.
+  CHECK(world.lagging().session()->progress().counters.max_entries_held <= 4 * 2 * 1000);
+}
+
+TEST_CASE("a much slower provider gets a smaller share and does not stall the session", "[sim][catchup]") {
+  const std::uint64_t seed = 7;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 500;
+  config.max_inflight_per_peer = 2;
+  CatchUpWorld world{seed, 4, 20'000, config, link(5ms, 5e6)};
+  // Peer 3 sends at a hundredth of the others' rate.
+  world.network.set_link(PeerId{3}, world.follower, link(5ms, 5e4));
+  world.start();
+  REQUIRE(world.run());
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+  CHECK(world.served_by(PeerId{3}) < world.served_by(PeerId{2}));
+  CHECK(world.served_by(PeerId{3}) < world.served_by(PeerId{4}));
+}
+
+TEST_CASE("a provider crashing mid-session: its ranges go to the others", "[sim][catchup]") {
+  const std::uint64_t seed = 11;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 200;
+  config.max_inflight_per_peer = 2;
+  CatchUpWorld world{seed, 3, 10'000, config, link(5ms, 1e5)};
+  world.start();
+  world.simulator.run_until(world.simulator.now() + 300ms);
+  REQUIRE_FALSE(world.lagging().outcome().has_value());
+  const auto before = world.served_by(PeerId{2});
+  world.network.crash(PeerId{2});
+  REQUIRE(world.run());
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+  CHECK(world.served_by(PeerId{2}) == before);
+  CHECK(world.served_by(PeerId{3}) > 0);
+  // The crash was seen as a terminated bond, not waited out as timeouts.
+  CHECK(world.lagging().session()->progress().counters.timeouts == 0);
+}
+
+TEST_CASE("a provider that stops answering is timed out and its ranges rescheduled", "[sim][catchup]") {
+  const std::uint64_t seed = 12;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 100;
+  config.fetch_timeout = 2s;
+  CatchUpWorld world{seed, 3, 3'000, config, link(5ms)};
+  // Peer 2 answers availability but silently drops fetches: bonded, yet dead for fetching.
+  world.cluster.node(PeerId{2}).set_send_filter(
+      [](PeerId, CatchUpWorld::Cluster::Message message) -> std::optional<CatchUpWorld::Cluster::Message> {
+        if (std::holds_alternative<sync::FetchEntriesResponse<std::string>>(message)) {
+          return std::nullopt;
+        }
+        return message;
+      });
+  world.start();
+  REQUIRE(world.run());
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+  const auto progress = world.lagging().session()->progress();
+  CHECK(progress.counters.timeouts >= 1);
+  CHECK(progress.peers.at(PeerId{2}).entries == 0);
+}
+
+TEST_CASE("only the leader holds the entries", "[sim][catchup]") {
+  const std::uint64_t seed = 13;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 250;
+  CatchUpWorld world{seed, 3, 5'000, config, link(5ms)};
+  // The other providers have pruned or lost everything.
+  world.cluster.node(PeerId{2}).local_log().reset_to(Cursor{});
+  world.cluster.node(PeerId{2}).set_commit_index(Index{0});
+  world.cluster.node(PeerId{3}).local_log().reset_to(Cursor{});
+  world.cluster.node(PeerId{3}).set_commit_index(Index{0});
+  world.start();
+  REQUIRE(world.run());
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+  CHECK(world.served_by(world.leader) == 5'000);
+}
+
+TEST_CASE("a provider answering garbage is excluded and the log stays correct", "[sim][catchup]") {
+  const std::uint64_t seed = 14;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 100;
+  config.max_inflight_per_peer = 2;
+  CatchUpWorld world{seed, 3, 4'000, config, link(5ms)};
+  auto& random = world.simulator.random();
+  world.cluster.node(PeerId{2}).set_send_filter(
+      [&random](PeerId, CatchUpWorld::Cluster::Message message) -> std::optional<CatchUpWorld::Cluster::Message> {
+        auto* response = std::get_if<sync::FetchEntriesResponse<std::string>>(&message);
+        if (response == nullptr) {
+          return message;
+        }
+        switch (random.uniform(4)) {
+        case 0: // shifted range
+          response->range = IndexRange{response->range.first() + 1, response->range.last() + 1};
+          break;
+        case 1: // one entry short
+          if (!response->entries.empty()) response->entries.pop_back();
+          break;
+        case 2: // terms from nowhere
+          for (auto& entry : response->entries) entry.term = Term{random.uniform(1000)};
+          break;
+        default: // the reference's empty answer
+          *response = sync::FetchEntriesResponse<std::string>{IndexRange{Index{0}, Index{0}}, {}};
+          break;
+        }
+        return message;
+      });
+  world.start();
+  REQUIRE(world.run());
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+  const auto progress = world.lagging().session()->progress();
+  CHECK(progress.peers.at(PeerId{2}).excluded);
+  CHECK(progress.peers.at(PeerId{2}).entries == 0);
+  CHECK(progress.counters.bad_responses >= config.max_bad_responses);
+}
+
+TEST_CASE("leader entries buffered during catch-up are appended in order at the end", "[sim][catchup]") {
+  const std::uint64_t seed = 15;
+  INFO("seed " << seed);
+  CatchUpWorld world{seed, 2, 1'000, sync::LogReplayConfig{}, link(5ms)};
+  const auto term = world.target().term;
+  std::vector<Entry<std::string>> extra;
+  for (int i = 0; i < 30; ++i) {
+    extra.push_back(Entry<std::string>{term, "new-" + std::to_string(i)});
+  }
+  world.start({extra.begin(), extra.begin() + 10});
+  world.simulator.run_until(world.simulator.now() + 1ms);
+  world.lagging().session()->buffer(Cursor{term, world.target().index + 10}, {extra.begin() + 10, extra.end()});
+  REQUIRE(world.run());
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches(extra));
+}
+
+TEST_CASE("entries above the providers' commit index arrive once it advances", "[sim][catchup]") {
+  const std::uint64_t seed = 16;
+  INFO("seed " << seed);
+  CatchUpWorld world{seed, 2, 1'000, sync::LogReplayConfig{}, link(5ms)};
+  for (std::uint64_t p = 1; p <= 2; ++p) {
+    world.cluster.node(PeerId{p}).set_commit_index(Index{600});
+  }
+  world.start();
+  world.simulator.run_until(world.simulator.now() + 3s);
+  REQUIRE_FALSE(world.lagging().outcome().has_value());
+  CHECK(world.lagging().local_log().last().index == Index{600});
+  // The session keeps a retry timer armed while it waits.
+  CHECK(world.lagging().session()->core().next_deadline().has_value());
+  for (std::uint64_t p = 1; p <= 2; ++p) {
+    world.cluster.node(PeerId{p}).set_commit_index(Index{1'000});
+  }
+  REQUIRE(world.run(30s));
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+}
+
+TEST_CASE("the same seed gives the same trace; another seed with loss does not", "[sim][catchup][determinism]") {
+  auto run = [](std::uint64_t seed) {
+    sync::LogReplayConfig config;
+    config.batch_size = 50;
+    config.max_inflight_per_peer = 2;
+    config.fetch_timeout = 1s;
+    sim::LinkConfig lossy = link(5ms, 2e6);
+    lossy.loss = 0.05;
+    lossy.jitter = 2ms;
+    CatchUpWorld world{seed, 4, 3'000, config, lossy};
+    world.start();
+    REQUIRE(world.run());
+    CHECK(world.log_matches());
+    return world.simulator.trace_hash();
+  };
+  const auto first = run(99);
+  INFO("seed 99");
+  CHECK(run(99) == first);
+  CHECK(run(100) != first);
+}
