@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,16 +41,19 @@ void BM_SessionBookkeeping(benchmark::State& state) {
   const Cursor target{Term{1}, Index{entries}};
   const TimePoint now{};
 
+  // Every chunk a peer may be asked for starts at a multiple of the batch size
+  // (all peers hold everything), so responses can be prepared up front.
+  std::map<Index, std::vector<Entry<Command>>> prepared;
+  std::optional<InMemoryLog<Command>> log_storage;
   for (auto _ : state) {
     state.PauseTiming();
-    // Every chunk a peer may be asked for starts at a multiple of the batch size
-    // (all peers hold everything), so responses can be prepared up front.
-    std::map<Index, std::vector<Entry<Command>>> prepared;
+    log_storage.reset(); // freeing the previous run's log is not the session's cost
+    prepared.clear();
     for (std::uint64_t first = 1; first <= entries; first += batch) {
       const auto range = IndexRange{Index{first}, Index{std::min(entries, first + batch - 1)}};
       prepared.emplace(range.first(), make_entries(range, 100));
     }
-    InMemoryLog<Command> log;
+    auto& log = log_storage.emplace();
     state.ResumeTiming();
 
     Core core{config, log, target, target.index, PeerId{1}, {}, now};
