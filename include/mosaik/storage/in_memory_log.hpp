@@ -4,6 +4,7 @@
 // and allocate nothing beyond the commands themselves.
 
 #include <deque>
+#include <iterator>
 
 #include <mosaik/storage/log_storage.hpp>
 
@@ -98,6 +99,10 @@ public:
       bytes += size;
       out.push_back(*it);
     }
+  }
+
+  void append_all(std::vector<entry_type>&& entries) override {
+    entries_.insert(entries_.end(), std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end()));
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
