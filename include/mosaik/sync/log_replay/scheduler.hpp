@@ -70,6 +70,9 @@ public:
     peers_.erase(peer);
     return released;
   }
+  /// While held, the leader takes no new work (other peers have not answered yet).
+  void hold_leader(bool held) noexcept { leader_held_ = held; }
+
   [[nodiscard]] std::uint32_t inflight_count(PeerId peer) const {
     const auto it = peers_.find(peer);
     return it == peers_.end() ? 0 : it->second.inflight;
@@ -291,12 +294,13 @@ private:
     return limits;
   }
 
-  [[nodiscard]] bool idle(const PeerState& state) const {
-    return state.availability && !state.availability->empty() && state.inflight < limits_.max_inflight_per_peer;
+  [[nodiscard]] bool idle(PeerId peer, const PeerState& state) const {
+    return state.availability && !state.availability->empty() && state.inflight < limits_.max_inflight_per_peer &&
+           !(leader_held_ && leader_ == peer);
   }
 
   [[nodiscard]] bool has_spare_capacity() const {
-    return std::any_of(peers_.begin(), peers_.end(), [this](const auto& item) { return idle(item.second); });
+    return std::any_of(peers_.begin(), peers_.end(), [this](const auto& item) { return idle(item.first, item.second); });
   }
 
   [[nodiscard]] std::uint64_t serving_peers() const {
@@ -313,7 +317,7 @@ private:
       return std::tuple{leader_ == peer, state.inflight, state.last_assigned};
     };
     for (const auto& [peer, state] : peers_) {
-      if (!idle(state) || !state.availability->contains(pos)) {
+      if (!idle(peer, state) || !state.availability->contains(pos)) {
         continue;
       }
       if (!best || rank(peer, state) < rank(*best, peers_.at(*best))) {
@@ -327,7 +331,7 @@ private:
   [[nodiscard]] std::optional<Index> next_covered(Index pos, Index last) const {
     std::optional<Index> next;
     for (const auto& [peer, state] : peers_) {
-      if (!idle(state)) {
+      if (!idle(peer, state)) {
         continue;
       }
       const auto first = state.availability->first();
@@ -344,6 +348,7 @@ private:
   std::map<PeerId, PeerState> peers_;
   std::map<Index, Occupied> occupied_; // keyed by first index; ranges never overlap
   std::uint64_t assignment_sequence_ = 0;
+  bool leader_held_ = false;
 };
 
 } // namespace mosaik::sync

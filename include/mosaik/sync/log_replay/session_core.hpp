@@ -13,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -67,6 +68,11 @@ public:
 
   /// The peers bonded when the session starts: each is asked what it holds.
   void start(const std::vector<PeerId>& bonded, TimePoint now) {
+    if (leader_) {
+      // Leader last from the first fetch on: give the other peers a moment to
+      // announce what they hold before the leader, often the first to answer, takes work.
+      leader_hold_until_ = now + config_.availability_retry_initial;
+    }
     for (const auto peer : bonded) {
       on_bonded(peer);
     }
@@ -190,8 +196,10 @@ public:
       return std::nullopt;
     }
     auto deadline = scheduler_.next_deadline();
-    if (retry_at_ && (!deadline || *retry_at_ < *deadline)) {
-      deadline = retry_at_;
+    for (const auto& other : {retry_at_, leader_hold_until_}) {
+      if (other && (!deadline || *other < *deadline)) {
+        deadline = other;
+      }
     }
     return deadline;
   }
@@ -285,6 +293,7 @@ private:
     if (it->second.progress.excluded) {
       return;
     }
+    awaiting_availability_.erase(sender);
     log::trace("log-replay: peer {} holds {}", sender, available);
     scheduler_.set_availability(sender, available);
   }
@@ -464,6 +473,7 @@ private:
   }
 
   void request_availability(PeerId peer) {
+    awaiting_availability_.insert(peer);
     ++counters_.availability_requests;
     outbox_.push_back(Outgoing{peer, AvailabilityRequest{}});
   }
@@ -478,6 +488,14 @@ private:
     if (outcome_) {
       return;
     }
+    if (leader_hold_until_) {
+      const bool others_pending = std::any_of(awaiting_availability_.begin(), awaiting_availability_.end(),
+                                              [this](PeerId peer) { return peer != leader_ && peers_[peer].bonded; });
+      if (now >= *leader_hold_until_ || !others_pending) {
+        leader_hold_until_.reset();
+      }
+    }
+    scheduler_.hold_leader(leader_hold_until_.has_value());
     for (const auto& fetch : scheduler_.plan(now)) {
       ++counters_.fetch_requests;
       ++peers_[fetch.peer].progress.requests;
@@ -498,6 +516,8 @@ private:
   TimePoint finished_at_{};
   Duration retry_backoff_;
   std::optional<TimePoint> retry_at_;
+  std::optional<TimePoint> leader_hold_until_; // the leader takes no work before this, unless all others answered
+  std::set<PeerId> awaiting_availability_;      // asked what they hold, no answer yet
   FetchScheduler scheduler_;
   std::map<PeerId, PeerRecord> peers_;
   std::map<Index, Chunk> chunks_; // received out of order, keyed by first index
