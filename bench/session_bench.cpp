@@ -25,7 +25,8 @@ std::vector<Entry<Command>> make_entries(IndexRange range, std::size_t entry_byt
   std::vector<Entry<Command>> entries;
   entries.reserve(range.size());
   for (auto index = range.first(); index <= range.last(); index = index.next()) {
-    entries.push_back(Entry<Command>{Term{1}, Command(entry_bytes, static_cast<char>('a' + index.value() % 26))});
+    entries.push_back(
+        Entry<Command>{Term{1}, Command(entry_bytes, static_cast<char>('a' + index.value() % 26))});
   }
   return entries;
 }
@@ -74,14 +75,16 @@ void BM_SessionBookkeeping(benchmark::State& state) {
       for (auto& outgoing : outbox) {
         const auto& request = std::get<sync::FetchEntriesRequest>(outgoing.message);
         auto& chunk = prepared.at(request.range.first());
-        core.on_message(outgoing.peer, sync::FetchEntriesResponse<Command>{request.range, std::move(chunk)}, now);
+        core.on_message(outgoing.peer, sync::FetchEntriesResponse<Command>{request.range, std::move(chunk)},
+                        now);
       }
     }
     benchmark::DoNotOptimize(log.last());
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(entries));
-  state.counters["ns_per_entry"] = benchmark::Counter(static_cast<double>(state.iterations() * entries),
-                                                      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns_per_entry"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * entries),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 BENCHMARK(BM_SessionBookkeeping)

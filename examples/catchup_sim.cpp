@@ -78,28 +78,42 @@ std::optional<Options> parse(int argc, char** argv) {
         out = static_cast<std::remove_reference_t<decltype(out)>>(std::strtoull(copy.c_str(), &end, 10));
       }
       if (end == copy.c_str() || *end != '\0') {
-        std::fprintf(stderr, "mosaik-catchup-sim: %s: not a number: %s\n", std::string{arg}.c_str(), copy.c_str());
+        std::fprintf(stderr, "mosaik-catchup-sim: %s: not a number: %s\n", std::string{arg}.c_str(),
+                     copy.c_str());
         return false;
       }
       return true;
     };
     bool ok = true;
-    if (arg == "--providers") ok = number(options.providers);
-    else if (arg == "--entries") ok = number(options.entries);
-    else if (arg == "--entry-bytes") ok = number(options.entry_bytes);
-    else if (arg == "--batch") ok = number(options.batch);
-    else if (arg == "--inflight") ok = number(options.inflight);
-    else if (arg == "--latency-ms") ok = number(options.latency_ms);
-    else if (arg == "--bandwidth-mbps") ok = number(options.bandwidth_mbps);
-    else if (arg == "--loss") ok = number(options.loss);
-    else if (arg == "--timeout-ms") ok = number(options.timeout_ms);
-    else if (arg == "--seed") ok = number(options.seed);
-    else if (arg == "--leader-only") options.leader_only = true;
-    else if (arg == "--json") options.json = true;
+    if (arg == "--providers")
+      ok = number(options.providers);
+    else if (arg == "--entries")
+      ok = number(options.entries);
+    else if (arg == "--entry-bytes")
+      ok = number(options.entry_bytes);
+    else if (arg == "--batch")
+      ok = number(options.batch);
+    else if (arg == "--inflight")
+      ok = number(options.inflight);
+    else if (arg == "--latency-ms")
+      ok = number(options.latency_ms);
+    else if (arg == "--bandwidth-mbps")
+      ok = number(options.bandwidth_mbps);
+    else if (arg == "--loss")
+      ok = number(options.loss);
+    else if (arg == "--timeout-ms")
+      ok = number(options.timeout_ms);
+    else if (arg == "--seed")
+      ok = number(options.seed);
+    else if (arg == "--leader-only")
+      options.leader_only = true;
+    else if (arg == "--json")
+      options.json = true;
     else if (arg == "--log-level") {
       const auto text = value();
       ok = text.has_value();
-      if (ok) options.log_level = std::string{*text};
+      if (ok)
+        options.log_level = std::string{*text};
     } else if (arg == "--help" || arg == "-h") {
       usage();
       std::exit(0);
@@ -113,7 +127,8 @@ std::optional<Options> parse(int argc, char** argv) {
   }
   if (options.providers == 0 || options.entries == 0 || options.batch == 0 || options.inflight == 0 ||
       options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1) {
-    std::fputs("mosaik-catchup-sim: providers, entries, batch and inflight must be positive; 0 <= loss < 1\n", stderr);
+    std::fputs("mosaik-catchup-sim: providers, entries, batch and inflight must be positive; 0 <= loss < 1\n",
+               stderr);
     return std::nullopt;
   }
   return options;
@@ -121,11 +136,16 @@ std::optional<Options> parse(int argc, char** argv) {
 
 mosaik::log::Level level_from(std::string_view name) {
   using mosaik::log::Level;
-  if (name == "trace") return Level::trace;
-  if (name == "debug") return Level::debug;
-  if (name == "info") return Level::info;
-  if (name == "error") return Level::error;
-  if (name == "off") return Level::off;
+  if (name == "trace")
+    return Level::trace;
+  if (name == "debug")
+    return Level::debug;
+  if (name == "info")
+    return Level::info;
+  if (name == "error")
+    return Level::error;
+  if (name == "off")
+    return Level::off;
   return Level::warn;
 }
 
@@ -142,7 +162,9 @@ std::string make_command(std::uint64_t index, std::uint64_t entry_bytes) {
   return command;
 }
 
-double millis(mosaik::Duration duration) { return std::chrono::duration<double, std::milli>(duration).count(); }
+double millis(mosaik::Duration duration) {
+  return std::chrono::duration<double, std::milli>(duration).count();
+}
 
 } // namespace
 
@@ -160,13 +182,15 @@ int main(int argc, char** argv) {
   sim::Simulator simulator{options.seed};
   sim::Network network{simulator};
   const auto bandwidth = options.bandwidth_mbps * 1e6 / 8.0; // bytes per second
-  const auto latency = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(options.latency_ms));
+  const auto latency =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(options.latency_ms));
   network.set_default_link(sim::LinkConfig{latency, bandwidth, Duration::zero(), options.loss, 0, 0});
 
   sync::LogReplayConfig config;
   config.batch_size = options.batch;
   config.max_inflight_per_peer = options.inflight;
-  config.fetch_timeout = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(options.timeout_ms));
+  config.fetch_timeout =
+      std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(options.timeout_ms));
   sim::SyncCluster<BlobMachine> cluster{simulator, network, config};
 
   // Providers 1..N hold the same committed log; peer 1 is the leader.
@@ -209,9 +233,11 @@ int main(int argc, char** argv) {
         lagging.session()) {
       const auto progress = lagging.session()->progress();
       std::fprintf(stderr, "\r  catching up: %5.1f%%  %9llu / %llu entries  %8.0f ms simulated",
-                   progress.total ? 100.0 * static_cast<double>(progress.done) / static_cast<double>(progress.total) : 0.0,
-                   static_cast<unsigned long long>(progress.done), static_cast<unsigned long long>(progress.total),
-                   millis(simulator.now() - start));
+                   progress.total
+                       ? 100.0 * static_cast<double>(progress.done) / static_cast<double>(progress.total)
+                       : 0.0,
+                   static_cast<unsigned long long>(progress.done),
+                   static_cast<unsigned long long>(progress.total), millis(simulator.now() - start));
     }
   }
   if (live) {
@@ -256,24 +282,24 @@ int main(int argc, char** argv) {
     for (const auto& [peer, count] : per_peer) {
       peers_json += fmt::format("{}\"{}\": {}", peers_json.empty() ? "" : ", ", peer.value(), count);
     }
-    fmt::print("{{\"caught_up\": {}, \"status\": \"{}\", \"providers\": {}, \"entries\": {}, \"entry_bytes\": {}, "
-               "\"batch\": {}, \"inflight\": {}, \"latency_ms\": {}, \"bandwidth_mbps\": {}, \"loss\": {}, "
-               "\"leader_only\": {}, \"seed\": {}, \"simulated_ms\": {:.3f}, \"ideal_ms\": {:.3f}, "
-               "\"efficiency\": {:.4f}, \"leader_entries\": {}, \"per_peer\": {{{}}}, \"messages\": {}, "
-               "\"bad_responses\": {}, \"timeouts\": {}, \"max_entries_held\": {}, \"wall_ms\": {:.1f}, "
-               "\"trace_hash\": \"{:016x}\"}}\n",
-               caught_up, outcome ? sync::to_string(outcome->status) : "unfinished", options.providers,
-               options.entries, options.entry_bytes, options.batch, options.inflight, options.latency_ms,
-               options.bandwidth_mbps, options.loss, options.leader_only, options.seed, simulated_ms, ideal_ms,
-               efficiency, leader_entries, peers_json, messages, progress.counters.bad_responses,
-               progress.counters.timeouts, progress.counters.max_entries_held, millis(wall),
-               simulator.trace_hash());
+    fmt::print(
+        "{{\"caught_up\": {}, \"status\": \"{}\", \"providers\": {}, \"entries\": {}, \"entry_bytes\": {}, "
+        "\"batch\": {}, \"inflight\": {}, \"latency_ms\": {}, \"bandwidth_mbps\": {}, \"loss\": {}, "
+        "\"leader_only\": {}, \"seed\": {}, \"simulated_ms\": {:.3f}, \"ideal_ms\": {:.3f}, "
+        "\"efficiency\": {:.4f}, \"leader_entries\": {}, \"per_peer\": {{{}}}, \"messages\": {}, "
+        "\"bad_responses\": {}, \"timeouts\": {}, \"max_entries_held\": {}, \"wall_ms\": {:.1f}, "
+        "\"trace_hash\": \"{:016x}\"}}\n",
+        caught_up, outcome ? sync::to_string(outcome->status) : "unfinished", options.providers,
+        options.entries, options.entry_bytes, options.batch, options.inflight, options.latency_ms,
+        options.bandwidth_mbps, options.loss, options.leader_only, options.seed, simulated_ms, ideal_ms,
+        efficiency, leader_entries, peers_json, messages, progress.counters.bad_responses,
+        progress.counters.timeouts, progress.counters.max_entries_held, millis(wall), simulator.trace_hash());
   } else {
     fmt::print("mosaik catch-up simulation: {} entries of {} bytes from {} provider(s){}, seed {}\n",
-               options.entries, options.entry_bytes, usable_providers, options.leader_only ? " (leader only)" : "",
-               options.seed);
-    fmt::print("links: {} ms latency, {} Mbit/s, loss {}; batch {}, {} in flight per peer\n\n", options.latency_ms,
-               options.bandwidth_mbps, options.loss, options.batch, options.inflight);
+               options.entries, options.entry_bytes, usable_providers,
+               options.leader_only ? " (leader only)" : "", options.seed);
+    fmt::print("links: {} ms latency, {} Mbit/s, loss {}; batch {}, {} in flight per peer\n\n",
+               options.latency_ms, options.bandwidth_mbps, options.loss, options.batch, options.inflight);
     fmt::print("  {:<8} {:>12} {:>8}\n", "peer", "entries", "share");
     for (const auto& [peer, count] : per_peer) {
       fmt::print("  {:<8} {:>12} {:>7.1f}%{}\n", fmt::format("{}", peer), count,
@@ -284,10 +310,11 @@ int main(int argc, char** argv) {
     if (outcome && !outcome->ok()) {
       fmt::print("  reason          {}\n", outcome->reason);
     }
-    fmt::print("  simulated time  {:.1f} ms\n  ideal time      {:.1f} ms\n  efficiency      {:.3f}\n", simulated_ms,
-               ideal_ms, efficiency);
-    fmt::print("  messages        {}\n  bad responses   {}\n  timeouts        {}\n  wall time       {:.0f} ms\n",
-               messages, progress.counters.bad_responses, progress.counters.timeouts, millis(wall));
+    fmt::print("  simulated time  {:.1f} ms\n  ideal time      {:.1f} ms\n  efficiency      {:.3f}\n",
+               simulated_ms, ideal_ms, efficiency);
+    fmt::print(
+        "  messages        {}\n  bad responses   {}\n  timeouts        {}\n  wall time       {:.0f} ms\n",
+        messages, progress.counters.bad_responses, progress.counters.timeouts, millis(wall));
     fmt::print("  trace hash      {:016x}\n", simulator.trace_hash());
   }
   return caught_up ? 0 : 1;

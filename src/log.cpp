@@ -132,6 +132,8 @@ void write(Level level, std::string_view line) {
   logger().log(to_spdlog(level), spdlog::string_view_t{line.data(), line.size()});
 }
 
-void set_level(Level level) { logger().set_level(to_spdlog(level)); }
+void set_level(Level level) {
+  logger().set_level(to_spdlog(level));
+}
 
 } // namespace mosaik::log

@@ -65,7 +65,8 @@ struct Network::State {
   [[nodiscard]] bool can_send(PeerId from, PeerId to) const {
     const auto* sender = find(from);
     const auto* receiver = find(to);
-    return sender != nullptr && receiver != nullptr && sender->up && receiver->up && !blocked.contains({from, to});
+    return sender != nullptr && receiver != nullptr && sender->up && receiver->up &&
+           !blocked.contains({from, to});
   }
   [[nodiscard]] const LinkConfig& config(PeerId from, PeerId to) const {
     const auto found = link_configs.find({from, to});
@@ -95,7 +96,9 @@ Network::Network(Simulator& simulator)
 
 Network::~Network() = default;
 
-void Network::add_node(PeerId node) { state_->nodes.try_emplace(node); }
+void Network::add_node(PeerId node) {
+  state_->nodes.try_emplace(node);
+}
 
 std::vector<PeerId> Network::nodes() const {
   std::vector<PeerId> result;
@@ -106,11 +109,17 @@ std::vector<PeerId> Network::nodes() const {
   return result;
 }
 
-bool Network::has_node(PeerId node) const { return state_->find(node) != nullptr; }
+bool Network::has_node(PeerId node) const {
+  return state_->find(node) != nullptr;
+}
 
-void Network::set_default_link(const LinkConfig& config) { state_->default_link = config; }
+void Network::set_default_link(const LinkConfig& config) {
+  state_->default_link = config;
+}
 
-LinkConfig Network::default_link() const { return state_->default_link; }
+LinkConfig Network::default_link() const {
+  return state_->default_link;
+}
 
 void Network::set_link(PeerId from, PeerId to, const LinkConfig& config) {
   state_->node(from);
@@ -123,7 +132,9 @@ void Network::set_link_both(PeerId a, PeerId b, const LinkConfig& config) {
   set_link(b, a, config);
 }
 
-LinkConfig Network::link(PeerId from, PeerId to) const { return state_->config(from, to); }
+LinkConfig Network::link(PeerId from, PeerId to) const {
+  return state_->config(from, to);
+}
 
 void Network::send(PeerId from, PeerId to, std::size_t size_bytes, Deliver deliver) {
   auto& state = *state_;
@@ -334,9 +345,13 @@ bool Network::is_up(PeerId node) const {
   return entry != nullptr && entry->up;
 }
 
-bool Network::can_send(PeerId from, PeerId to) const { return state_->can_send(from, to); }
+bool Network::can_send(PeerId from, PeerId to) const {
+  return state_->can_send(from, to);
+}
 
-bool Network::connected(PeerId a, PeerId b) const { return can_send(a, b) && can_send(b, a); }
+bool Network::connected(PeerId a, PeerId b) const {
+  return can_send(a, b) && can_send(b, a);
+}
 
 Subscription Network::watch(ConnectivityWatcher watcher) {
   const auto id = watchers_->next_id++;
@@ -348,8 +363,12 @@ Subscription Network::watch(ConnectivityWatcher watcher) {
   });
 }
 
-const NetworkStats& Network::stats() const noexcept { return state_->stats; }
+const NetworkStats& Network::stats() const noexcept {
+  return state_->stats;
+}
 
-std::uint64_t Network::in_flight() const noexcept { return state_->in_flight; }
+std::uint64_t Network::in_flight() const noexcept {
+  return state_->in_flight;
+}
 
 } // namespace mosaik::sim

@@ -68,7 +68,9 @@ Simulator::~Simulator() {
   impl_->io.reset();
 }
 
-asio::any_io_executor Simulator::executor() const { return impl_->io->get_executor(); }
+asio::any_io_executor Simulator::executor() const {
+  return impl_->io->get_executor();
+}
 
 TimerService::TimerId Simulator::schedule(TimePoint deadline, Callback callback) {
   if (impl_->shutting_down || !callback) {
@@ -95,11 +97,17 @@ void Simulator::cancel(TimerId id) {
   // schedule()/cancel() sees a consistent queue.
 }
 
-std::size_t Simulator::pending_events() const noexcept { return impl_->queue.size(); }
+std::size_t Simulator::pending_events() const noexcept {
+  return impl_->queue.size();
+}
 
-void Simulator::run() { loop(nullptr, TimePoint::max()); }
+void Simulator::run() {
+  loop(nullptr, TimePoint::max());
+}
 
-bool Simulator::run_until(TimePoint limit) { return loop(nullptr, limit) == Stop::quiescent; }
+bool Simulator::run_until(TimePoint limit) {
+  return loop(nullptr, limit) == Stop::quiescent;
+}
 
 bool Simulator::run_while(const std::function<bool()>& keep_going, TimePoint limit) {
   return loop(&keep_going, limit) == Stop::predicate;

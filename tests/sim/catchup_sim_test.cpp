@@ -154,7 +154,8 @@ TEST_CASE("a provider answering garbage is excluded and the log stays correct", 
   CatchUpWorld world{seed, 3, 4'000, config, link(5ms)};
   auto& random = world.simulator.random();
   world.cluster.node(PeerId{2}).set_send_filter(
-      [&random](PeerId, CatchUpWorld::Cluster::Message message) -> std::optional<CatchUpWorld::Cluster::Message> {
+      [&random](PeerId,
+                CatchUpWorld::Cluster::Message message) -> std::optional<CatchUpWorld::Cluster::Message> {
         auto* response = std::get_if<sync::FetchEntriesResponse<std::string>>(&message);
         if (response == nullptr) {
           return message;
@@ -164,10 +165,12 @@ TEST_CASE("a provider answering garbage is excluded and the log stays correct", 
           response->range = IndexRange{response->range.first() + 1, response->range.last() + 1};
           break;
         case 1: // one entry short
-          if (!response->entries.empty()) response->entries.pop_back();
+          if (!response->entries.empty())
+            response->entries.pop_back();
           break;
         case 2: // terms from nowhere
-          for (auto& entry : response->entries) entry.term = Term{random.uniform(1000)};
+          for (auto& entry : response->entries)
+            entry.term = Term{random.uniform(1000)};
           break;
         default: // the reference's empty answer
           *response = sync::FetchEntriesResponse<std::string>{IndexRange{Index{0}, Index{0}}, {}};
@@ -196,7 +199,8 @@ TEST_CASE("leader entries buffered during catch-up are appended in order at the 
   }
   world.start({extra.begin(), extra.begin() + 10});
   world.simulator.run_until(world.simulator.now() + 1ms);
-  world.lagging().session()->buffer(Cursor{term, world.target().index + 10}, {extra.begin() + 10, extra.end()});
+  world.lagging().session()->buffer(Cursor{term, world.target().index + 10},
+                                    {extra.begin() + 10, extra.end()});
   REQUIRE(world.run());
   REQUIRE(world.lagging().outcome()->ok());
   CHECK(world.log_matches(extra));
@@ -223,7 +227,8 @@ TEST_CASE("entries above the providers' commit index arrive once it advances", "
   CHECK(world.log_matches());
 }
 
-TEST_CASE("the same seed gives the same trace; another seed with loss does not", "[sim][catchup][determinism]") {
+TEST_CASE("the same seed gives the same trace; another seed with loss does not",
+          "[sim][catchup][determinism]") {
   auto run = [](std::uint64_t seed) {
     sync::LogReplayConfig config;
     config.batch_size = 50;

@@ -21,8 +21,8 @@ struct BlobMachine {
 struct CatchUpWorld {
   using Cluster = sim::SyncCluster<BlobMachine>;
 
-  CatchUpWorld(std::uint64_t seed, std::uint64_t providers, std::uint64_t entries, sync::LogReplayConfig config,
-               sim::LinkConfig link = sim::LinkConfig{})
+  CatchUpWorld(std::uint64_t seed, std::uint64_t providers, std::uint64_t entries,
+               sync::LogReplayConfig config, sim::LinkConfig link = sim::LinkConfig{})
       : simulator(seed), network(simulator), cluster(simulator, network, config), leader(1),
         follower(providers + 1) {
     network.set_default_link(link);

@@ -24,7 +24,9 @@ using namespace mosaik::sim;
 
 namespace {
 
-TimePoint at(Duration since_epoch) { return TimePoint{} + since_epoch; }
+TimePoint at(Duration since_epoch) {
+  return TimePoint{} + since_epoch;
+}
 
 /// Suspends the calling coroutine for `duration` of virtual time: a
 /// TimerService event posts the coroutine's completion handler back to its
@@ -75,7 +77,8 @@ TEST_CASE("Random matches the xoshiro256** reference stream", "[sim]") {
   for (int i = 0; i < 3; ++i) {
     first.push_back(random.next());
   }
-  CHECK(first == std::vector<std::uint64_t>{0x99ec5f36cb75f2b4ULL, 0xbf6e1f784956452aULL, 0x1a5f849d4933e6e0ULL});
+  CHECK(first ==
+        std::vector<std::uint64_t>{0x99ec5f36cb75f2b4ULL, 0xbf6e1f784956452aULL, 0x1a5f849d4933e6e0ULL});
 }
 
 TEST_CASE("timers run in deadline order, ties in scheduling order", "[sim]") {
@@ -328,7 +331,7 @@ TEST_CASE("latency and bandwidth arithmetic", "[sim][network]") {
 
   std::vector<std::pair<int, TimePoint>> arrivals;
   net.send(n1, n2, 1'000'000, [&] { arrivals.emplace_back(1, sim.now()); });
-  net.send(n1, n2, 500'000, [&] { arrivals.emplace_back(2, sim.now()); }); // queues behind the first
+  net.send(n1, n2, 500'000, [&] { arrivals.emplace_back(2, sim.now()); });   // queues behind the first
   net.send(n2, n1, 1'000'000, [&] { arrivals.emplace_back(3, sim.now()); }); // default link: 1 ms, unlimited
   sim.run();
 
@@ -508,7 +511,8 @@ TEST_CASE("watchers see connectivity changes, asynchronously, until unsubscribed
   }
   using Event = std::tuple<PeerId, PeerId, bool, TimePoint>;
   std::vector<Event> events;
-  auto subscription = net.watch([&](PeerId a, PeerId b, bool up) { events.emplace_back(a, b, up, sim.now()); });
+  auto subscription =
+      net.watch([&](PeerId a, PeerId b, bool up) { events.emplace_back(a, b, up, sim.now()); });
 
   sim.advance(5ms);
   net.partition(n1, n2);
@@ -591,8 +595,12 @@ std::uint64_t chatter_hash(std::uint64_t seed) {
   for (const auto p : peers) {
     net.add_node(p);
   }
-  net.set_default_link(
-      {.latency = 2ms, .bandwidth_bytes_per_second = 1e6, .jitter = 3ms, .loss = 0.1, .duplicate = 0.05, .reorder = 0.05});
+  net.set_default_link({.latency = 2ms,
+                        .bandwidth_bytes_per_second = 1e6,
+                        .jitter = 3ms,
+                        .loss = 0.1,
+                        .duplicate = 0.05,
+                        .reorder = 0.05});
   std::function<void(PeerId, PeerId, int)> bounce = [&](PeerId from, PeerId to, int hops) {
     net.send(from, to, 100 + static_cast<std::size_t>(hops), [&, from, to, hops] {
       if (hops > 0) {

@@ -22,12 +22,16 @@ struct SimpleFormatter {
 
 template <>
 struct fmt::formatter<mosaik::Index> : mosaik::detail::SimpleFormatter<mosaik::Index> {
-  auto format(mosaik::Index index, format_context& ctx) const { return fmt::format_to(ctx.out(), "{}", index.value()); }
+  auto format(mosaik::Index index, format_context& ctx) const {
+    return fmt::format_to(ctx.out(), "{}", index.value());
+  }
 };
 
 template <>
 struct fmt::formatter<mosaik::Term> : mosaik::detail::SimpleFormatter<mosaik::Term> {
-  auto format(mosaik::Term term, format_context& ctx) const { return fmt::format_to(ctx.out(), "{}", term.value()); }
+  auto format(mosaik::Term term, format_context& ctx) const {
+    return fmt::format_to(ctx.out(), "{}", term.value());
+  }
 };
 
 template <>

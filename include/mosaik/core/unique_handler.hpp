@@ -11,7 +11,8 @@ class UniqueHandler {
 public:
   UniqueHandler() = default;
   template <class F>
-  explicit UniqueHandler(F&& function) : impl_(std::make_unique<Impl<std::decay_t<F>>>(std::forward<F>(function))) {}
+  explicit UniqueHandler(F&& function)
+      : impl_(std::make_unique<Impl<std::decay_t<F>>>(std::forward<F>(function))) {}
 
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   void operator()() {

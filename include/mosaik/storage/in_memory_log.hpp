@@ -102,7 +102,8 @@ public:
   }
 
   void append_all(std::vector<entry_type>&& entries) override {
-    entries_.insert(entries_.end(), std::make_move_iterator(entries.begin()), std::make_move_iterator(entries.end()));
+    entries_.insert(entries_.end(), std::make_move_iterator(entries.begin()),
+                    std::make_move_iterator(entries.end()));
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }

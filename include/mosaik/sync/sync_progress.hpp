@@ -24,24 +24,24 @@ struct PeerProgress {
 struct SessionCounters {
   std::uint64_t availability_requests = 0;
   std::uint64_t fetch_requests = 0;
-  std::uint64_t bad_responses = 0;    ///< unsolicited, duplicate, out of range, miscounted, bad terms
-  std::uint64_t empty_responses = 0;  ///< a peer held nothing of a request
-  std::uint64_t late_responses = 0;   ///< answers to requests that had already timed out
+  std::uint64_t bad_responses = 0;   ///< unsolicited, duplicate, out of range, miscounted, bad terms
+  std::uint64_t empty_responses = 0; ///< a peer held nothing of a request
+  std::uint64_t late_responses = 0;  ///< answers to requests that had already timed out
   std::uint64_t timeouts = 0;
   std::uint64_t excluded_peers = 0;
   std::uint64_t unbonded_messages = 0; ///< messages from peers that are not bonded
   std::uint64_t buffer_overflows = 0;  ///< leader buffer dropped, target moved forward
   std::uint64_t stale_leader_batches = 0;
-  std::uint64_t max_chunks_held = 0;   ///< high-water mark of out-of-order chunks held
-  std::uint64_t max_entries_held = 0;  ///< high-water mark of out-of-order entries held
+  std::uint64_t max_chunks_held = 0;  ///< high-water mark of out-of-order chunks held
+  std::uint64_t max_entries_held = 0; ///< high-water mark of out-of-order entries held
   std::uint64_t max_buffered_entries = 0;
 };
 
 struct SyncProgress {
-  Cursor target{};          ///< the cursor the session fills up to
-  IndexRange remaining{};   ///< the part of the gap not yet in the log
-  std::uint64_t total = 0;  ///< entries the session has to fetch (grows when the target moves)
-  std::uint64_t done = 0;   ///< entries fetched and appended
+  Cursor target{};            ///< the cursor the session fills up to
+  IndexRange remaining{};     ///< the part of the gap not yet in the log
+  std::uint64_t total = 0;    ///< entries the session has to fetch (grows when the target moves)
+  std::uint64_t done = 0;     ///< entries fetched and appended
   std::uint64_t buffered = 0; ///< leader entries held for the end
   Duration elapsed{};
   double entries_per_second = 0.0;

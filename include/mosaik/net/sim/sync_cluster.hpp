@@ -58,18 +58,19 @@ public:
     /// Opens a catch-up session to `position` and runs it on the simulator.
     void start_session(Cursor position, Index leader_commit, std::vector<Entry<Command>> entries = {}) {
       outcome_.reset();
-      session_ = cluster_.strategy_.create_session(static_cast<typename Strategy::SessionContext&>(*this), position,
-                                                   leader_commit, std::move(entries));
-      asio::co_spawn(cluster_.simulator_.executor(), session_->run(),
-                     [this, alive = std::weak_ptr<bool>(alive_)](std::exception_ptr error, sync::SyncOutcome outcome) {
-                       if (alive.expired()) {
-                         return;
-                       }
-                       if (error) {
-                         std::rethrow_exception(error);
-                       }
-                       outcome_ = std::move(outcome);
-                     });
+      session_ = cluster_.strategy_.create_session(static_cast<typename Strategy::SessionContext&>(*this),
+                                                   position, leader_commit, std::move(entries));
+      asio::co_spawn(
+          cluster_.simulator_.executor(), session_->run(),
+          [this, alive = std::weak_ptr<bool>(alive_)](std::exception_ptr error, sync::SyncOutcome outcome) {
+            if (alive.expired()) {
+              return;
+            }
+            if (error) {
+              std::rethrow_exception(error);
+            }
+            outcome_ = std::move(outcome);
+          });
     }
     /// Destroys the session object (whether or not it finished).
     void drop_session() { session_.reset(); }
@@ -86,12 +87,13 @@ public:
       return peers;
     }
     Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) override {
-      return cluster_.network_.watch([self = id_, on_change = std::move(on_change)](PeerId a, PeerId b, bool up) {
-        if (a == self || b == self) {
-          on_change(sync::BondEvent{a == self ? b : a, up ? sync::BondEvent::Kind::bonded
-                                                          : sync::BondEvent::Kind::terminated});
-        }
-      });
+      return cluster_.network_.watch(
+          [self = id_, on_change = std::move(on_change)](PeerId a, PeerId b, bool up) {
+            if (a == self || b == self) {
+              on_change(sync::BondEvent{a == self ? b : a, up ? sync::BondEvent::Kind::bonded
+                                                              : sync::BondEvent::Kind::terminated});
+            }
+          });
     }
     [[nodiscard]] std::optional<PeerId> leader() const override { return leader_; }
     [[nodiscard]] asio::any_io_executor executor() const override { return cluster_.simulator_.executor(); }
@@ -159,7 +161,8 @@ public:
   [[nodiscard]] const std::map<PeerId, std::unique_ptr<Node>>& nodes() const noexcept { return nodes_; }
   [[nodiscard]] const Strategy& strategy() const noexcept { return strategy_; }
   /// Messages put on the wire, by kind index of the message variant.
-  [[nodiscard]] const std::array<std::uint64_t, std::variant_size_v<Message>>& messages_sent() const noexcept {
+  [[nodiscard]] const std::array<std::uint64_t, std::variant_size_v<Message>>&
+  messages_sent() const noexcept {
     return messages_sent_;
   }
 

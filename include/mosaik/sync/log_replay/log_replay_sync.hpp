@@ -36,7 +36,8 @@ public:
     return std::make_unique<Provider>(config_, context);
   }
 
-  [[nodiscard]] std::unique_ptr<Session> create_session(SessionContext& context, Cursor position, Index leader_commit,
+  [[nodiscard]] std::unique_ptr<Session> create_session(SessionContext& context, Cursor position,
+                                                        Index leader_commit,
                                                         std::vector<Entry<Command>> entries) const {
     return std::make_unique<Session>(config_, context, position, leader_commit, std::move(entries));
   }

@@ -42,8 +42,8 @@ struct FetchEntriesResponse {
 };
 
 template <class Command>
-using LogReplayMessage =
-    std::variant<AvailabilityRequest, AvailabilityResponse, FetchEntriesRequest, FetchEntriesResponse<Command>>;
+using LogReplayMessage = std::variant<AvailabilityRequest, AvailabilityResponse, FetchEntriesRequest,
+                                      FetchEntriesResponse<Command>>;
 
 namespace wire {
 /// Fixed costs of the encoding (issue 4 brings the codec; these sizes match it).

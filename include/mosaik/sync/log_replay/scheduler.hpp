@@ -263,8 +263,8 @@ public:
   }
 
   [[nodiscard]] std::size_t inflight_total() const {
-    return static_cast<std::size_t>(
-        std::count_if(occupied_.begin(), occupied_.end(), [](const auto& item) { return item.second.in_flight; }));
+    return static_cast<std::size_t>(std::count_if(occupied_.begin(), occupied_.end(),
+                                                  [](const auto& item) { return item.second.in_flight; }));
   }
 
   /// The part of the gap that may be assigned now: it spans peers × in-flight
@@ -295,12 +295,13 @@ private:
   }
 
   [[nodiscard]] bool idle(PeerId peer, const PeerState& state) const {
-    return state.availability && !state.availability->empty() && state.inflight < limits_.max_inflight_per_peer &&
-           !(leader_held_ && leader_ == peer);
+    return state.availability && !state.availability->empty() &&
+           state.inflight < limits_.max_inflight_per_peer && !(leader_held_ && leader_ == peer);
   }
 
   [[nodiscard]] bool has_spare_capacity() const {
-    return std::any_of(peers_.begin(), peers_.end(), [this](const auto& item) { return idle(item.first, item.second); });
+    return std::any_of(peers_.begin(), peers_.end(),
+                       [this](const auto& item) { return idle(item.first, item.second); });
   }
 
   [[nodiscard]] std::uint64_t serving_peers() const {

@@ -48,17 +48,18 @@ public:
                 std::optional<PeerId> leader, std::vector<entry_type> entries, TimePoint now)
       : config_(config), log_(log), target_(target), leader_commit_(leader_commit), leader_(leader),
         started_at_(now), retry_backoff_(config.availability_retry_initial),
-        scheduler_(FetchScheduler::Limits{config.batch_size, config.max_inflight_per_peer, config.fetch_timeout},
-                   IndexRange{log.last().index.next(), target.index}, leader) {
+        scheduler_(
+            FetchScheduler::Limits{config.batch_size, config.max_inflight_per_peer, config.fetch_timeout},
+            IndexRange{log.last().index.next(), target.index}, leader) {
     const auto local = log_.last();
     total_ = target.index.distance_from(local.index);
     if (target.index <= local.index) {
       finish_behind(std::move(entries));
       return;
     }
-    log::info("log-replay: catching up {} entries {} (local {}, target {}, leader {}, leader commit {})", total_,
-              scheduler_.gap(), local, target, leader ? fmt::format("{}", *leader) : std::string{"unknown"},
-              leader_commit);
+    log::info("log-replay: catching up {} entries {} (local {}, target {}, leader {}, leader commit {})",
+              total_, scheduler_.gap(), local, target,
+              leader ? fmt::format("{}", *leader) : std::string{"unknown"}, leader_commit);
     if (!entries.empty()) {
       on_buffer(target, std::move(entries), now);
     }
@@ -112,7 +113,8 @@ public:
       log::warn("log-replay: ignored leader batch after {}: terms go backwards", position);
       return;
     }
-    const Cursor buffered_last = buffer_.empty() ? target_ : Cursor{buffer_.back().term, target_.index + buffer_.size()};
+    const Cursor buffered_last =
+        buffer_.empty() ? target_ : Cursor{buffer_.back().term, target_.index + buffer_.size()};
     if (position == buffered_last) {
       move_append(buffer_, std::move(entries));
     } else if (position.index > target_.index && position.index <= buffered_last.index &&
@@ -166,7 +168,8 @@ public:
       retry_at_.reset();
       if (needs_availability()) {
         log::debug("log-replay: part of {} is held by no known peer; asking all peers again (backoff {} ms)",
-                   scheduler_.gap(), std::chrono::duration_cast<std::chrono::milliseconds>(retry_backoff_).count());
+                   scheduler_.gap(),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(retry_backoff_).count());
         for (auto& [peer, record] : peers_) {
           if (record.bonded && !record.progress.excluded) {
             request_availability(peer);
@@ -341,15 +344,18 @@ private:
       return;
     }
     if (!terms_follow(Term{1}, response.entries) || response.entries.back().term > target_.term) {
-      reject(sender, range, fmt::format("terms of {} go backwards, are zero or exceed the target term {}", range,
-                                        target_.term));
+      reject(sender, range,
+             fmt::format("terms of {} go backwards, are zero or exceed the target term {}", range,
+                         target_.term));
       return;
     }
     if (range.contains(target_.index)) {
-      const auto at_target = response.entries[static_cast<std::size_t>(target_.index.value() - range.first().value())].term;
+      const auto at_target =
+          response.entries[static_cast<std::size_t>(target_.index.value() - range.first().value())].term;
       if (at_target != target_.term) {
-        reject(sender, range,
-               fmt::format("entry {} has term {}, the leader's is {}", target_.index, at_target, target_.term));
+        reject(
+            sender, range,
+            fmt::format("entry {} has term {}, the leader's is {}", target_.index, at_target, target_.term));
         return;
       }
     }
@@ -431,8 +437,8 @@ private:
       leader_entries += leader_ == peer ? record.progress.entries : 0;
     }
     const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_at_).count();
-    log::info("log-replay: synced {} entries in {} ms from {} peers (leader served {}); log now ends at {}", done_,
-              millis, used, leader_entries, log_.last());
+    log::info("log-replay: synced {} entries in {} ms from {} peers (leader served {}); log now ends at {}",
+              done_, millis, used, leader_entries, log_.last());
   }
 
   /// The target was at or behind the local log when the session was made.
@@ -442,9 +448,9 @@ private:
       outcome_ = SyncOutcome{SyncStatus::failed, log_.last(),
                              fmt::format("target {} lies below the first entry the log holds", target_)};
     } else if (*term != target_.term) {
-      outcome_ = SyncOutcome{SyncStatus::term_mismatch, log_.last(),
-                             fmt::format("entry {} has term {}, the leader's has term {}", target_.index, *term,
-                                         target_.term)};
+      outcome_ = SyncOutcome{
+          SyncStatus::term_mismatch, log_.last(),
+          fmt::format("entry {} has term {}, the leader's has term {}", target_.index, *term, target_.term)};
     } else {
       // Nothing to fetch: keep what the log already has, append what follows it.
       auto index = target_.index;
@@ -452,10 +458,11 @@ private:
         index = index.next();
         if (const auto held = log_.term_at(index)) {
           if (*held != entry.term) {
-            outcome_ = SyncOutcome{SyncStatus::failed, log_.last(),
-                                   fmt::format("local entry {} has term {}, the leader's has term {}: truncate the "
-                                               "divergent suffix before catching up",
-                                               index, *held, entry.term)};
+            outcome_ =
+                SyncOutcome{SyncStatus::failed, log_.last(),
+                            fmt::format("local entry {} has term {}, the leader's has term {}: truncate the "
+                                        "divergent suffix before catching up",
+                                        index, *held, entry.term)};
             return;
           }
         } else {
@@ -489,8 +496,9 @@ private:
       return;
     }
     if (leader_hold_until_) {
-      const bool others_pending = std::any_of(awaiting_availability_.begin(), awaiting_availability_.end(),
-                                              [this](PeerId peer) { return peer != leader_ && peers_[peer].bonded; });
+      const bool others_pending =
+          std::any_of(awaiting_availability_.begin(), awaiting_availability_.end(),
+                      [this](PeerId peer) { return peer != leader_ && peers_[peer].bonded; });
       if (now >= *leader_hold_until_ || !others_pending) {
         leader_hold_until_.reset();
       }
@@ -516,8 +524,9 @@ private:
   TimePoint finished_at_{};
   Duration retry_backoff_;
   std::optional<TimePoint> retry_at_;
-  std::optional<TimePoint> leader_hold_until_; // the leader takes no work before this, unless all others answered
-  std::set<PeerId> awaiting_availability_;      // asked what they hold, no answer yet
+  std::optional<TimePoint>
+      leader_hold_until_;                  // the leader takes no work before this, unless all others answered
+  std::set<PeerId> awaiting_availability_; // asked what they hold, no answer yet
   FetchScheduler scheduler_;
   std::map<PeerId, PeerRecord> peers_;
   std::map<Index, Chunk> chunks_; // received out of order, keyed by first index
