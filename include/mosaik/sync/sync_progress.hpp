@@ -26,6 +26,7 @@ struct SessionCounters {
   std::uint64_t fetch_requests = 0;
   std::uint64_t bad_responses = 0;   ///< unsolicited, duplicate, out of range, miscounted, bad terms
   std::uint64_t empty_responses = 0; ///< a peer held nothing of a request
+  std::uint64_t target_disagreements = 0; ///< answers contradicting the leader's target cursor
   std::uint64_t late_responses = 0;  ///< answers to requests that had already timed out
   std::uint64_t timeouts = 0;
   std::uint64_t excluded_peers = 0;

@@ -69,6 +69,9 @@ public:
 
   /// The peers bonded when the session starts: each is asked what it holds.
   void start(const std::vector<PeerId>& bonded, TimePoint now) {
+    if (outcome_) {
+      return; // ended at once (target behind the log): nobody is asked anything
+    }
     if (leader_) {
       // Leader last from the first fetch on: give the other peers a moment to
       // announce what they hold before the leader, often the first to answer, takes work.
@@ -81,6 +84,9 @@ public:
   }
 
   void on_bond(const BondEvent& event, TimePoint now) {
+    if (outcome_) {
+      return; // the session is over: nobody is asked anything any more
+    }
     if (event.kind == BondEvent::Kind::bonded) {
       on_bonded(event.peer);
     } else {
@@ -343,19 +349,25 @@ private:
       }
       return;
     }
-    if (!terms_follow(Term{1}, response.entries) || response.entries.back().term > target_.term) {
-      reject(sender, range,
-             fmt::format("terms of {} go backwards, are zero or exceed the target term {}", range,
-                         target_.term));
+    if (!terms_follow(Term{1}, response.entries)) {
+      reject(sender, range, fmt::format("terms of {} go backwards or are zero", range));
+      return;
+    }
+    if (response.entries.back().term > target_.term) {
+      disagree(sender, *fetch,
+               fmt::format("its entries up to {} reach term {}, beyond the leader's term {} at {}",
+                           range.last(), response.entries.back().term, target_.term, target_.index),
+               now);
       return;
     }
     if (range.contains(target_.index)) {
       const auto at_target =
           response.entries[static_cast<std::size_t>(target_.index.value() - range.first().value())].term;
       if (at_target != target_.term) {
-        reject(
-            sender, range,
-            fmt::format("entry {} has term {}, the leader's is {}", target_.index, at_target, target_.term));
+        disagree(sender, *fetch,
+                 fmt::format("its entry {} has term {}, the leader's has term {}", target_.index, at_target,
+                             target_.term),
+                 now);
         return;
       }
     }
@@ -383,6 +395,29 @@ private:
       ++counters_.excluded_peers;
       scheduler_.remove_peer(sender);
       log::warn("log-replay: excluded peer {} after {} bad responses", sender, record.progress.bad_responses);
+    }
+  }
+
+  /// A well-formed answer that contradicts the leader's target cursor: either
+  /// the peer lies or the target is stale. Nothing of it is appended and the
+  /// peer is not charged with a bad response. Once a majority of the usable
+  /// peers contradict the target, the session ends with term_mismatch so
+  /// that the caller re-syncs from a fresh cursor.
+  void disagree(PeerId sender, const FetchScheduler::Fetch& fetch, const std::string& reason, TimePoint now) {
+    scheduler_.release(fetch);
+    target_disagreements_.insert(sender);
+    ++counters_.target_disagreements;
+    log::warn("log-replay: peer {} contradicts the target {}: {}", sender, target_, reason);
+    const auto usable =
+        static_cast<std::size_t>(std::count_if(peers_.begin(), peers_.end(), [](const auto& item) {
+          return item.second.bonded && !item.second.progress.excluded;
+        }));
+    if (target_disagreements_.size() * 2 > usable) {
+      finished_at_ = now;
+      outcome_ = SyncOutcome{SyncStatus::term_mismatch, log_.last(),
+                             fmt::format("{} of {} peers contradict the leader's cursor {}; last: {}",
+                                         target_disagreements_.size(), usable, target_, reason)};
+      log::warn("log-replay: catch-up failed: {}", outcome_->reason);
     }
   }
 
@@ -474,6 +509,7 @@ private:
   }
 
   void retarget(Cursor position) {
+    target_disagreements_.clear();
     total_ += position.index.distance_from(target_.index);
     target_ = position;
     scheduler_.set_gap_end(position.index);
@@ -525,8 +561,10 @@ private:
   Duration retry_backoff_;
   std::optional<TimePoint> retry_at_;
   std::optional<TimePoint>
-      leader_hold_until_;                  // the leader takes no work before this, unless all others answered
-  std::set<PeerId> awaiting_availability_; // asked what they hold, no answer yet
+      leader_hold_until_; // the leader takes no work before this, unless all others answered
+  std::set<PeerId> awaiting_availability_;
+  std::set<PeerId> target_disagreements_; // peers whose entries contradict the target cursor // asked what
+                                          // they hold, no answer yet
   FetchScheduler scheduler_;
   std::map<PeerId, PeerRecord> peers_;
   std::map<Index, Chunk> chunks_; // received out of order, keyed by first index

@@ -1,0 +1,1119 @@
+// Unit tests of LogReplayCore, the sans-I/O logic of a log-replay catch-up
+// session, driven by hand: a local InMemoryLog, fake peers that answer the
+// core's outbox from a reference log, and a clock advanced by the test.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <mosaik/core/format.hpp>
+#include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/log_replay/session_core.hpp>
+
+using namespace mosaik;
+using namespace mosaik::sync;
+
+namespace {
+
+using Core = LogReplayCore<std::string>;
+using Message = LogReplayMessage<std::string>;
+using Response = FetchEntriesResponse<std::string>;
+using Outgoing = Core::Outgoing;
+using E = Entry<std::string>;
+
+IndexRange r(std::uint64_t first, std::uint64_t last) {
+  return IndexRange{Index{first}, Index{last}};
+}
+
+/// The reference history: terms 1 for 1..=40, 2 for 41..=80, 3 for 81..=120, ...
+Term ref_term(std::uint64_t index) {
+  return Term{1 + (index - 1) / 40};
+}
+std::string ref_command(std::uint64_t index) {
+  return "entry-" + std::to_string(index);
+}
+
+const PeerId P1{1};
+const PeerId P2{2};
+const PeerId P3{3};
+const PeerId P4{4};
+
+/// A fake peer: what it announces and serves, and whether it answers fetches.
+struct FakePeer {
+  IndexRange holds;
+  bool answers_fetches = true; // false: fetches are parked, unanswered
+};
+
+/// Drives a LogReplayCore by hand. Messages the core sends queue up until the
+/// test delivers them; each fake peer answers honestly from the reference log
+/// unless the test's `intercept` hook answers instead.
+class Harness {
+public:
+  /// Decides a peer's answer instead of the honest one: return true when handled.
+  using Intercept = std::function<bool(Harness&, const Outgoing&)>;
+
+  explicit Harness(std::uint64_t reference_size, LogReplayConfig cfg = default_config())
+      : config(std::move(cfg)) {
+    for (std::uint64_t i = 1; i <= reference_size; ++i) {
+      reference.append(ref_command(i), ref_term(i));
+    }
+  }
+
+  static LogReplayConfig default_config() {
+    LogReplayConfig config;
+    config.batch_size = 10;
+    config.fetch_timeout = std::chrono::seconds{2};
+    return config;
+  }
+
+  LogReplayConfig config;
+  InMemoryLog<std::string> reference;
+  InMemoryLog<std::string> local;
+  std::map<PeerId, FakePeer> peers;
+  std::optional<PeerId> leader;
+  TimePoint now{};
+  std::unique_ptr<Core> core;
+  std::deque<Outgoing> queue;   // sent by the core, not yet delivered
+  std::vector<Outgoing> sent;   // everything the core sent, in order
+  std::vector<Outgoing> parked; // fetches the peers hold back
+  Intercept intercept;
+  std::optional<std::uint64_t> entries_held_bound; // checked after every event when set
+  bool started = false;
+
+  [[nodiscard]] Cursor cursor(std::uint64_t index) const {
+    return Cursor{*reference.term_at(Index{index}), Index{index}};
+  }
+
+  [[nodiscard]] std::vector<E> ref_entries(std::uint64_t first, std::uint64_t last) const {
+    std::vector<E> entries;
+    for (auto i = first; i <= last; ++i) {
+      entries.push_back(*reference.get(Index{i}));
+    }
+    return entries;
+  }
+
+  /// Entries for `range` with `command` as every command and the reference terms.
+  [[nodiscard]] std::vector<E> fake_entries(IndexRange range, const std::string& command) const {
+    std::vector<E> entries;
+    for (auto i = range.first(); !range.empty() && i <= range.last(); i = i.next()) {
+      entries.push_back(E{ref_term(i.value()), command});
+    }
+    return entries;
+  }
+
+  void prefill(std::uint64_t last) {
+    for (std::uint64_t i = 1; i <= last; ++i) {
+      local.append(ref_command(i), ref_term(i));
+    }
+  }
+
+  void add_peers(std::initializer_list<PeerId> ids, IndexRange holds) {
+    for (const auto id : ids) {
+      peers[id] = FakePeer{holds};
+    }
+  }
+
+  void create(Cursor target, std::vector<E> entries = {}) {
+    core = std::make_unique<Core>(config, local, target, target.index, leader, std::move(entries), now);
+    collect();
+  }
+
+  void start() {
+    std::vector<PeerId> bonded;
+    for (const auto& [id, peer] : peers) {
+      bonded.push_back(id);
+    }
+    core->start(bonded, now);
+    started = true;
+    collect();
+  }
+
+  /// Moves the core's outbox to the queue and checks the invariants.
+  void collect() {
+    for (auto& outgoing : core->take_outbox()) {
+      sent.push_back(outgoing);
+      queue.push_back(std::move(outgoing));
+    }
+    check_invariants();
+  }
+
+  void check_invariants() const {
+    if (started && !core->outcome()) {
+      // A running session always has a timer armed.
+      REQUIRE(core->next_deadline().has_value());
+      // Nothing past the target is appended before the end.
+      REQUIRE(local.last().index <= core->target().index);
+    }
+    if (entries_held_bound) {
+      REQUIRE(core->counters().max_entries_held <= *entries_held_bound);
+    }
+  }
+
+  void feed(PeerId from, Message message) {
+    core->on_message(from, std::move(message), now);
+    collect();
+  }
+
+  void bond(PeerId peer, BondEvent::Kind kind) {
+    core->on_bond(BondEvent{peer, kind}, now);
+    collect();
+  }
+
+  void buffer(Cursor position, std::vector<E> entries) {
+    core->on_buffer(position, std::move(entries), now);
+    collect();
+  }
+
+  /// The honest answer of `peer` to `message`, if it answers.
+  [[nodiscard]] std::optional<Message> honest_answer(PeerId peer, const Message& message) const {
+    const auto it = peers.find(peer);
+    if (it == peers.end()) {
+      return std::nullopt;
+    }
+    if (std::holds_alternative<AvailabilityRequest>(message)) {
+      return Message{AvailabilityResponse{it->second.holds}};
+    }
+    if (const auto* fetch = std::get_if<FetchEntriesRequest>(&message)) {
+      return Message{honest_fetch(it->second, fetch->range)};
+    }
+    return std::nullopt;
+  }
+
+  [[nodiscard]] Response honest_fetch(const FakePeer& peer, IndexRange requested) const {
+    const auto served =
+        requested.take_front(config.batch_size).intersect(peer.holds).intersect(reference.available());
+    if (served.empty()) {
+      return Response{requested, {}};
+    }
+    return Response{served, ref_entries(served.first().value(), served.last().value())};
+  }
+
+  /// Delivers the oldest queued message and feeds the answer back. False when the queue is empty.
+  bool deliver_one() {
+    if (queue.empty()) {
+      return false;
+    }
+    auto outgoing = std::move(queue.front());
+    queue.pop_front();
+    if (intercept && intercept(*this, outgoing)) {
+      return true;
+    }
+    const auto it = peers.find(outgoing.peer);
+    if (it == peers.end()) {
+      return true; // nobody there
+    }
+    if (std::holds_alternative<FetchEntriesRequest>(outgoing.message) && !it->second.answers_fetches) {
+      parked.push_back(std::move(outgoing));
+      return true;
+    }
+    if (auto answer = honest_answer(outgoing.peer, outgoing.message)) {
+      feed(outgoing.peer, std::move(*answer));
+    }
+    return true;
+  }
+
+  void deliver_all() {
+    for (int i = 0; i < 1'000'000 && !core->outcome() && deliver_one(); ++i) {
+    }
+    if (core->outcome()) {
+      queue.clear();
+    }
+  }
+
+  /// Advances the clock to the core's next deadline and ticks.
+  void tick() {
+    const auto deadline = core->next_deadline();
+    REQUIRE(deadline.has_value());
+    now = std::max(now, *deadline);
+    core->on_tick(now);
+    collect();
+  }
+
+  /// Delivers and ticks until the session ends or `limit` of time passed.
+  void run(Duration limit = std::chrono::minutes{10}) {
+    const auto end = now + limit;
+    while (!core->outcome() && now <= end) {
+      deliver_all();
+      if (core->outcome()) {
+        break;
+      }
+      tick();
+    }
+  }
+
+  /// Answers parked fetches that are still in flight honestly; drops the others
+  /// (and those asked again meanwhile: the queued copy will be answered).
+  void release_parked() {
+    auto held = std::exchange(parked, {});
+    for (auto& outgoing : held) {
+      const auto& range = std::get<FetchEntriesRequest>(outgoing.message).range;
+      const bool asked_again = std::any_of(queue.begin(), queue.end(), [&](const Outgoing& queued) {
+        return queued.peer == outgoing.peer && queued.message == outgoing.message;
+      });
+      if (!asked_again && core->scheduler().find_inflight(outgoing.peer, range)) {
+        feed(outgoing.peer, *honest_answer(outgoing.peer, outgoing.message));
+      }
+    }
+  }
+
+  [[nodiscard]] std::size_t count_sent(std::size_t from,
+                                       const std::function<bool(const Outgoing&)>& pred) const {
+    return static_cast<std::size_t>(
+        std::count_if(sent.begin() + static_cast<std::ptrdiff_t>(from), sent.end(), pred));
+  }
+
+  [[nodiscard]] PeerProgress peer_progress(PeerId peer) const {
+    const auto progress = core->progress(now);
+    const auto it = progress.peers.find(peer);
+    return it == progress.peers.end() ? PeerProgress{} : it->second;
+  }
+
+  /// The local log holds exactly the reference's entries 1..=last.
+  void require_log_is_reference(std::uint64_t last) const {
+    REQUIRE(local.available() == r(1, last));
+    REQUIRE(local.last() == cursor(last));
+    for (std::uint64_t i = 1; i <= last; ++i) {
+      const auto* entry = local.get(Index{i});
+      REQUIRE(entry != nullptr);
+      INFO("index " << i);
+      REQUIRE(entry->command == ref_command(i));
+      REQUIRE(entry->term == ref_term(i));
+    }
+  }
+};
+
+/// SessionCounters::target_disagreements where the library has it (it is being added), else 0.
+template <class Counters>
+std::uint64_t target_disagreements(const Counters& counters) {
+  if constexpr (requires { counters.target_disagreements; }) {
+    return counters.target_disagreements;
+  } else {
+    return 0;
+  }
+}
+
+bool is_fetch_to(const Outgoing& outgoing, PeerId peer) {
+  return outgoing.peer == peer && std::holds_alternative<FetchEntriesRequest>(outgoing.message);
+}
+bool is_availability_request_to(const Outgoing& outgoing, PeerId peer) {
+  return outgoing.peer == peer && std::holds_alternative<AvailabilityRequest>(outgoing.message);
+}
+bool is_fetch_covering(const Outgoing& outgoing, Index index) {
+  const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
+  return fetch != nullptr && fetch->range.contains(index);
+}
+
+} // namespace
+
+// ---- the happy path -------------------------------------------------------------
+
+TEST_CASE("LogReplayCore: completes, and the log equals the reference", "[session_core]") {
+  const bool with_leader = GENERATE(false, true);
+  INFO("leader known: " << with_leader);
+  Harness h(250);
+  h.add_peers({P1, P2, P3}, r(1, 250));
+  if (with_leader) {
+    h.leader = P3;
+  }
+  h.create(h.cursor(200), h.ref_entries(201, 210));
+  CHECK(h.core->buffered() == 10);
+  h.start();
+  CHECK(h.count_sent(0, [](const Outgoing& o) {
+    return std::holds_alternative<AvailabilityRequest>(o.message);
+  }) == 3);
+
+  // Part of the way, the leader sends more entries: they are held for the end.
+  for (int i = 0; i < 12; ++i) {
+    h.deliver_one();
+  }
+  REQUIRE_FALSE(h.core->outcome());
+  h.buffer(h.cursor(210), h.ref_entries(211, 230));
+  h.buffer(h.cursor(230), h.ref_entries(231, 250));
+  CHECK(h.core->buffered() == 50);
+  CHECK(h.local.last().index < Index{200});
+
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  CHECK(h.core->outcome()->ok());
+  CHECK(h.core->outcome()->last == h.cursor(250));
+  h.require_log_is_reference(250);
+
+  const auto progress = h.core->progress(h.now);
+  CHECK(progress.done == 200);
+  CHECK(progress.total == 200);
+  CHECK(progress.remaining.empty());
+  CHECK(progress.target == h.cursor(200));
+  std::uint64_t from_peers = 0;
+  for (const auto& [peer, record] : progress.peers) {
+    from_peers += record.entries;
+    CHECK(record.bad_responses == 0);
+  }
+  CHECK(from_peers == 200);
+  CHECK(progress.counters.bad_responses == 0);
+  CHECK(progress.counters.timeouts == 0);
+  CHECK(progress.counters.empty_responses == 0);
+  CHECK_FALSE(h.core->next_deadline().has_value());
+  CHECK(h.core->take_outbox().empty());
+}
+
+TEST_CASE("LogReplayCore: partial answers are accepted and the rest is fetched again", "[session_core]") {
+  Harness h(100);
+  h.add_peers({P1, P2}, r(1, 100));
+  SECTION("prefixes (capped by bytes)") {
+    h.intercept = [](Harness& harness, const Outgoing& outgoing) {
+      const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
+      if (fetch == nullptr) {
+        return false;
+      }
+      const auto served = fetch->range.take_front(3);
+      harness.feed(outgoing.peer,
+                   Response{served, harness.ref_entries(served.first().value(), served.last().value())});
+      return true;
+    };
+  }
+  SECTION("suffixes (a pruned prefix)") {
+    h.intercept = [](Harness& harness, const Outgoing& outgoing) {
+      const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
+      if (fetch == nullptr || fetch->range.size() < 2) {
+        return false;
+      }
+      const auto served = fetch->range.after(fetch->range.first());
+      harness.feed(outgoing.peer,
+                   Response{served, harness.ref_entries(served.first().value(), served.last().value())});
+      return true;
+    };
+  }
+  h.create(h.cursor(100));
+  h.start();
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+  CHECK(h.core->counters().bad_responses == 0);
+}
+
+TEST_CASE("LogReplayCore: a target at or behind the local log ends at once", "[session_core]") {
+  Harness h(100);
+  h.prefill(50);
+  h.add_peers({P1}, r(1, 100));
+
+  SECTION("matching term, the leader's entries are already held") {
+    h.create(h.cursor(40), h.ref_entries(41, 45));
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->status == SyncStatus::completed);
+    CHECK(h.core->outcome()->last == h.cursor(50));
+    h.require_log_is_reference(50);
+  }
+  SECTION("matching term at the last entry: the leader's entries are appended") {
+    h.create(h.cursor(50), h.ref_entries(51, 55));
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->status == SyncStatus::completed);
+    CHECK(h.core->outcome()->last == h.cursor(55));
+    h.require_log_is_reference(55);
+  }
+  SECTION("matching term, the leader's entries overlap the end of the log") {
+    h.create(h.cursor(45), h.ref_entries(46, 60));
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->status == SyncStatus::completed);
+    h.require_log_is_reference(60);
+  }
+  SECTION("another term at the target") {
+    h.create(Cursor{Term{9}, Index{40}}, h.ref_entries(41, 45));
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->status == SyncStatus::term_mismatch);
+    h.require_log_is_reference(50);
+  }
+  SECTION("the leader's entries contradict the local log") {
+    auto entries = h.ref_entries(41, 45);
+    entries[2].term = Term{7};
+    h.create(h.cursor(40), std::move(entries));
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->status == SyncStatus::failed);
+    h.require_log_is_reference(50);
+  }
+  SECTION("the target lies in the pruned prefix") {
+    h.local.prune_prefix(Index{30});
+    h.create(h.cursor(20));
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->status == SyncStatus::failed);
+  }
+  CHECK(h.sent.empty());
+  CHECK_FALSE(h.core->next_deadline().has_value());
+}
+
+TEST_CASE("LogReplayCore: no message is sent once the session has ended", "[session_core]") {
+  Harness h(100);
+  h.add_peers({P1, P2}, r(1, 100));
+  SECTION("ended at once: start() asks nobody") {
+    h.prefill(50);
+    h.create(h.cursor(40));
+    REQUIRE(h.core->outcome());
+    h.start();
+    CHECK(h.sent.empty());
+  }
+  SECTION("cancelled: a peer that bonds afterwards is not asked") {
+    h.create(h.cursor(100));
+    h.start();
+    h.core->cancel();
+    h.queue.clear();
+    const auto mark = h.sent.size();
+    h.bond(P4, BondEvent::Kind::bonded);
+    CHECK(h.sent.size() == mark);
+  }
+  SECTION("completed: a peer that bonds afterwards is not asked") {
+    h.create(h.cursor(100));
+    h.start();
+    h.run();
+    REQUIRE(h.core->outcome());
+    REQUIRE(h.core->outcome()->status == SyncStatus::completed);
+    const auto mark = h.sent.size();
+    h.bond(P4, BondEvent::Kind::bonded);
+    CHECK(h.sent.size() == mark);
+  }
+}
+
+TEST_CASE("LogReplayCore: the leader gets no fetch before the other peers announced what they hold",
+          "[session_core]") {
+  Harness h(100);
+  h.leader = P1;
+  SECTION("the leader answers first: it waits for the others") {
+    h.add_peers({P1, P2}, r(1, 100));
+    h.create(h.cursor(100));
+    h.start();
+    REQUIRE(h.queue.size() == 2);
+    REQUIRE(h.queue.front().peer == P1);
+    h.deliver_one(); // the leader's availability
+    CHECK(h.count_sent(0, [](const Outgoing& o) {
+      return std::holds_alternative<FetchEntriesRequest>(o.message);
+    }) == 0);
+    const auto mark = h.sent.size();
+    h.deliver_one(); // P2's
+    const auto fetches = h.count_sent(
+        mark, [](const Outgoing& o) { return std::holds_alternative<FetchEntriesRequest>(o.message); });
+    CHECK(fetches == 2);
+    REQUIRE(h.sent.size() > mark);
+    CHECK(is_fetch_to(h.sent[mark], P2)); // the non-leader first, with the head of the gap
+    CHECK(is_fetch_covering(h.sent[mark], Index{1}));
+  }
+  SECTION("another peer never answers: the leader gets work once the hold expires") {
+    h.add_peers({P1}, r(1, 100)); // P2 is bonded but silent
+    h.create(h.cursor(100));
+    h.core->start({P1, P2}, h.now);
+    h.started = true;
+    h.collect();
+    h.deliver_all();
+    CHECK(h.count_sent(0, [](const Outgoing& o) {
+      return std::holds_alternative<FetchEntriesRequest>(o.message);
+    }) == 0);
+    REQUIRE(h.core->next_deadline().has_value());
+    CHECK(*h.core->next_deadline() <= h.now + h.config.availability_retry_initial);
+    h.tick();
+    CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_to(o, P1); }) >= 1);
+  }
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+}
+
+// ---- bad responses ---------------------------------------------------------------
+
+namespace {
+
+/// Three peers hold everything; P1 sits on its first fetch while P2 and P3
+/// answer theirs, so the session holds chunks out of order behind P1's.
+struct BadResponseSetup {
+  Harness h{100};
+  IndexRange p1_range;
+
+  BadResponseSetup(std::uint64_t prefill, std::uint64_t target) {
+    h.config.max_bad_responses = 3;
+    h.prefill(prefill);
+    h.add_peers({P1, P2, P3}, r(1, 100));
+    h.peers[P1].answers_fetches = false;
+    h.create(h.cursor(target));
+    h.start();
+    h.deliver_all();
+    REQUIRE(h.parked.size() == 1);
+    REQUIRE(h.parked[0].peer == P1);
+    p1_range = std::get<FetchEntriesRequest>(h.parked[0].message).range;
+    REQUIRE(p1_range.first() == Index{prefill + 1});
+    h.peers[P1].answers_fetches = true;
+  }
+};
+
+} // namespace
+
+TEST_CASE("LogReplayCore: every kind of bad response is dropped, counted and rescheduled", "[session_core]") {
+  BadResponseSetup setup(0, 100);
+  auto& h = setup.h;
+  REQUIRE(setup.p1_range == r(1, 10));
+  const auto chunks_before = h.core->chunks_held();
+  REQUIRE(chunks_before == 2); // P2's and P3's answers, waiting behind P1's
+  REQUIRE(h.local.last().index == Index{0});
+
+  PeerId culprit = P1;
+  bool releases_p1_request = true; // the bad answer overlaps P1's request, which returns to the pool
+  bool contradicts_target = false; // well formed, but against the leader's cursor: not charged as bad
+  Response bad;
+
+  SECTION("unsolicited: a peer answers a request made to another") {
+    culprit = P2;
+    releases_p1_request = false;
+    bad = Response{r(1, 10), h.fake_entries(r(1, 10), "evil")};
+  }
+  SECTION("unsolicited: a range nobody asked for") {
+    releases_p1_request = false;
+    bad = Response{r(61, 70), h.fake_entries(r(61, 70), "evil")};
+  }
+  SECTION("outside the requested range") {
+    bad = Response{r(5, 14), h.fake_entries(r(5, 14), "evil")};
+  }
+  SECTION("more entries than the range") {
+    bad = Response{r(1, 10), h.fake_entries(r(1, 11), "evil")};
+  }
+  SECTION("fewer entries than the range") {
+    bad = Response{r(1, 10), h.fake_entries(r(1, 9), "evil")};
+  }
+  SECTION("entries with an empty range") {
+    releases_p1_request = false;
+    bad = Response{IndexRange{}, h.fake_entries(r(1, 3), "evil")};
+  }
+  SECTION("an empty range and no entries") {
+    releases_p1_request = false;
+    bad = Response{IndexRange{}, {}};
+  }
+  SECTION("the reference's empty answer, 0..=0 with no entries") {
+    releases_p1_request = false;
+    bad = Response{r(0, 0), {}};
+  }
+  SECTION("0..=0 with one entry") {
+    releases_p1_request = false;
+    bad = Response{r(0, 0), h.fake_entries(r(1, 1), "evil")};
+  }
+  SECTION("no entries for a range other than the request") {
+    bad = Response{r(1, 5), {}};
+  }
+  SECTION("terms going backwards") {
+    bad = Response{r(1, 10), h.fake_entries(r(1, 10), "evil")};
+    for (std::size_t i = 4; i < 7; ++i) {
+      bad.entries[i].term = Term{2};
+    }
+  }
+  SECTION("a zero term") {
+    bad = Response{r(1, 10), h.fake_entries(r(1, 10), "evil")};
+    bad.entries[3].term = Term{0};
+  }
+  SECTION("all zero terms") {
+    bad = Response{r(1, 10), h.fake_entries(r(1, 10), "evil")};
+    for (auto& entry : bad.entries) {
+      entry.term = Term{0};
+    }
+  }
+  CAPTURE(fmt::format("{}", bad.range), bad.entries.size());
+
+  const auto mark = h.sent.size();
+  h.feed(culprit, Message{bad});
+
+  const std::uint64_t expected_bad = contradicts_target ? 0 : 1;
+  CHECK(h.core->counters().bad_responses == expected_bad);
+  CHECK(h.core->counters().target_disagreements == 1 - expected_bad);
+  CHECK(h.peer_progress(culprit).bad_responses == expected_bad);
+  CHECK_FALSE(h.peer_progress(culprit).excluded);
+  CHECK(h.local.last().index == Index{0}); // nothing appended
+  CHECK(h.core->chunks_held() == chunks_before);
+  if (releases_p1_request) {
+    // The range is asked again right away (of the least recently used idle peer: P1 again).
+    CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_fetch_covering(o, Index{1}); }) == 1);
+  } else {
+    CHECK(h.core->scheduler().find_inflight(P1, r(1, 10)).has_value());
+  }
+
+  h.release_parked();
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100); // nothing of the bad answer
+  CHECK(h.core->counters().bad_responses == expected_bad);
+}
+
+TEST_CASE("LogReplayCore: a duplicate response is dropped and counted", "[session_core]") {
+  BadResponseSetup setup(0, 100);
+  auto& h = setup.h;
+  const auto answer = *h.honest_answer(P1, h.parked[0].message);
+  h.parked.clear();
+
+  SECTION("while the first copy waits to be appended") {
+    const auto* p2_fetch =
+        &*std::find_if(h.sent.begin(), h.sent.end(), [](const Outgoing& o) { return is_fetch_to(o, P2); });
+    const auto p2_answer = *h.honest_answer(P2, p2_fetch->message);
+    h.feed(P2, p2_answer); // P2's answer again
+    CHECK(h.core->counters().bad_responses == 1);
+    CHECK(h.peer_progress(P2).bad_responses == 1);
+    CHECK(h.core->chunks_held() == 2);
+    h.feed(P1, answer);
+  }
+  SECTION("after the first copy was appended") {
+    h.feed(P1, answer);
+    const auto appended = h.local.last().index;
+    REQUIRE(appended == Index{30});
+    h.feed(P1, answer);
+    CHECK(h.core->counters().bad_responses == 1);
+    CHECK(h.peer_progress(P1).bad_responses == 1);
+    CHECK(h.local.last().index == appended);
+  }
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+  CHECK(h.core->counters().bad_responses == 1);
+}
+
+TEST_CASE("LogReplayCore: one answer contradicting the target is dropped, counted and rescheduled",
+          "[session_core]") {
+  // Well-formed answers whose terms contradict the leader's cursor. One such
+  // answer among three peers is a bad answer (the others agree with the
+  // leader): it must be dropped, counted, never appended, and its range asked again.
+  std::unique_ptr<BadResponseSetup> setup;
+  Response bad;
+  Index first;
+  std::uint64_t target = 0;
+  SECTION("a term above the target's") {
+    target = 100; // t3/i100
+    setup = std::make_unique<BadResponseSetup>(0, target);
+    first = Index{1};
+    bad = Response{r(1, 10), setup->h.fake_entries(r(1, 10), "evil")};
+    bad.entries.back().term = Term{4};
+  }
+  SECTION("a wrong term at the target index") {
+    // Local 1..=40 (term 1); target t2/i50. Term 1 everywhere: non-decreasing,
+    // not above the target's term, but wrong at the target.
+    target = 50;
+    setup = std::make_unique<BadResponseSetup>(40, target);
+    first = Index{41};
+    bad = Response{r(41, 50), setup->h.fake_entries(r(41, 50), "evil")};
+    for (auto& entry : bad.entries) {
+      entry.term = Term{1};
+    }
+  }
+  auto& h = setup->h;
+  REQUIRE(setup->p1_range == bad.range);
+  const auto appended = h.local.last();
+  const auto mark = h.sent.size();
+  h.feed(P1, Message{bad});
+
+  REQUIRE_FALSE(h.core->outcome()); // one peer of three: not a term mismatch
+  CHECK(h.local.last() == appended);
+  CHECK(h.count_sent(mark, [first](const Outgoing& o) { return is_fetch_covering(o, first); }) == 1);
+  // Counted where a host can see it: as a bad response, or as a contradiction
+  // of the target (such an answer may be honest: the target may be stale).
+  CHECK(h.core->counters().bad_responses + target_disagreements(h.core->counters()) == 1);
+  CHECK(h.peer_progress(P1).bad_responses <= 1);
+  CHECK_FALSE(h.peer_progress(P1).excluded);
+
+  h.parked.clear();
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(target);
+}
+
+TEST_CASE("LogReplayCore: a peer is excluded after max_bad_responses", "[session_core]") {
+  Harness h(200);
+  h.config.max_bad_responses = 3;
+  h.add_peers({P1, P2, P3}, r(1, 200));
+  std::uint64_t bad_sent = 0;
+  h.intercept = [&bad_sent](Harness& harness, const Outgoing& outgoing) {
+    const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
+    if (outgoing.peer != P1 || fetch == nullptr) {
+      return false;
+    }
+    // One entry too many: always malformed.
+    ++bad_sent;
+    harness.feed(
+        P1, Response{fetch->range,
+                     harness.fake_entries(
+                         IndexRange::starting_at(fetch->range.first(), fetch->range.size() + 1), "evil")});
+    return true;
+  };
+  h.create(h.cursor(200));
+  h.start();
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(200);
+
+  CHECK(bad_sent == 3);
+  CHECK(h.peer_progress(P1).excluded);
+  CHECK(h.peer_progress(P1).bad_responses == 3);
+  CHECK(h.peer_progress(P1).entries == 0);
+  CHECK(h.core->counters().excluded_peers == 1);
+  CHECK(h.core->counters().bad_responses == 3);
+  // After the third bad answer, P1 is asked nothing more.
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_to(o, P1); }) == 3);
+  CHECK_FALSE(h.peer_progress(P2).excluded);
+  CHECK_FALSE(h.peer_progress(P3).excluded);
+}
+
+TEST_CASE("LogReplayCore: an honest empty answer is counted and not repeated at once", "[session_core]") {
+  BadResponseSetup setup(0, 100);
+  auto& h = setup.h;
+  h.parked.clear();
+  h.peers[P1].holds = IndexRange{}; // P1 pruned everything meanwhile
+  const auto mark = h.sent.size();
+  h.feed(P1, Response{r(1, 10), {}});
+
+  CHECK(h.core->counters().empty_responses == 1);
+  CHECK(h.core->counters().bad_responses == 0);
+  CHECK(h.peer_progress(P1).bad_responses == 0);
+  CHECK_FALSE(h.core->scheduler().availability(P1).has_value());
+  // Not asked of P1 again; the idle peers that hold it get it.
+  CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_fetch_to(o, P1); }) == 0);
+  CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_fetch_covering(o, Index{1}); }) == 1);
+
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+  CHECK(h.core->counters().empty_responses == 1);
+}
+
+// ---- timeouts and peers coming and going ------------------------------------------------
+
+TEST_CASE("LogReplayCore: a timed-out fetch goes to another peer and its late answer is dropped",
+          "[session_core]") {
+  BadResponseSetup setup(0, 100);
+  auto& h = setup.h;
+  h.parked.clear();
+  h.peers[P1].answers_fetches = false;
+
+  std::size_t mark = h.sent.size();
+  for (int i = 0; i < 10 && h.core->counters().timeouts == 0; ++i) {
+    mark = h.sent.size();
+    h.tick();
+  }
+  REQUIRE(h.core->counters().timeouts == 1);
+  CHECK(h.now >= TimePoint{} + h.config.fetch_timeout);
+  CHECK(h.peer_progress(P1).timeouts == 1);
+  CHECK_FALSE(h.core->scheduler().find_inflight(P1, r(1, 10)).has_value());
+  // P1 is asked what it holds, and the range goes to an idle peer at once.
+  CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_availability_request_to(o, P1); }) == 1);
+  CHECK(h.count_sent(mark,
+                     [](const Outgoing& o) { return is_fetch_covering(o, Index{1}) && o.peer != P1; }) == 1);
+
+  // P1's answer arrives late, before the new one: dropped, not counted as bad.
+  h.feed(P1, Response{r(1, 10), h.fake_entries(r(1, 10), "late")});
+  CHECK(h.core->counters().late_responses == 1);
+  CHECK(h.core->counters().bad_responses == 0);
+  CHECK(h.local.last().index == Index{0});
+
+  h.peers[P1].answers_fetches = true;
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+  CHECK(h.core->counters().late_responses == 1);
+}
+
+TEST_CASE("LogReplayCore: peers leaving and arriving mid-session", "[session_core]") {
+  BadResponseSetup setup(0, 100);
+  auto& h = setup.h;
+  h.parked.clear();
+
+  // P1 leaves with [1..=10] in flight: it is asked of another peer at once.
+  auto mark = h.sent.size();
+  h.bond(P1, BondEvent::Kind::terminated);
+  CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_fetch_covering(o, Index{1}); }) == 1);
+  CHECK(h.count_sent(mark, [](const Outgoing& o) { return o.peer == P1; }) == 0);
+  CHECK_FALSE(h.core->scheduler().availability(P1).has_value());
+
+  // Its answer arrives after it left: ignored, not appended.
+  h.feed(P1, Response{r(1, 10), h.fake_entries(r(1, 10), "gone")});
+  CHECK(h.core->counters().unbonded_messages == 1);
+  CHECK(h.core->counters().bad_responses == 0);
+  CHECK(h.local.last().index == Index{0});
+  h.peers.erase(P1);
+
+  // A new peer bonds: it is asked what it holds, once.
+  h.peers[P4] = FakePeer{r(1, 100)};
+  mark = h.sent.size();
+  h.bond(P4, BondEvent::Kind::bonded);
+  CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_availability_request_to(o, P4); }) == 1);
+  CHECK(h.sent.size() == mark + 1);
+
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+}
+
+TEST_CASE("LogReplayCore: a peer bonded twice is asked once", "[session_core]") {
+  Harness h(100);
+  h.add_peers({P1, P2}, r(1, 100));
+  h.create(h.cursor(100));
+  h.core->start({P1, P1, P2}, h.now);
+  h.started = true;
+  h.collect();
+  h.bond(P1, BondEvent::Kind::bonded);
+  h.bond(P2, BondEvent::Kind::bonded);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_availability_request_to(o, P1); }) == 1);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_availability_request_to(o, P2); }) == 1);
+
+  // After its bond terminated, bonding again asks again.
+  h.bond(P1, BondEvent::Kind::terminated);
+  h.bond(P1, BondEvent::Kind::bonded);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_availability_request_to(o, P1); }) == 2);
+
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+}
+
+TEST_CASE("LogReplayCore: messages from unknown peers are ignored", "[session_core]") {
+  Harness h(100);
+  h.add_peers({P1}, r(1, 100));
+  h.create(h.cursor(100));
+  h.start();
+  h.feed(P4, AvailabilityResponse{r(1, 100)});
+  h.feed(P4, Response{r(1, 10), h.fake_entries(r(1, 10), "stranger")});
+  CHECK(h.core->counters().unbonded_messages == 2);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return o.peer == P4; }) == 0);
+  h.run();
+  REQUIRE(h.core->outcome());
+  h.require_log_is_reference(100);
+}
+
+// ---- the target's term -------------------------------------------------------------
+
+TEST_CASE("LogReplayCore: all peers hold another term at the target: term mismatch", "[session_core]") {
+  // The reference has term 3 at index 100. The leader's cursor says otherwise,
+  // e.g. a stale leader whose uncommitted entry was replaced. Every peer is
+  // honest and consistent, so the session must end with term_mismatch
+  // (never completed, and not run forever).
+  const std::uint64_t target_term = GENERATE(2, 4);
+  INFO("target term " << target_term << ", the peers' term at the target is 3");
+  Harness h(100);
+  h.add_peers({P1, P2, P3}, r(1, 100));
+  h.create(Cursor{Term{target_term}, Index{100}});
+  h.start();
+  h.run(std::chrono::minutes{30});
+  INFO("bad responses " << h.core->counters().bad_responses << ", excluded peers "
+                        << h.core->counters().excluded_peers << ", local log ends at "
+                        << fmt::format("{}", h.local.last()));
+  REQUIRE(h.core->outcome().has_value());
+  CHECK(h.core->outcome()->status == SyncStatus::term_mismatch);
+  CHECK_FALSE(h.core->outcome()->ok());
+}
+
+// ---- memory bounds -----------------------------------------------------------------
+
+TEST_CASE("LogReplayCore: a slow head chunk bounds what is held out of order", "[session_core]") {
+  LogReplayConfig config = Harness::default_config();
+  config.max_inflight_per_peer = 2;
+  Harness h(300, config);
+  h.add_peers({P1, P2, P3}, r(1, 300));
+  const std::uint64_t bound = 3 * 2 * 10; // peers x inflight x batch
+  h.entries_held_bound = bound;
+  // Whoever is asked for index 1 sits on it.
+  h.intercept = [](Harness& harness, const Outgoing& outgoing) {
+    if (is_fetch_covering(outgoing, Index{1})) {
+      harness.parked.push_back(outgoing);
+      return true;
+    }
+    return false;
+  };
+  h.create(h.cursor(300));
+  h.start();
+  h.deliver_all();
+  REQUIRE(h.parked.size() == 1);
+  CHECK(h.local.last().index == Index{0});
+  CHECK(h.core->chunks_held() >= 1);
+  CHECK(h.core->chunks_held() <= 3 * 2);
+  CHECK(h.core->counters().max_entries_held <= bound - 10);
+  CHECK(h.core->counters().max_chunks_held <= 3 * 2);
+  // No fetch went beyond the window while the head was missing.
+  for (const auto& outgoing : h.sent) {
+    if (const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message)) {
+      CHECK(fetch->range.last() <= Index{bound});
+    }
+  }
+
+  h.intercept = nullptr;
+  h.release_parked();
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(300);
+  CHECK(h.core->counters().max_entries_held <= bound);
+}
+
+TEST_CASE("LogReplayCore: a leader buffer past max_buffered_entries moves the target", "[session_core]") {
+  LogReplayConfig config = Harness::default_config();
+  config.max_buffered_entries = 20;
+  Harness h(200, config);
+  h.add_peers({P1, P2, P3}, r(1, 200));
+  h.leader = P3;
+  h.create(h.cursor(100), h.ref_entries(101, 110));
+  h.start();
+  for (int i = 0; i < 10; ++i) {
+    h.deliver_one();
+  }
+  REQUIRE_FALSE(h.core->outcome());
+  CHECK(h.core->buffered() == 10);
+
+  h.buffer(h.cursor(110), h.ref_entries(111, 125)); // 25 > 20
+  CHECK(h.core->counters().buffer_overflows == 1);
+  CHECK(h.core->target() == h.cursor(125));
+  CHECK(h.core->buffered() == 0);
+
+  h.buffer(h.cursor(125), h.ref_entries(126, 130));
+  CHECK(h.core->buffered() == 5);
+  CHECK(h.core->target() == h.cursor(125));
+
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  CHECK(h.core->outcome()->last == h.cursor(130));
+  h.require_log_is_reference(130); // nothing lost
+  CHECK(h.core->counters().max_buffered_entries <= 20);
+  CHECK(h.core->progress(h.now).total == 125);
+}
+
+TEST_CASE("LogReplayCore: leader batches that do not continue the buffer", "[session_core]") {
+  Harness h(200);
+  h.add_peers({P1, P2}, r(1, 200));
+  h.create(h.cursor(100), h.ref_entries(101, 110));
+  h.start();
+
+  SECTION("behind the target: ignored") {
+    h.buffer(h.cursor(50), h.ref_entries(51, 60));
+    CHECK(h.core->counters().stale_leader_batches == 1);
+    CHECK(h.core->buffered() == 10);
+    CHECK(h.core->target() == h.cursor(100));
+  }
+  SECTION("terms going backwards: ignored") {
+    auto entries = h.ref_entries(111, 115);
+    entries[3].term = Term{1};
+    h.buffer(h.cursor(110), std::move(entries));
+    CHECK(h.core->counters().stale_leader_batches == 1);
+    CHECK(h.core->buffered() == 10);
+  }
+  SECTION("re-sent from inside the buffer: the newer entries win") {
+    h.buffer(h.cursor(105), h.ref_entries(106, 120));
+    CHECK(h.core->buffered() == 20);
+  }
+  SECTION("after a hole: the target moves to the batch's position") {
+    h.buffer(h.cursor(150), h.ref_entries(151, 160));
+    CHECK(h.core->target() == h.cursor(150));
+    CHECK(h.core->buffered() == 10);
+  }
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(h.local.last().index.value());
+  CHECK(h.local.last().index >= Index{110});
+}
+
+// ---- no stall ------------------------------------------------------------------------
+
+TEST_CASE("LogReplayCore: part of the gap held by nobody arms a retry with a growing backoff",
+          "[session_core]") {
+  Harness h(100);
+  h.add_peers({P1, P2}, r(1, 50)); // committed only up to 50 so far
+  h.create(h.cursor(100));
+  const auto started = h.now;
+  h.start();
+  h.deliver_all();
+  REQUIRE_FALSE(h.core->outcome());
+  CHECK(h.local.last().index == Index{50});
+  REQUIRE(h.core->next_deadline().has_value());
+  CHECK(h.core->scheduler().has_uncovered());
+
+  std::vector<TimePoint> retries;
+  for (int i = 0; i < 8; ++i) {
+    const auto deadline = *h.core->next_deadline();
+    const auto mark = h.sent.size();
+    h.tick();
+    CHECK(h.now == deadline);
+    // At each retry both peers are asked again.
+    CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_availability_request_to(o, P1); }) == 1);
+    CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_availability_request_to(o, P2); }) == 1);
+    retries.push_back(h.now);
+    h.deliver_all();
+    REQUIRE(h.core->next_deadline().has_value());
+  }
+  CHECK(retries[0] - started == h.config.availability_retry_initial);
+  Duration previous = retries[0] - started;
+  for (std::size_t i = 1; i < retries.size(); ++i) {
+    const auto interval = retries[i] - retries[i - 1];
+    INFO("retry " << i);
+    CHECK(interval <= h.config.availability_retry_max);
+    CHECK((interval > previous || interval == h.config.availability_retry_max));
+    previous = interval;
+  }
+  CHECK(retries[1] - retries[0] > retries[0] - started);
+
+  // The peers commit more: the next retry finds it and the session completes.
+  h.peers[P1].holds = r(1, 100);
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+}
+
+TEST_CASE("LogReplayCore: with no peer at all, a retry stays armed", "[session_core]") {
+  Harness h(100);
+  h.create(h.cursor(100));
+  h.start();
+  REQUIRE(h.core->next_deadline().has_value());
+  for (int i = 0; i < 5; ++i) {
+    h.tick();
+    REQUIRE(h.core->next_deadline().has_value());
+    CHECK(*h.core->next_deadline() > h.now);
+  }
+  h.add_peers({P1}, r(1, 100));
+  h.bond(P1, BondEvent::Kind::bonded);
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+}
+
+// ---- cancel --------------------------------------------------------------------------
+
+TEST_CASE("LogReplayCore: cancel ends the session with nothing more to send", "[session_core]") {
+  BadResponseSetup setup(0, 100);
+  auto& h = setup.h;
+  // A message whose consequences (new fetches) are still in the outbox.
+  h.core->on_message(P1, *h.honest_answer(P1, h.parked[0].message), h.now);
+  const auto appended = h.local.last();
+  h.core->cancel();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::cancelled);
+  CHECK(h.core->outcome()->last == appended);
+  CHECK(h.core->take_outbox().empty());
+  CHECK_FALSE(h.core->next_deadline().has_value());
+
+  // Later events change nothing and send nothing.
+  h.now += std::chrono::minutes{1};
+  h.core->on_tick(h.now);
+  h.core->on_message(P2, Response{r(31, 40), h.ref_entries(31, 40)}, h.now);
+  h.core->on_buffer(h.cursor(100), h.ref_entries(1, 0), h.now);
+  h.core->cancel("again");
+  CHECK(h.core->take_outbox().empty());
+  CHECK(h.core->outcome()->status == SyncStatus::cancelled);
+  CHECK(h.core->outcome()->reason != "again");
+  CHECK(h.local.last() == appended);
+}
