@@ -30,9 +30,7 @@ TEST_CASE("one leader, one follower: 200 entries with several batch sizes", "[si
     config.batch_size = batch;
     CatchUpWorld world{seed, 1, 200, config, link(5ms)};
     world.start();
-    REQUIRE(world.run());
-    REQUIRE(world.lagging().outcome()->ok());
-    CHECK(world.log_matches());
+    world.require_caught_up();
     const auto progress = world.lagging().session()->progress();
     CHECK(progress.peers.at(world.leader).requests == (200 + batch - 1) / batch);
     CHECK(progress.counters.bad_responses == 0);
@@ -47,9 +45,7 @@ TEST_CASE("four providers share 100,000 entries, the leader the least", "[sim][c
   config.max_inflight_per_peer = 2;
   CatchUpWorld world{seed, 4, 100'000, config, link(10ms, 10e6)};
   world.start();
-  REQUIRE(world.run());
-  REQUIRE(world.lagging().outcome()->ok());
-  CHECK(world.log_matches());
+  world.require_caught_up();
   std::uint64_t total = 0;
   for (std::uint64_t p = 1; p <= 4; ++p) {
     const auto served = world.served_by(PeerId{p});
@@ -75,9 +71,7 @@ TEST_CASE("a much slower provider gets a smaller share and does not stall the se
   // Peer 3 sends at a hundredth of the others' rate.
   world.network.set_link(PeerId{3}, world.follower, link(5ms, 5e4));
   world.start();
-  REQUIRE(world.run());
-  REQUIRE(world.lagging().outcome()->ok());
-  CHECK(world.log_matches());
+  world.require_caught_up();
   CHECK(world.served_by(PeerId{3}) < world.served_by(PeerId{2}));
   CHECK(world.served_by(PeerId{3}) < world.served_by(PeerId{4}));
 }
@@ -94,9 +88,7 @@ TEST_CASE("a provider crashing mid-session: its ranges go to the others", "[sim]
   REQUIRE_FALSE(world.lagging().outcome().has_value());
   const auto before = world.served_by(PeerId{2});
   world.network.crash(PeerId{2});
-  REQUIRE(world.run());
-  REQUIRE(world.lagging().outcome()->ok());
-  CHECK(world.log_matches());
+  world.require_caught_up();
   CHECK(world.served_by(PeerId{2}) == before);
   CHECK(world.served_by(PeerId{3}) > 0);
   // The crash was seen as a terminated bond, not waited out as timeouts.
@@ -119,9 +111,7 @@ TEST_CASE("a provider that stops answering is timed out and its ranges reschedul
         return message;
       });
   world.start();
-  REQUIRE(world.run());
-  REQUIRE(world.lagging().outcome()->ok());
-  CHECK(world.log_matches());
+  world.require_caught_up();
   const auto progress = world.lagging().session()->progress();
   CHECK(progress.counters.timeouts >= 1);
   CHECK(progress.peers.at(PeerId{2}).entries == 0);
@@ -139,9 +129,7 @@ TEST_CASE("only the leader holds the entries", "[sim][catchup]") {
   world.cluster.node(PeerId{3}).local_log().reset_to(Cursor{});
   world.cluster.node(PeerId{3}).set_commit_index(Index{0});
   world.start();
-  REQUIRE(world.run());
-  REQUIRE(world.lagging().outcome()->ok());
-  CHECK(world.log_matches());
+  world.require_caught_up();
   CHECK(world.served_by(world.leader) == 5'000);
 }
 
@@ -179,9 +167,7 @@ TEST_CASE("a provider answering garbage is excluded and the log stays correct", 
         return message;
       });
   world.start();
-  REQUIRE(world.run());
-  REQUIRE(world.lagging().outcome()->ok());
-  CHECK(world.log_matches());
+  world.require_caught_up();
   const auto progress = world.lagging().session()->progress();
   CHECK(progress.peers.at(PeerId{2}).excluded);
   CHECK(progress.peers.at(PeerId{2}).entries == 0);
@@ -201,9 +187,7 @@ TEST_CASE("leader entries buffered during catch-up are appended in order at the 
   world.simulator.run_until(world.simulator.now() + 1ms);
   world.lagging().session()->buffer(Cursor{term, world.target().index + 10},
                                     {extra.begin() + 10, extra.end()});
-  REQUIRE(world.run());
-  REQUIRE(world.lagging().outcome()->ok());
-  CHECK(world.log_matches(extra));
+  world.require_caught_up(extra);
 }
 
 TEST_CASE("entries above the providers' commit index arrive once it advances", "[sim][catchup]") {

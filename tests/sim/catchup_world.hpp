@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include <mosaik/net/sim/sync_cluster.hpp>
 
 namespace mosaik::test {
@@ -53,6 +55,13 @@ struct CatchUpWorld {
     const auto deadline = simulator.now() + limit;
     simulator.run_while([&] { return !lagging().outcome().has_value(); }, deadline);
     return lagging().outcome().has_value();
+  }
+
+  /// Runs to the end and requires success with the reference log (plus `extra`).
+  void require_caught_up(const std::vector<Entry<std::string>>& extra = {}) {
+    REQUIRE(run());
+    REQUIRE(lagging().outcome()->ok());
+    CHECK(log_matches(extra));
   }
 
   /// Whether the follower's log holds exactly the reference (plus `extra` after it).

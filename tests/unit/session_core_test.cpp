@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference_history.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -31,22 +33,7 @@ using Response = FetchEntriesResponse<std::string>;
 using Outgoing = Core::Outgoing;
 using E = Entry<std::string>;
 
-IndexRange r(std::uint64_t first, std::uint64_t last) {
-  return IndexRange{Index{first}, Index{last}};
-}
-
-/// The reference history: terms 1 for 1..=40, 2 for 41..=80, 3 for 81..=120, ...
-Term ref_term(std::uint64_t index) {
-  return Term{1 + (index - 1) / 40};
-}
-std::string ref_command(std::uint64_t index) {
-  return "entry-" + std::to_string(index);
-}
-
-const PeerId P1{1};
-const PeerId P2{2};
-const PeerId P3{3};
-const PeerId P4{4};
+using namespace mosaik::test;
 
 /// A fake peer: what it announces and serves, and whether it answers fetches.
 struct FakePeer {

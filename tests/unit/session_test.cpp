@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference_history.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -44,23 +46,9 @@ using Strategy = LogReplaySync<TestMachine>;
 using Session = LogReplaySession<TestMachine>;
 using Message = LogReplayMessage<std::string>;
 
-IndexRange r(std::uint64_t first, std::uint64_t last) {
-  return IndexRange{Index{first}, Index{last}};
-}
-Term ref_term(std::uint64_t index) {
-  return Term{1 + (index - 1) / 40};
-}
-std::string ref_command(std::uint64_t index) {
-  return "entry-" + std::to_string(index);
-}
-Cursor ref_cursor(std::uint64_t index) {
-  return Cursor{ref_term(index), Index{index}};
-}
+using namespace mosaik::test;
 
 const PeerId self_id{100};
-const PeerId P1{1};
-const PeerId P2{2};
-const PeerId P3{3};
 
 /// A TimerService on a clock the test moves: deadlines wait in a multimap
 /// until advance_to() passes them.
