@@ -232,3 +232,50 @@ TEST_CASE("the same seed gives the same trace; another seed with loss does not",
   CHECK(run(99) == first);
   CHECK(run(100) != first);
 }
+
+TEST_CASE("a provider that dies silently is given up on after its learned timeout, not the maximum",
+          "[sim][catchup][timeout]") {
+  const std::uint64_t seed = 17;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 100;
+  config.fetch_timeout = 25s; // the worst case, waited only for a peer that never answered
+  CatchUpWorld world{seed, 3, 6'000, config, link(5ms, 2e5)};
+  // Peer 2 serves for 300 ms, then stays bonded but never answers a fetch again.
+  auto& simulator = world.simulator;
+  world.cluster.node(PeerId{2}).set_send_filter(
+      [&simulator](PeerId,
+                   CatchUpWorld::Cluster::Message message) -> std::optional<CatchUpWorld::Cluster::Message> {
+        if (std::holds_alternative<sync::FetchEntriesResponse<std::string>>(message) &&
+            simulator.now() >= TimePoint{300ms}) {
+          return std::nullopt;
+        }
+        return message;
+      });
+  const auto start = simulator.now();
+  world.start();
+  world.require_caught_up();
+  const auto progress = world.lagging().session()->progress();
+  CHECK(progress.counters.timeouts >= 1);
+  CHECK(progress.peers.at(PeerId{2}).entries > 0);
+  // Its learned timeout is seconds at most; a fixed 25 s timeout would have held the gap's head that long.
+  CHECK(simulator.now() - start < 10s);
+}
+
+TEST_CASE("a slow but live provider earns a long timeout and is never timed out", "[sim][catchup][timeout]") {
+  const std::uint64_t seed = 18;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 100;
+  config.max_inflight_per_peer = 2;
+  config.fetch_timeout = 60s;
+  CatchUpWorld world{seed, 3, 6'000, config, link(5ms, 2e4)};
+  // Peer 3 answers a 100-entry batch in about 3 s; the others in about 0.1 s.
+  world.network.set_link(PeerId{3}, world.follower, link(5ms, 700));
+  world.start();
+  world.require_caught_up();
+  const auto progress = world.lagging().session()->progress();
+  CHECK(progress.counters.timeouts == 0);
+  CHECK(progress.peers.at(PeerId{3}).entries > 0);
+  CHECK(progress.peers.at(PeerId{3}).fetch_timeout > progress.peers.at(PeerId{2}).fetch_timeout);
+}

@@ -18,16 +18,18 @@ struct PeerProgress {
   std::uint64_t bad_responses = 0; ///< responses rejected as malformed or unsolicited
   std::uint64_t timeouts = 0;      ///< fetches it left unanswered past the timeout
   bool excluded = false;           ///< too many bad responses: no longer asked
+  Duration response_time{};        ///< smoothed time to answer a fetch (0: no answer yet)
+  Duration fetch_timeout{};        ///< the timeout learned for it (0: the configured maximum)
 };
 
 /// Why responses were rejected or requests abandoned, for the whole session.
 struct SessionCounters {
   std::uint64_t availability_requests = 0;
   std::uint64_t fetch_requests = 0;
-  std::uint64_t bad_responses = 0;   ///< unsolicited, duplicate, out of range, miscounted, bad terms
-  std::uint64_t empty_responses = 0; ///< a peer held nothing of a request
+  std::uint64_t bad_responses = 0;        ///< unsolicited, duplicate, out of range, miscounted, bad terms
+  std::uint64_t empty_responses = 0;      ///< a peer held nothing of a request
   std::uint64_t target_disagreements = 0; ///< answers contradicting the leader's target cursor
-  std::uint64_t late_responses = 0;  ///< answers to requests that had already timed out
+  std::uint64_t late_responses = 0;       ///< answers to requests that had already timed out
   std::uint64_t timeouts = 0;
   std::uint64_t excluded_peers = 0;
   std::uint64_t unbonded_messages = 0; ///< messages from peers that are not bonded

@@ -16,8 +16,11 @@ namespace mosaik::sync {
 struct LogReplayConfig {
   /// Most entries one fetch request asks for (and one response carries).
   std::uint64_t batch_size = 2000;
-  /// How long a fetch may stay unanswered before its range is given to another peer.
+  /// How long a fetch may stay unanswered before its range is given to another
+  /// peer: the most a peer is ever waited for. Once a peer has answered, its
+  /// own timeout is learned from its response times (never below min_fetch_timeout).
   Duration fetch_timeout = std::chrono::seconds{25};
+  Duration min_fetch_timeout = std::chrono::seconds{1};
   /// Fetch requests in flight to one peer at once. Raise it on links whose
   /// bandwidth-delay product exceeds one batch, or a peer idles between batches.
   std::uint32_t max_inflight_per_peer = 1;

@@ -29,11 +29,12 @@ public:
     Duration fetch_timeout = std::chrono::seconds{25};
   };
 
-  /// One request in flight: `range` asked of `peer`, unanswered until `deadline`.
+  /// One request in flight: `range` asked of `peer` at `sent_at`, unanswered until `deadline`.
   struct Fetch {
     PeerId peer{};
     IndexRange range{};
     TimePoint deadline{};
+    TimePoint sent_at{};
   };
 
   FetchScheduler(Limits limits, IndexRange gap, std::optional<PeerId> leader)
@@ -61,7 +62,7 @@ public:
     std::vector<Fetch> released;
     for (auto it = occupied_.begin(); it != occupied_.end();) {
       if (it->second.in_flight && it->second.peer == peer) {
-        released.push_back(Fetch{peer, IndexRange{it->first, it->second.last}, it->second.deadline});
+        released.push_back(fetch_of(it->first, it->second));
         it = occupied_.erase(it);
       } else {
         ++it;
@@ -70,6 +71,9 @@ public:
     peers_.erase(peer);
     return released;
   }
+  /// The timeout of the next requests to `peer` (learned from its response times).
+  void set_timeout(PeerId peer, Duration timeout) { peers_[peer].timeout = timeout; }
+
   /// While held, the leader takes no new work (other peers have not answered yet).
   void hold_leader(bool held) noexcept { leader_held_ = held; }
 
@@ -116,8 +120,9 @@ public:
       }
       auto& state = peers_[*peer];
       const auto last = std::min({segment_last, pos + (limits_.batch_size - 1), state.availability->last()});
-      const Fetch fetch{*peer, IndexRange{pos, last}, now + limits_.fetch_timeout};
-      occupied_.emplace(pos, Occupied{last, true, *peer, fetch.deadline});
+      const Fetch fetch{*peer, IndexRange{pos, last}, now + state.timeout.value_or(limits_.fetch_timeout),
+                        now};
+      occupied_.emplace(pos, Occupied{last, true, *peer, fetch.deadline, now});
       ++state.inflight;
       state.last_assigned = ++assignment_sequence_;
       planned.push_back(fetch);
@@ -143,7 +148,7 @@ public:
     if (!it->second.in_flight || it->second.peer != peer || !held.contains(range)) {
       return std::nullopt;
     }
-    return Fetch{peer, held, it->second.deadline};
+    return fetch_of(it->first, it->second);
   }
 
   /// The requests in flight to `peer` that overlap `range`.
@@ -151,7 +156,7 @@ public:
     std::vector<Fetch> found;
     for (const auto& [first, occupied] : occupied_) {
       if (occupied.in_flight && occupied.peer == peer && range.overlaps(IndexRange{first, occupied.last})) {
-        found.push_back(Fetch{peer, IndexRange{first, occupied.last}, occupied.deadline});
+        found.push_back(fetch_of(first, occupied));
       }
     }
     return found;
@@ -175,7 +180,7 @@ public:
     release(fetch);
     const auto part = received.intersect(fetch.range).intersect(gap_);
     if (!part.empty()) {
-      occupied_.emplace(part.first(), Occupied{part.last(), false, fetch.peer, TimePoint{}});
+      occupied_.emplace(part.first(), Occupied{part.last(), false, fetch.peer, TimePoint{}, TimePoint{}});
     }
   }
 
@@ -210,7 +215,7 @@ public:
     std::vector<Fetch> expired;
     for (const auto& [first, occupied] : occupied_) {
       if (occupied.in_flight && occupied.deadline <= now) {
-        expired.push_back(Fetch{occupied.peer, IndexRange{first, occupied.last}, occupied.deadline});
+        expired.push_back(fetch_of(first, occupied));
       }
     }
     for (const auto& fetch : expired) {
@@ -280,13 +285,19 @@ private:
     std::optional<IndexRange> availability;
     std::uint32_t inflight = 0;
     std::uint64_t last_assigned = 0;
+    std::optional<Duration> timeout; // this peer's own fetch timeout, when learned
   };
   struct Occupied {
     Index last;
     bool in_flight = false; // false: received, held by the session
     PeerId peer{};
     TimePoint deadline{};
+    TimePoint sent_at{};
   };
+
+  static Fetch fetch_of(Index first, const Occupied& occupied) {
+    return Fetch{occupied.peer, IndexRange{first, occupied.last}, occupied.deadline, occupied.sent_at};
+  }
 
   static Limits normalised(Limits limits) {
     limits.batch_size = std::max<std::uint64_t>(1, limits.batch_size);

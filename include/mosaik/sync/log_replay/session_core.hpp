@@ -25,6 +25,7 @@
 #include <mosaik/sync/bond_event.hpp>
 #include <mosaik/sync/log_replay/config.hpp>
 #include <mosaik/sync/log_replay/messages.hpp>
+#include <mosaik/sync/log_replay/response_time.hpp>
 #include <mosaik/sync/log_replay/scheduler.hpp>
 #include <mosaik/sync/sync_outcome.hpp>
 #include <mosaik/sync/sync_progress.hpp>
@@ -159,6 +160,8 @@ public:
       auto& peer = peers_[fetch.peer];
       ++peer.progress.timeouts;
       peer.timed_out.push_back(fetch.range);
+      peer.response_time.back_off();
+      apply_timeout(fetch.peer, peer);
       if (peer.timed_out.size() > max_remembered_timeouts) {
         peer.timed_out.pop_front();
       }
@@ -244,6 +247,7 @@ private:
     bool bonded = false;
     PeerProgress progress;
     std::deque<IndexRange> timed_out; // recent, to tell a late answer from an unsolicited one
+    ResponseTimeEstimator response_time;
   };
 
   struct Chunk {
@@ -305,6 +309,7 @@ private:
     awaiting_availability_.erase(sender);
     log::trace("log-replay: peer {} holds {}", sender, available);
     scheduler_.set_availability(sender, available);
+    apply_timeout(sender, it->second);
   }
 
   void on_entries(PeerId sender, FetchEntriesResponse<Command> response, TimePoint now) {
@@ -372,6 +377,9 @@ private:
       }
     }
     scheduler_.complete(*fetch, range);
+    it->second.response_time.sample(now - fetch->sent_at);
+    it->second.progress.response_time = it->second.response_time.smoothed().value_or(Duration{});
+    apply_timeout(sender, it->second);
     retry_backoff_ = config_.availability_retry_initial;
     chunks_.emplace(range.first(), Chunk{range.last(), sender, std::move(response.entries)});
     entries_held_ += range.size();
@@ -505,6 +513,14 @@ private:
         }
       }
       outcome_ = SyncOutcome{SyncStatus::completed, log_.last(), {}};
+    }
+  }
+
+  /// The peer's next fetches wait as long as its own response times justify.
+  void apply_timeout(PeerId peer, PeerRecord& record) {
+    if (const auto timeout = record.response_time.timeout(config_.min_fetch_timeout, config_.fetch_timeout)) {
+      scheduler_.set_timeout(peer, *timeout);
+      record.progress.fetch_timeout = *timeout;
     }
   }
 

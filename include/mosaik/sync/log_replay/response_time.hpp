@@ -1,0 +1,53 @@
+#pragma once
+// ResponseTimeEstimator: how long a peer takes to answer a fetch, estimated
+// the way TCP estimates its retransmission timeout (RFC 6298): a smoothed
+// time plus four times its variation. A slow but live peer earns a long
+// timeout from its own answers; a dead one is given up on after the timeout
+// its past answers justify, not after a fixed worst case.
+
+#include <algorithm>
+#include <optional>
+
+#include <mosaik/core/time.hpp>
+
+namespace mosaik::sync {
+
+class ResponseTimeEstimator {
+public:
+  /// A request was answered `elapsed` after it was sent.
+  void sample(Duration elapsed) {
+    if (!smoothed_) {
+      smoothed_ = elapsed;
+      variation_ = elapsed / 2;
+    } else {
+      const auto error = elapsed > *smoothed_ ? elapsed - *smoothed_ : *smoothed_ - elapsed;
+      variation_ = (variation_ * 3 + error) / 4;
+      smoothed_ = (*smoothed_ * 7 + elapsed) / 8;
+    }
+    backoff_ = 0;
+  }
+
+  /// A request went unanswered: the next timeout doubles (until an answer).
+  void back_off() { backoff_ = std::min(backoff_ + 1, max_backoff); }
+
+  /// The timeout for the next request, within [floor, ceiling]; nullopt before any answer.
+  [[nodiscard]] std::optional<Duration> timeout(Duration floor, Duration ceiling) const {
+    if (!smoothed_) {
+      return std::nullopt;
+    }
+    // Twice the RTO: a fetch answer is larger and more variable than a TCP ack.
+    const auto base = 2 * (*smoothed_ + 4 * variation_);
+    return std::clamp(base * (1 << backoff_), floor, std::max(floor, ceiling));
+  }
+
+  [[nodiscard]] std::optional<Duration> smoothed() const noexcept { return smoothed_; }
+
+private:
+  static constexpr int max_backoff = 6;
+
+  std::optional<Duration> smoothed_;
+  Duration variation_{};
+  int backoff_ = 0;
+};
+
+} // namespace mosaik::sync
