@@ -30,14 +30,17 @@ public:
   /// A request went unanswered: the next timeout doubles (until an answer).
   void back_off() { backoff_ = std::min(backoff_ + 1, max_backoff); }
 
-  /// The timeout for the next request, within [floor, ceiling]; nullopt before any answer.
-  [[nodiscard]] std::optional<Duration> timeout(Duration floor, Duration ceiling) const {
-    if (!smoothed_) {
+  /// The timeout for the next request, within [floor, ceiling]. Before its
+  /// first answer a peer gets `prior` (what the other peers' answers suggest);
+  /// nullopt when there is neither.
+  [[nodiscard]] std::optional<Duration> timeout(Duration floor, Duration ceiling,
+                                                std::optional<Duration> prior = std::nullopt) const {
+    // Twice the RTO: a fetch answer is larger and more variable than a TCP ack.
+    const auto base = smoothed_ ? std::optional<Duration>{2 * (*smoothed_ + 4 * variation_)} : prior;
+    if (!base) {
       return std::nullopt;
     }
-    // Twice the RTO: a fetch answer is larger and more variable than a TCP ack.
-    const auto base = 2 * (*smoothed_ + 4 * variation_);
-    return std::clamp(base * (1 << backoff_), floor, std::max(floor, ceiling));
+    return std::clamp(*base * (1 << backoff_), floor, std::max(floor, ceiling));
   }
 
   [[nodiscard]] std::optional<Duration> smoothed() const noexcept { return smoothed_; }

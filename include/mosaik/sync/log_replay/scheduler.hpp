@@ -71,8 +71,16 @@ public:
     peers_.erase(peer);
     return released;
   }
-  /// The timeout of the next requests to `peer` (learned from its response times).
-  void set_timeout(PeerId peer, Duration timeout) { peers_[peer].timeout = timeout; }
+  /// The timeout of requests to `peer` (learned from response times). Requests
+  /// already in flight to it are held to it too, never given longer.
+  void set_timeout(PeerId peer, Duration timeout) {
+    peers_[peer].timeout = timeout;
+    for (auto& [first, occupied] : occupied_) {
+      if (occupied.in_flight && occupied.peer == peer) {
+        occupied.deadline = std::min(occupied.deadline, occupied.sent_at + timeout);
+      }
+    }
+  }
 
   /// While held, the leader takes no new work (other peers have not answered yet).
   void hold_leader(bool held) noexcept { leader_held_ = held; }

@@ -161,7 +161,7 @@ public:
       ++peer.progress.timeouts;
       peer.timed_out.push_back(fetch.range);
       peer.response_time.back_off();
-      apply_timeout(fetch.peer, peer);
+      apply_timeouts();
       if (peer.timed_out.size() > max_remembered_timeouts) {
         peer.timed_out.pop_front();
       }
@@ -242,6 +242,8 @@ public:
 
 private:
   static constexpr std::size_t max_remembered_timeouts = 16;
+  // How much longer than the slowest answering peer a peer that never answered is waited for.
+  static constexpr int unanswered_peer_factor = 8;
 
   struct PeerRecord {
     bool bonded = false;
@@ -309,7 +311,7 @@ private:
     awaiting_availability_.erase(sender);
     log::trace("log-replay: peer {} holds {}", sender, available);
     scheduler_.set_availability(sender, available);
-    apply_timeout(sender, it->second);
+    apply_timeouts();
   }
 
   void on_entries(PeerId sender, FetchEntriesResponse<Command> response, TimePoint now) {
@@ -379,7 +381,7 @@ private:
     scheduler_.complete(*fetch, range);
     it->second.response_time.sample(now - fetch->sent_at);
     it->second.progress.response_time = it->second.response_time.smoothed().value_or(Duration{});
-    apply_timeout(sender, it->second);
+    apply_timeouts();
     retry_backoff_ = config_.availability_retry_initial;
     chunks_.emplace(range.first(), Chunk{range.last(), sender, std::move(response.entries)});
     entries_held_ += range.size();
@@ -516,11 +518,25 @@ private:
     }
   }
 
-  /// The peer's next fetches wait as long as its own response times justify.
-  void apply_timeout(PeerId peer, PeerRecord& record) {
-    if (const auto timeout = record.response_time.timeout(config_.min_fetch_timeout, config_.fetch_timeout)) {
-      scheduler_.set_timeout(peer, *timeout);
-      record.progress.fetch_timeout = *timeout;
+  /// Each peer's fetches wait as long as its own response times justify. A
+  /// peer that has not answered yet gets a generous multiple of the slowest
+  /// answering peer's timeout, so a first request lost on the wire does not
+  /// hold its range for the whole fetch_timeout.
+  void apply_timeouts() {
+    std::optional<Duration> slowest;
+    for (const auto& [peer, record] : peers_) {
+      if (const auto timeout =
+              record.response_time.timeout(config_.min_fetch_timeout, config_.fetch_timeout)) {
+        slowest = std::max(slowest.value_or(Duration{}), *timeout);
+      }
+    }
+    const auto prior = slowest ? std::optional<Duration>{*slowest * unanswered_peer_factor} : std::nullopt;
+    for (auto& [peer, record] : peers_) {
+      if (const auto timeout =
+              record.response_time.timeout(config_.min_fetch_timeout, config_.fetch_timeout, prior)) {
+        scheduler_.set_timeout(peer, *timeout);
+        record.progress.fetch_timeout = *timeout;
+      }
     }
   }
 
