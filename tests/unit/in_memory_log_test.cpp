@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference_history.hpp"
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -17,9 +19,7 @@ namespace {
 using Log = InMemoryLog<std::string>;
 using E = Entry<std::string>;
 
-IndexRange r(std::uint64_t first, std::uint64_t last) {
-  return IndexRange{Index{first}, Index{last}};
-}
+using mosaik::test::r;
 
 std::string command_for(std::uint64_t index) {
   return "cmd-" + std::to_string(index);

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference_history.hpp"
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -21,9 +23,7 @@ namespace {
 using Message = LogReplayMessage<std::string>;
 using Response = FetchEntriesResponse<std::string>;
 
-IndexRange r(std::uint64_t first, std::uint64_t last) {
-  return IndexRange{Index{first}, Index{last}};
-}
+using mosaik::test::r;
 std::string command_for(std::uint64_t index) {
   return "command-" + std::to_string(index);
 }

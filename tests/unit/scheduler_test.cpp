@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference_history.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -23,9 +25,7 @@ namespace {
 
 using Fetch = FetchScheduler::Fetch;
 
-IndexRange r(std::uint64_t first, std::uint64_t last) {
-  return IndexRange{Index{first}, Index{last}};
-}
+using mosaik::test::r;
 TimePoint at(Duration since_epoch) {
   return TimePoint{} + since_epoch;
 }

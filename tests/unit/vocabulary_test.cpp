@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference_history.hpp"
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -22,9 +24,7 @@ using namespace mosaik;
 
 namespace {
 
-IndexRange r(std::uint64_t first, std::uint64_t last) {
-  return IndexRange{Index{first}, Index{last}};
-}
+using mosaik::test::r;
 
 } // namespace
 
