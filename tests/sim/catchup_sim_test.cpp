@@ -5,6 +5,10 @@
 
 #include <set>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
+#include <asio/co_spawn.hpp>
+
 #include "catchup_world.hpp"
 
 using namespace mosaik;
@@ -278,4 +282,69 @@ TEST_CASE("a slow but live provider earns a long timeout and is never timed out"
   CHECK(progress.counters.timeouts == 0);
   CHECK(progress.peers.at(PeerId{3}).entries > 0);
   CHECK(progress.peers.at(PeerId{3}).fetch_timeout > progress.peers.at(PeerId{2}).fetch_timeout);
+}
+
+TEST_CASE("network duplicates never count against honest peers", "[sim][catchup]") {
+  const std::uint64_t seed = 19;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 50;
+  config.max_inflight_per_peer = 2;
+  sim::LinkConfig duplicating = link(5ms, 1e6);
+  duplicating.duplicate = 0.5;
+  CatchUpWorld world{seed, 3, 3'000, config, duplicating};
+  world.start();
+  world.require_caught_up();
+  const auto progress = world.lagging().session()->progress();
+  CHECK(progress.counters.duplicate_responses > 0);
+  CHECK(progress.counters.bad_responses == 0);
+  CHECK(progress.counters.excluded_peers == 0);
+}
+
+TEST_CASE("when every peer is excluded the session ends with a clear failure", "[sim][catchup]") {
+  const std::uint64_t seed = 20;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 100;
+  CatchUpWorld world{seed, 1, 1'000, config, link(5ms)};
+  world.cluster.node(world.leader)
+      .set_send_filter(
+          [](PeerId,
+             CatchUpWorld::Cluster::Message message) -> std::optional<CatchUpWorld::Cluster::Message> {
+            if (auto* response = std::get_if<sync::FetchEntriesResponse<std::string>>(&message)) {
+              response->entries.pop_back(); // always one entry short
+            }
+            return message;
+          });
+  world.start();
+  REQUIRE(world.run());
+  CHECK(world.lagging().outcome()->status == sync::SyncStatus::failed);
+  CHECK(world.lagging().local_log().last().index == Index{0}); // nothing wrong was appended
+}
+
+TEST_CASE("cancelling the run() operation yields a cancelled outcome, never an exception",
+          "[sim][catchup][cancel]") {
+  const std::uint64_t seed = 21;
+  INFO("seed " << seed);
+  CatchUpWorld world{seed, 2, 1'000, sync::LogReplayConfig{}, link(5ms)};
+  auto& node = world.lagging();
+  auto session = world.cluster.strategy().create_session(node, world.target(), world.target().index, {});
+  asio::cancellation_signal signal;
+  std::optional<sync::SyncOutcome> outcome;
+  std::exception_ptr failure;
+  asio::co_spawn(
+      world.simulator.executor(), session->run(),
+      asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr error, sync::SyncOutcome result) {
+        failure = error;
+        outcome = std::move(result);
+      }));
+  world.simulator.run_until(world.simulator.now() + 20ms);
+  REQUIRE_FALSE(outcome.has_value());
+  // A notification first (its resume is posted), then the cancellation: the race that once threw.
+  session->buffer(world.target(), {});
+  signal.emit(asio::cancellation_type::all);
+  world.simulator.run();
+  REQUIRE(outcome.has_value());
+  CHECK_FALSE(failure);
+  CHECK(outcome->status == sync::SyncStatus::cancelled);
 }

@@ -57,6 +57,13 @@ public:
     }
   }
 
+  /// The held entries of `range`, in order (entries out of bounds are skipped).
+  [[nodiscard]] std::vector<entry_type> get_range(IndexRange range) const {
+    std::vector<entry_type> out;
+    read_range(range, static_cast<std::size_t>(-1), out);
+    return out;
+  }
+
   /// Appends a batch of entries in order.
   virtual void append_all(std::vector<entry_type>&& entries) {
     for (auto& entry : entries) {

@@ -30,6 +30,7 @@ struct SessionCounters {
   std::uint64_t empty_responses = 0;      ///< a peer held nothing of a request
   std::uint64_t target_disagreements = 0; ///< answers contradicting the leader's target cursor
   std::uint64_t late_responses = 0;       ///< answers to requests that had already timed out
+  std::uint64_t duplicate_responses = 0;  ///< second copies of answers already taken (network duplicates)
   std::uint64_t timeouts = 0;
   std::uint64_t excluded_peers = 0;
   std::uint64_t unbonded_messages = 0; ///< messages from peers that are not bonded

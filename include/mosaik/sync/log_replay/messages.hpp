@@ -2,7 +2,9 @@
 // The four messages of the log-replay strategy (see docs in README and
 // PROTOCOL.md): a session asks every peer what it holds, then fetches ranges.
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <variant>
 #include <vector>
 
@@ -46,10 +48,27 @@ using LogReplayMessage = std::variant<AvailabilityRequest, AvailabilityResponse,
                                       FetchEntriesResponse<Command>>;
 
 namespace wire {
-/// Fixed costs of the encoding (issue 4 brings the codec; these sizes match it).
+/// The encoding's sizes (issue 4's codec implements exactly this): a fixed
+/// frame header, ranges as two fixed 8-byte indices, and each entry as a
+/// varint command length plus its term as a varint delta from the previous
+/// entry's term (terms change rarely, so usually one byte).
 inline constexpr std::size_t header_bytes = 16;
 inline constexpr std::size_t range_bytes = 16;
-inline constexpr std::size_t entry_overhead_bytes = 12; // term + length
+
+[[nodiscard]] constexpr std::size_t varint_bytes(std::uint64_t value) noexcept {
+  std::size_t bytes = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++bytes;
+  }
+  return bytes;
+}
+
+/// Framing bytes of one entry after an entry of term `previous`.
+[[nodiscard]] constexpr std::size_t entry_framing_bytes(std::size_t command_bytes, Term term,
+                                                        Term previous) noexcept {
+  return varint_bytes(command_bytes) + varint_bytes(term.value() - std::min(previous, term).value());
+}
 } // namespace wire
 
 /// Bytes the message occupies on the wire; the simulator charges links with it.
@@ -57,8 +76,11 @@ template <class Command>
 [[nodiscard]] std::size_t wire_size(const LogReplayMessage<Command>& message) {
   if (const auto* response = std::get_if<FetchEntriesResponse<Command>>(&message)) {
     std::size_t bytes = wire::header_bytes + wire::range_bytes;
+    Term previous{0};
     for (const auto& entry : response->entries) {
-      bytes += wire::entry_overhead_bytes + command_size(entry.command);
+      const auto size = command_size(entry.command);
+      bytes += wire::entry_framing_bytes(size, entry.term, previous) + size;
+      previous = entry.term;
     }
     return bytes;
   }

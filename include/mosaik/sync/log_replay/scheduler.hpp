@@ -307,9 +307,13 @@ private:
     return Fetch{occupied.peer, IndexRange{first, occupied.last}, occupied.deadline, occupied.sent_at};
   }
 
+  // Beyond these, index arithmetic (window = peers x in-flight x batch) could overflow.
+  static constexpr std::uint64_t max_batch_size = std::uint64_t{1} << 32;
+  static constexpr std::uint32_t max_inflight = 1024;
+
   static Limits normalised(Limits limits) {
-    limits.batch_size = std::max<std::uint64_t>(1, limits.batch_size);
-    limits.max_inflight_per_peer = std::max<std::uint32_t>(1, limits.max_inflight_per_peer);
+    limits.batch_size = std::clamp<std::uint64_t>(limits.batch_size, 1, max_batch_size);
+    limits.max_inflight_per_peer = std::clamp<std::uint32_t>(limits.max_inflight_per_peer, 1, max_inflight);
     return limits;
   }
 

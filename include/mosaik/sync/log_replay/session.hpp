@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <asio/awaitable.hpp>
+#include <asio/this_coro.hpp>
 
 #include <mosaik/core/state_machine.hpp>
 #include <mosaik/core/wakeup.hpp>
@@ -49,6 +50,8 @@ public:
     if (std::exchange(started_, true)) {
       co_return SyncOutcome{SyncStatus::failed, context_.log().last(), "run() was called twice"};
     }
+    // Cancellation is reported as an outcome, never thrown out of a co_await.
+    co_await asio::this_coro::throw_if_cancelled(false);
     core_.start(context_.bonded_peers(), context_.timers().now());
     for (;;) {
       for (auto& outgoing : core_.take_outbox()) {
@@ -59,7 +62,8 @@ public:
         co_return *outcome;
       }
       const auto reason = co_await wakeup_.wait(core_.next_deadline());
-      if (reason == Wakeup::Reason::cancelled) {
+      const auto state = co_await asio::this_coro::cancellation_state;
+      if (reason == Wakeup::Reason::cancelled || state.cancelled() != asio::cancellation_type::none) {
         core_.cancel("the run() operation was cancelled");
       } else {
         core_.on_tick(context_.timers().now());

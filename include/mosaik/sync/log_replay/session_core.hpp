@@ -97,6 +97,7 @@ public:
   }
 
   void on_message(PeerId sender, Message message, TimePoint now) {
+    last_event_ = now;
     if (outcome_) {
       return;
     }
@@ -152,26 +153,30 @@ public:
 
   /// Time passed: expire fetches, re-ask for availability when due, reschedule.
   void on_tick(TimePoint now) {
+    last_event_ = now;
     if (outcome_) {
       return;
     }
+    std::set<PeerId> to_ask; // once per peer, however many of its fetches expired together
     for (const auto& fetch : scheduler_.expire(now)) {
       ++counters_.timeouts;
       auto& peer = peers_[fetch.peer];
       ++peer.progress.timeouts;
-      peer.timed_out.push_back(fetch.range);
+      remember(peer.abandoned, fetch.range);
       peer.response_time.back_off();
-      apply_timeouts();
-      if (peer.timed_out.size() > max_remembered_timeouts) {
-        peer.timed_out.pop_front();
-      }
       log::warn("log-replay: fetch {} from peer {} timed out; rescheduling it and asking the peer again",
                 fetch.range, fetch.peer);
       // Slow or gone: no new work until it answers an availability request.
       scheduler_.forget_availability(fetch.peer);
       if (peer.bonded && !peer.progress.excluded) {
-        request_availability(fetch.peer);
+        to_ask.insert(fetch.peer);
       }
+    }
+    if (!to_ask.empty()) {
+      apply_timeouts();
+    }
+    for (const auto peer : to_ask) {
+      request_availability(peer);
     }
     if (retry_at_ && *retry_at_ <= now) {
       retry_at_.reset();
@@ -241,14 +246,16 @@ public:
   }
 
 private:
-  static constexpr std::size_t max_remembered_timeouts = 16;
+  static constexpr std::size_t max_remembered_ranges = 16;
   // How much longer than the slowest answering peer a peer that never answered is waited for.
   static constexpr int unanswered_peer_factor = 8;
 
   struct PeerRecord {
     bool bonded = false;
     PeerProgress progress;
-    std::deque<IndexRange> timed_out; // recent, to tell a late answer from an unsolicited one
+    std::deque<IndexRange>
+        abandoned; // requests given up on (timed out, released): a later answer is late, not bad
+    std::deque<IndexRange> accepted; // answers taken: a network duplicate of one is not the peer's fault
     ResponseTimeEstimator response_time;
   };
 
@@ -347,10 +354,12 @@ private:
     if (!fetch) {
       if (!scheduler_.inflight_overlapping(sender, range).empty()) {
         reject(sender, range, fmt::format("range {} is outside the range requested", range));
-      } else if (std::any_of(it->second.timed_out.begin(), it->second.timed_out.end(),
-                             [&](const IndexRange& late) { return late.contains(range); })) {
+      } else if (contains_any(it->second.abandoned, range)) {
         ++counters_.late_responses;
         log::debug("log-replay: dropped late answer {} from peer {}", range, sender);
+      } else if (contains_any(it->second.accepted, range)) {
+        ++counters_.duplicate_responses;
+        log::debug("log-replay: dropped a second copy of {} from peer {}", range, sender);
       } else {
         reject(sender, range, fmt::format("unsolicited or duplicate response for {}", range));
       }
@@ -379,6 +388,7 @@ private:
       }
     }
     scheduler_.complete(*fetch, range);
+    remember(it->second.accepted, range);
     it->second.response_time.sample(now - fetch->sent_at);
     it->second.progress.response_time = it->second.response_time.smoothed().value_or(Duration{});
     apply_timeouts();
@@ -399,12 +409,20 @@ private:
     log::warn("log-replay: rejected response from peer {}: {}", sender, reason);
     for (const auto& fetch : scheduler_.inflight_overlapping(sender, range)) {
       scheduler_.release(fetch);
+      remember(record.abandoned, fetch.range);
     }
     if (record.progress.bad_responses >= config_.max_bad_responses && !record.progress.excluded) {
       record.progress.excluded = true;
       ++counters_.excluded_peers;
       scheduler_.remove_peer(sender);
       log::warn("log-replay: excluded peer {} after {} bad responses", sender, record.progress.bad_responses);
+      if (usable_peers() == 0) {
+        finished_at_ = last_event_;
+        outcome_ = SyncOutcome{
+            SyncStatus::failed, log_.last(),
+            fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender)};
+        log::warn("log-replay: catch-up failed: {}", outcome_->reason);
+      }
     }
   }
 
@@ -415,6 +433,9 @@ private:
   /// that the caller re-syncs from a fresh cursor.
   void disagree(PeerId sender, const FetchScheduler::Fetch& fetch, const std::string& reason, TimePoint now) {
     scheduler_.release(fetch);
+    // Not asked again until it re-announces (on the backoff timer): no tight re-fetch loop.
+    scheduler_.forget_availability(sender);
+    remember(peers_[sender].abandoned, fetch.range);
     target_disagreements_.insert(sender);
     ++counters_.target_disagreements;
     log::warn("log-replay: peer {} contradicts the target {}: {}", sender, target_, reason);
@@ -518,6 +539,24 @@ private:
     }
   }
 
+  /// Peers that are bonded and not excluded.
+  [[nodiscard]] std::size_t usable_peers() const {
+    return static_cast<std::size_t>(std::count_if(peers_.begin(), peers_.end(), [](const auto& item) {
+      return item.second.bonded && !item.second.progress.excluded;
+    }));
+  }
+
+  static void remember(std::deque<IndexRange>& recent, IndexRange range) {
+    recent.push_back(range);
+    if (recent.size() > max_remembered_ranges) {
+      recent.pop_front();
+    }
+  }
+  [[nodiscard]] static bool contains_any(const std::deque<IndexRange>& recent, IndexRange range) {
+    return std::any_of(recent.begin(), recent.end(),
+                       [&](const IndexRange& held) { return held.contains(range); });
+  }
+
   /// Each peer's fetches wait as long as its own response times justify. A
   /// peer that has not answered yet gets a generous multiple of the slowest
   /// answering peer's timeout, so a first request lost on the wire does not
@@ -590,13 +629,13 @@ private:
   std::optional<PeerId> leader_;
   TimePoint started_at_;
   TimePoint finished_at_{};
+  TimePoint last_event_{}; // when the event being handled happened
   Duration retry_backoff_;
   std::optional<TimePoint> retry_at_;
   std::optional<TimePoint>
-      leader_hold_until_; // the leader takes no work before this, unless all others answered
-  std::set<PeerId> awaiting_availability_;
-  std::set<PeerId> target_disagreements_; // peers whose entries contradict the target cursor // asked what
-                                          // they hold, no answer yet
+      leader_hold_until_;                  // the leader takes no work before this, unless all others answered
+  std::set<PeerId> awaiting_availability_; // asked what they hold, no answer yet
+  std::set<PeerId> target_disagreements_;  // peers whose entries contradict the target cursor
   FetchScheduler scheduler_;
   std::map<PeerId, PeerRecord> peers_;
   std::map<Index, Chunk> chunks_; // received out of order, keyed by first index
