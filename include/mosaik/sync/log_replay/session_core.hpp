@@ -157,8 +157,9 @@ public:
     if (outcome_) {
       return;
     }
-    std::set<PeerId> to_ask; // once per peer, however many of its fetches expired together
-    for (const auto& fetch : scheduler_.expire(now)) {
+    std::set<PeerId> to_ask; // each peer asked once a tick, however many reasons there are
+    const auto expired = scheduler_.expire(now);
+    for (const auto& fetch : expired) {
       ++counters_.timeouts;
       auto& peer = peers_[fetch.peer];
       ++peer.progress.timeouts;
@@ -172,11 +173,8 @@ public:
         to_ask.insert(fetch.peer);
       }
     }
-    if (!to_ask.empty()) {
+    if (!expired.empty()) {
       apply_timeouts();
-    }
-    for (const auto peer : to_ask) {
-      request_availability(peer);
     }
     if (retry_at_ && *retry_at_ <= now) {
       retry_at_.reset();
@@ -186,11 +184,14 @@ public:
                    std::chrono::duration_cast<std::chrono::milliseconds>(retry_backoff_).count());
         for (auto& [peer, record] : peers_) {
           if (record.bonded && !record.progress.excluded) {
-            request_availability(peer);
+            to_ask.insert(peer);
           }
         }
         retry_backoff_ = std::min(retry_backoff_ * 2, config_.availability_retry_max);
       }
+    }
+    for (const auto peer : to_ask) {
+      request_availability(peer);
     }
     schedule(now);
   }

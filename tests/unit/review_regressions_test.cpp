@@ -1,0 +1,51 @@
+// Regressions found in review: each case failed before its fix.
+
+#include <catch2/catch.hpp>
+
+#include "reference_history.hpp"
+
+#include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/log_replay/session_core.hpp>
+
+using namespace mosaik;
+using namespace mosaik::sync;
+using namespace mosaik::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("FetchScheduler: a huge batch_size cannot wrap index arithmetic", "[scheduler][regression]") {
+  FetchScheduler scheduler({~std::uint64_t{0}, ~std::uint32_t{0}, 25s}, r(51, 1'000'000), std::nullopt);
+  scheduler.set_availability(P1, r(1, 1'000'000));
+  scheduler.set_availability(P2, r(1, 1'000'000));
+  const auto fetches = scheduler.plan(TimePoint{});
+  REQUIRE_FALSE(fetches.empty());
+  for (const auto& fetch : fetches) {
+    CAPTURE(fmt::format("{}", fetch.range));
+    CHECK_FALSE(fetch.range.empty());
+    CHECK(r(51, 1'000'000).contains(fetch.range));
+  }
+}
+
+TEST_CASE("LogReplayCore: fetches to one peer expiring together ask it for availability once",
+          "[session_core][regression]") {
+  LogReplayConfig config;
+  config.batch_size = 10;
+  config.max_inflight_per_peer = 4;
+  config.fetch_timeout = 5s;
+  InMemoryLog<std::string> log;
+  LogReplayCore<std::string> core(config, log, ref_cursor(100), Index{100}, std::nullopt, {}, TimePoint{});
+  core.start({P1}, TimePoint{});
+  (void)core.take_outbox();
+  core.on_message(P1, AvailabilityResponse{r(1, 100)}, TimePoint{});
+  auto outbox = core.take_outbox();
+  const auto fetches = std::count_if(outbox.begin(), outbox.end(), [](const auto& outgoing) {
+    return std::holds_alternative<FetchEntriesRequest>(outgoing.message);
+  });
+  REQUIRE(fetches == 4);
+  core.on_tick(TimePoint{} + 5s); // all four expire at once
+  outbox = core.take_outbox();
+  const auto asks = std::count_if(outbox.begin(), outbox.end(), [](const auto& outgoing) {
+    return outgoing.peer == P1 && std::holds_alternative<AvailabilityRequest>(outgoing.message);
+  });
+  CHECK(asks == 1);
+  CHECK(core.counters().timeouts == 4);
+}
