@@ -49,3 +49,35 @@ TEST_CASE("LogReplayCore: fetches to one peer expiring together ask it for avail
   CHECK(asks == 1);
   CHECK(core.counters().timeouts == 4);
 }
+
+TEST_CASE("LogReplayCore: a peer contradicting the target is not re-asked at once",
+          "[session_core][regression]") {
+  LogReplayConfig config;
+  config.batch_size = 100;
+  InMemoryLog<std::string> log;
+  LogReplayCore<std::string> core(config, log, ref_cursor(100), Index{100}, std::nullopt, {}, TimePoint{});
+  core.start({P1, P2}, TimePoint{});
+  (void)core.take_outbox();
+  core.on_message(P1, AvailabilityResponse{r(1, 100)}, TimePoint{});
+  core.on_message(P2, AvailabilityResponse{r(1, 40)}, TimePoint{});
+  auto outbox = core.take_outbox();
+  REQUIRE(outbox.size() == 1);
+  const auto range = std::get<FetchEntriesRequest>(outbox.front().message).range;
+  REQUIRE(outbox.front().peer == P1);
+  REQUIRE(range == r(1, 100));
+  FetchEntriesResponse<std::string> answer{range, {}};
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    answer.entries.push_back(Entry<std::string>{ref_term(i), ref_command(i)});
+  }
+  for (std::uint64_t i = 81; i <= 100; ++i) {
+    answer.entries[i - 1].term = Term{2}; // another history after 80; the target says term 3 at 100
+  }
+  core.on_message(P1, answer, TimePoint{} + 10ms);
+  CHECK(core.counters().target_disagreements == 1);
+  CHECK_FALSE(core.outcome().has_value()); // one of two peers: no majority
+  outbox = core.take_outbox();
+  CHECK(std::none_of(outbox.begin(), outbox.end(), [](const auto& outgoing) {
+    return outgoing.peer == P1 && std::holds_alternative<FetchEntriesRequest>(outgoing.message);
+  }));
+  CHECK(core.next_deadline().has_value());
+}
