@@ -215,6 +215,47 @@ TEST_CASE("entries above the providers' commit index arrive once it advances", "
   CHECK(world.log_matches());
 }
 
+TEST_CASE("the leader serves its uncommitted tail: no stall waiting for a commit that needs this follower",
+          "[sim][catchup][leader_tail]") {
+  // Four peers, commit 600 everywhere: the leader holds 1..=1000, two
+  // followers hold 1..=600, the lagging follower nothing. The leader needs
+  // this follower's acknowledgement to commit more, so only the leader can
+  // serve 601..=1000, which it does (the group runtime's serve_limit()).
+  const std::uint64_t seed = 22;
+  INFO("seed " << seed);
+  sync::LogReplayConfig config;
+  config.batch_size = 50;
+  CatchUpWorld world{seed, 3, 1'000, config, link(5ms)};
+  for (std::uint64_t p = 1; p <= 3; ++p) {
+    world.cluster.node(PeerId{p}).set_commit_index(Index{600});
+  }
+  for (std::uint64_t p = 2; p <= 3; ++p) {
+    world.cluster.node(PeerId{p}).local_log().truncate(Index{601});
+  }
+  world.cluster.node(world.leader).set_serve_limit(Index{1'000});
+  const auto start = world.simulator.now();
+  world.lagging().start_session(world.target(), Index{600});
+  REQUIRE(world.run(30s));
+  REQUIRE(world.lagging().outcome()->ok());
+  CHECK(world.log_matches());
+  // Without waiting on availability retries: a few round trips per batch.
+  CHECK(world.simulator.now() - start < 3s);
+
+  const auto progress = world.lagging().session()->progress();
+  CHECK(progress.counters.empty_responses == 0);
+  CHECK(progress.counters.bad_responses == 0);
+  const auto from_leader = world.served_by(world.leader);
+  const auto from_followers = world.served_by(PeerId{2}) + world.served_by(PeerId{3});
+  CHECK(from_leader + from_followers == 1'000);
+  CHECK(from_leader >= 400); // 601..=1000 exist only on the leader
+  // 1..=600 mostly from the followers (the leader is scheduled last).
+  CHECK(from_followers > 300);
+  CHECK(world.served_by(PeerId{2}) > 0);
+  CHECK(world.served_by(PeerId{3}) > 0);
+  // The providers still announce only what they committed.
+  CHECK(world.cluster.node(world.leader).provider().availability() == IndexRange{Index{1}, Index{600}});
+}
+
 TEST_CASE("the same seed gives the same trace; another seed with loss does not",
           "[sim][catchup][determinism]") {
   auto run = [](std::uint64_t seed) {

@@ -6,6 +6,7 @@
 #include "reference_history.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -35,6 +36,7 @@ class FakeProviderContext final : public SyncProviderContext<std::string, Messag
 public:
   InMemoryLog<std::string> storage;
   Index commit{};
+  std::optional<Index> limit; // serve_limit(); nullopt: the default (the commit index)
   std::vector<std::pair<PeerId, Message>> sent;
 
   /// Entries 1..=count, committed up to `committed`.
@@ -47,6 +49,9 @@ public:
 
   [[nodiscard]] const LogStorage<std::string>& log() const override { return storage; }
   [[nodiscard]] Index commit_index() const override { return commit; }
+  [[nodiscard]] Index serve_limit() const override {
+    return limit ? *limit : SyncProviderContext::serve_limit();
+  }
   void send_to(PeerId peer, Message message) override { sent.emplace_back(peer, std::move(message)); }
   [[nodiscard]] GroupId group_id() const override { return GroupId{1}; }
   [[nodiscard]] NetworkId network_id() const override { return NetworkId{2}; }
@@ -258,6 +263,57 @@ TEST_CASE("LogReplayProvider: uncommitted entries are never served", "[provider]
   context.commit = Index{0};
   response = fetch(provider, context, r(1, 10));
   CHECK(response.entries.empty());
+}
+
+TEST_CASE("LogReplayProvider: a serve limit above the commit index serves fetches beyond it, announcements "
+          "stay committed",
+          "[provider]") {
+  // The group runtime's leader: it serves its uncommitted tail to the sessions that follow it.
+  FakeProviderContext context;
+  context.fill(100, 30);
+  context.limit = Index{80};
+  LogReplayProvider<std::string> provider(config_with(50), context);
+
+  CHECK(provider.availability() == r(1, 30));
+  CHECK(provider.servable() == r(1, 80));
+  provider.receive(asker, Message{AvailabilityRequest{}});
+  REQUIRE(context.sent.size() == 1);
+  CHECK(std::get<AvailabilityResponse>(context.sent[0].second).available == r(1, 30));
+
+  auto response = fetch(provider, context, r(20, 60)); // across the commit index
+  CHECK(response.range == r(20, 60));
+  check_entries_match(response);
+
+  response = fetch(provider, context, r(31, 200)); // capped by the batch, then by the limit
+  CHECK(response.range == r(31, 80));
+  check_entries_match(response);
+
+  response = fetch(provider, context, r(81, 90)); // beyond the limit: nothing
+  CHECK(response.range == r(81, 90));
+  CHECK(response.entries.empty());
+  CHECK(provider.counters().empty_answers == 1);
+
+  SECTION("a limit beyond the last entry serves up to the last entry") {
+    context.limit = Index{500};
+    CHECK(provider.availability() == r(1, 30));
+    response = fetch(provider, context, r(95, 120));
+    CHECK(response.range == r(95, 100));
+    check_entries_match(response);
+  }
+  SECTION("a limit below the commit index never hides committed entries") {
+    context.limit = Index{10};
+    CHECK(provider.servable() == r(1, 30));
+    response = fetch(provider, context, r(1, 40));
+    CHECK(response.range == r(1, 30));
+    check_entries_match(response);
+  }
+  SECTION("a pruned prefix still gives a later start") {
+    context.storage.prune_prefix(Index{40});
+    CHECK(provider.availability().empty()); // everything committed is pruned
+    response = fetch(provider, context, r(31, 60));
+    CHECK(response.range == r(41, 60));
+    check_entries_match(response);
+  }
 }
 
 TEST_CASE("LogReplayProvider: responses are not answered", "[provider]") {

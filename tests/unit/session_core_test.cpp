@@ -38,7 +38,8 @@ using namespace mosaik::test;
 /// A fake peer: what it announces and serves, and whether it answers fetches.
 struct FakePeer {
   IndexRange holds;
-  bool answers_fetches = true; // false: fetches are parked, unanswered
+  std::optional<IndexRange> announces{}; // what it announces when not all it serves (its commit index)
+  bool answers_fetches = true;           // false: fetches are parked, unanswered
 };
 
 /// Drives a LogReplayCore by hand. Messages the core sends queue up until the
@@ -168,7 +169,7 @@ public:
       return std::nullopt;
     }
     if (std::holds_alternative<AvailabilityRequest>(message)) {
-      return Message{AvailabilityResponse{it->second.holds}};
+      return Message{AvailabilityResponse{it->second.announces.value_or(it->second.holds)}};
     }
     if (const auto* fetch = std::get_if<FetchEntriesRequest>(&message)) {
       return Message{honest_fetch(it->second, fetch->range)};
@@ -298,6 +299,15 @@ bool is_availability_request_to(const Outgoing& outgoing, PeerId peer) {
 bool is_fetch_covering(const Outgoing& outgoing, Index index) {
   const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
   return fetch != nullptr && fetch->range.contains(index);
+}
+/// A fetch to `peer` that asks for anything after `last`.
+bool is_fetch_beyond(const Outgoing& outgoing, PeerId peer, Index last) {
+  const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
+  return outgoing.peer == peer && fetch != nullptr && fetch->range.last() > last;
+}
+/// What the scheduler may fetch from `peer` (empty when unknown).
+IndexRange scheduled_availability(const Harness& h, PeerId peer) {
+  return h.core->scheduler().availability(peer).value_or(IndexRange{});
 }
 
 } // namespace
@@ -1061,6 +1071,151 @@ TEST_CASE("LogReplayCore: part of the gap held by nobody arms a retry with a gro
   REQUIRE(h.core->outcome());
   CHECK(h.core->outcome()->status == SyncStatus::completed);
   h.require_log_is_reference(100);
+}
+
+TEST_CASE("LogReplayCore: the tail above every provider's commit index is fetched from the leader",
+          "[session_core][leader_tail]") {
+  // Every peer committed only up to 50; the leader P3 holds the rest,
+  // uncommitted, and may need this very follower to commit it (three peers,
+  // one lagging, one down): waiting for a commit would stall for ever.
+  const bool leader_announces_nothing = GENERATE(false, true);
+  INFO("the leader announces " << (leader_announces_nothing ? "nothing" : "1..=50"));
+  Harness h(100);
+  h.add_peers({P1, P2}, r(1, 50));
+  h.peers[P3] = FakePeer{r(1, 100), leader_announces_nothing ? IndexRange{} : r(1, 50)};
+  h.leader = P3;
+  h.create(h.cursor(100));
+  h.start();
+  for (int i = 0; i < 3; ++i) {
+    h.deliver_one(); // the three availability answers
+  }
+  CHECK(scheduled_availability(h, P1) == r(1, 50));
+  CHECK(scheduled_availability(h, P2) == r(1, 50));
+  CHECK(scheduled_availability(h, P3) == r(1, 100)); // extended to the target
+  CHECK_FALSE(h.core->scheduler().has_uncovered());
+
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+  CHECK(h.peer_progress(P3).entries >= 50);
+  CHECK(h.peer_progress(P1).entries + h.peer_progress(P2).entries + h.peer_progress(P3).entries == 100);
+  // Nobody but the leader was asked beyond what it announced, and nobody was asked twice.
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_beyond(o, P1, Index{50}); }) == 0);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_beyond(o, P2, Index{50}); }) == 0);
+  CHECK(h.count_sent(0, [](const Outgoing& o) {
+    return std::holds_alternative<AvailabilityRequest>(o.message);
+  }) == 3);
+  CHECK(h.core->counters().empty_responses == 0);
+  CHECK(h.core->counters().bad_responses == 0);
+}
+
+TEST_CASE("LogReplayCore: the leader's reach follows a target that moves up", "[session_core][leader_tail]") {
+  LogReplayConfig config = Harness::default_config();
+  config.max_buffered_entries = 20;
+  Harness h(200, config);
+  h.add_peers({P1, P2}, r(1, 50));
+  h.peers[P3] = FakePeer{r(1, 200), r(1, 50)};
+  h.leader = P3;
+  h.create(h.cursor(100), h.ref_entries(101, 110));
+  h.start();
+  for (int i = 0; i < 3; ++i) {
+    h.deliver_one(); // the three availability answers
+  }
+  REQUIRE_FALSE(h.core->outcome());
+  REQUIRE(scheduled_availability(h, P3) == r(1, 100));
+
+  h.buffer(h.cursor(110), h.ref_entries(111, 125)); // 25 buffered > 20: the target moves to 125
+  REQUIRE(h.core->target() == h.cursor(125));
+  CHECK(scheduled_availability(h, P3) == r(1, 125));
+  CHECK(scheduled_availability(h, P1) == r(1, 50));
+  CHECK_FALSE(h.core->scheduler().has_uncovered());
+
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  CHECK(h.core->outcome()->last == h.cursor(125));
+  h.require_log_is_reference(125);
+  CHECK(h.peer_progress(P3).entries >= 75);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_beyond(o, P3, Index{125}); }) == 0);
+  CHECK(h.core->counters().empty_responses == 0);
+}
+
+TEST_CASE("LogReplayCore: only the leader is asked beyond what it announced", "[session_core][leader_tail]") {
+  Harness h(100);
+  // P1 and P2 could serve everything but committed only up to 50.
+  h.peers[P1] = FakePeer{r(1, 100), r(1, 50)};
+  h.peers[P2] = FakePeer{r(1, 100), r(1, 50)};
+  h.leader = P3; // down for now: not bonded
+  h.create(h.cursor(100));
+  h.start();
+  h.deliver_all();
+  REQUIRE_FALSE(h.core->outcome());
+  CHECK(h.local.last().index == Index{50});
+  CHECK(scheduled_availability(h, P1) == r(1, 50));
+  CHECK(scheduled_availability(h, P2) == r(1, 50));
+  CHECK(h.core->scheduler().has_uncovered());
+  for (int i = 0; i < 3; ++i) {
+    h.tick();
+    h.deliver_all();
+    REQUIRE_FALSE(h.core->outcome());
+    CHECK(scheduled_availability(h, P1) == r(1, 50));
+  }
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_covering(o, Index{51}); }) == 0);
+
+  // The leader comes back, with the same commit index: it serves the tail.
+  h.peers[P3] = FakePeer{r(1, 100), r(1, 50)};
+  h.bond(P3, BondEvent::Kind::bonded);
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+  CHECK(h.peer_progress(P3).entries == 50);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_beyond(o, P1, Index{50}); }) == 0);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_beyond(o, P2, Index{50}); }) == 0);
+}
+
+TEST_CASE("LogReplayCore: a leader that answers the tail empty is asked again after a backoff",
+          "[session_core][leader_tail]") {
+  // P3 is no longer leader (or serves only what it committed): it answers
+  // nothing of the tail. The request returns to the pool and P3 is asked what
+  // it holds again on the retry timer, never in a loop, never counted as bad.
+  Harness h(100);
+  h.add_peers({P1, P2, P3}, r(1, 50));
+  h.leader = P3;
+  h.create(h.cursor(100));
+  h.start();
+  h.deliver_all();
+  REQUIRE_FALSE(h.core->outcome());
+  CHECK(h.local.last().index == Index{50});
+  CHECK(h.core->counters().empty_responses == 1);
+  CHECK_FALSE(h.core->scheduler().availability(P3).has_value()); // not asked again before it re-announces
+  CHECK(h.core->scheduler().inflight_total() == 0);
+  REQUIRE(h.core->next_deadline().has_value());
+
+  for (int i = 0; i < 5; ++i) {
+    const auto before = h.core->counters().empty_responses;
+    const auto mark = h.sent.size();
+    h.tick();
+    h.deliver_all();
+    REQUIRE_FALSE(h.core->outcome());
+    REQUIRE(h.core->next_deadline().has_value());
+    CHECK(h.core->counters().empty_responses <= before + 1);
+    CHECK(h.count_sent(mark, [](const Outgoing& o) { return is_fetch_to(o, P3); }) <= 1);
+  }
+  CHECK(h.core->counters().empty_responses >= 2);
+  CHECK(h.core->counters().bad_responses == 0);
+  CHECK(h.peer_progress(P3).bad_responses == 0);
+  CHECK_FALSE(h.peer_progress(P3).excluded);
+  CHECK(h.local.last().index == Index{50});
+
+  // It serves the tail again (leader once more): the next retry finds it.
+  h.peers[P3] = FakePeer{r(1, 100), r(1, 50)};
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->status == SyncStatus::completed);
+  h.require_log_is_reference(100);
+  CHECK(h.peer_progress(P3).entries >= 50);
 }
 
 TEST_CASE("LogReplayCore: with no peer at all, a retry stays armed", "[session_core]") {

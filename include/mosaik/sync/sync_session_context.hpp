@@ -49,8 +49,18 @@ public:
 
   /// The local log the provider serves from.
   [[nodiscard]] virtual const LogStorage<Command>& log() const = 0;
-  /// The local commit index: only entries up to it are served.
+  /// The local commit index: only entries up to it are announced as available.
   [[nodiscard]] virtual Index commit_index() const = 0;
+  /// The highest index the provider may serve to a fetch. A follower serves
+  /// only committed entries (the default). The group runtime overrides it on
+  /// the current leader to return its last index: the leader's own log is
+  /// authoritative for its followers (it sends them the same entries by
+  /// AppendEntries), and a lagging follower whose acknowledgement the leader
+  /// needs to commit can only get the uncommitted tail from it. Availability
+  /// announcements stay commit-bounded (a stale leader must never advertise
+  /// uncommitted entries to sessions of another leader); only fetches from a
+  /// session that names this peer as its leader ask beyond them.
+  [[nodiscard]] virtual Index serve_limit() const { return commit_index(); }
   /// Sends a message to a peer; delivery is best effort.
   virtual void send_to(PeerId peer, Message message) = 0;
 

@@ -52,6 +52,9 @@ public:
     [[nodiscard]] Session* session() noexcept { return session_.get(); }
     [[nodiscard]] const std::optional<sync::SyncOutcome>& outcome() const noexcept { return outcome_; }
     void set_commit_index(Index commit) { commit_ = commit; }
+    /// Lets the node serve fetches up to `limit` (as the group runtime's leader
+    /// serves its uncommitted tail); nullopt: up to its commit index.
+    void set_serve_limit(std::optional<Index> limit) { serve_limit_ = limit; }
     void set_leader(std::optional<PeerId> leader) { leader_ = leader; }
     void set_send_filter(SendFilter filter) { filter_ = std::move(filter); }
 
@@ -116,6 +119,7 @@ public:
     // ---- SyncProviderContext ------------------------------------------------
     [[nodiscard]] const LogStorage<Command>& log() const override { return log_; }
     [[nodiscard]] Index commit_index() const override { return commit_; }
+    [[nodiscard]] Index serve_limit() const override { return serve_limit_.value_or(commit_); }
 
   private:
     friend class SyncCluster;
@@ -133,6 +137,7 @@ public:
     PeerId id_;
     InMemoryLog<Command> log_;
     Index commit_{};
+    std::optional<Index> serve_limit_;
     std::optional<PeerId> leader_;
     SendFilter filter_;
     std::unique_ptr<Provider> provider_;

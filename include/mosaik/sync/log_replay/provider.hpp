@@ -1,8 +1,11 @@
 #pragma once
 // LogReplayProvider: the serving side, run by every member (the leader too)
-// for the group's whole life. It offers only committed entries, so every
-// provider serves the same entry for the same index.
+// for the group's whole life. It announces only committed entries, so every
+// provider offers the same entry for the same index. A fetch may be served
+// up to the context's serve_limit(): on the current leader that includes its
+// uncommitted tail, which a session asks only of the leader it follows.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <variant>
@@ -32,10 +35,21 @@ public:
 
   LogReplayProvider(const LogReplayConfig& config, Context& context) : config_(config), context_(context) {}
 
-  /// What this provider can serve now: first held ..= min(last, commit).
+  /// What this provider announces: first held ..= min(last, commit). Never
+  /// beyond the commit index, even on the leader (see servable()).
   [[nodiscard]] IndexRange availability() const {
     const auto held = context_.log().available();
     return held.intersect(IndexRange{held.first(), context_.commit_index()});
+  }
+
+  /// What this provider serves to a fetch: first held ..= min(last, serve limit),
+  /// where the serve limit is never below the commit index (so it always
+  /// includes availability()) and reaches past it only where the context
+  /// allows (the current leader's uncommitted tail).
+  [[nodiscard]] IndexRange servable() const {
+    const auto held = context_.log().available();
+    const auto limit = std::max(context_.commit_index(), context_.serve_limit());
+    return held.intersect(IndexRange{held.first(), limit});
   }
 
   /// Answers a session's request; responses (meant for sessions) are ignored.
@@ -64,14 +78,15 @@ private:
       return; // nothing asked, nothing answered
     }
     const auto capped = requested.take_front(config_.batch_size);
+    const auto served = capped.intersect(servable());
     FetchEntriesResponse<Command> response;
-    context_.log().read_range(capped.intersect(availability()), config_.max_response_bytes, response.entries);
+    context_.log().read_range(served, config_.max_response_bytes, response.entries);
     if (response.entries.empty()) {
       ++counters_.empty_answers;
       log::debug("log-replay provider: nothing of {} to serve to peer {}", requested, sender);
       response.range = requested;
     } else {
-      const auto first = capped.intersect(availability()).first();
+      const auto first = served.first();
       response.range = IndexRange::starting_at(first, response.entries.size());
       counters_.entries_served += response.entries.size();
     }

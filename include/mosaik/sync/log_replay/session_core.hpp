@@ -318,8 +318,31 @@ private:
     }
     awaiting_availability_.erase(sender);
     log::trace("log-replay: peer {} holds {}", sender, available);
+    if (sender == leader_) {
+      leader_announced_ = available;
+      available = leader_reach(available);
+    }
     scheduler_.set_availability(sender, available);
     apply_timeouts();
+  }
+
+  /// What the session may fetch from its leader, given what the leader
+  /// announced. Providers announce only committed entries, yet the entries
+  /// above every provider's commit index, up to the target (the leader's own
+  /// cursor), exist only on the leader, which may need this very follower's
+  /// acknowledgement to commit them (say three peers, one down, this one
+  /// lagging): waiting for a commit would stall for ever. Asking the leader
+  /// for them is the same trust as taking them by AppendEntries, and its
+  /// answers pass the same checks as any other (terms, the target's term).
+  /// The leader is still scheduled last, so the others serve what they hold.
+  /// A peer that is no longer leader serves only committed entries: its empty
+  /// answer releases the request, which is asked again after it re-announces.
+  [[nodiscard]] IndexRange leader_reach(IndexRange announced) const {
+    if (!announced.empty()) {
+      return IndexRange{announced.first(), std::max(announced.last(), target_.index)};
+    }
+    const auto gap = scheduler_.gap();
+    return gap.empty() ? announced : IndexRange{gap.first(), target_.index};
   }
 
   void on_entries(PeerId sender, FetchEntriesResponse<Command> response, TimePoint now) {
@@ -585,6 +608,11 @@ private:
     total_ += position.index.distance_from(target_.index);
     target_ = position;
     scheduler_.set_gap_end(position.index);
+    // The leader's reach follows the target, unless its availability was
+    // dropped meanwhile (it re-announces, and is extended then).
+    if (leader_ && leader_announced_ && scheduler_.availability(*leader_)) {
+      scheduler_.set_availability(*leader_, leader_reach(*leader_announced_));
+    }
   }
 
   void request_availability(PeerId peer) {
@@ -628,6 +656,7 @@ private:
   Cursor target_;
   Index leader_commit_;
   std::optional<PeerId> leader_;
+  std::optional<IndexRange> leader_announced_; // the leader's last (commit-bounded) announcement
   TimePoint started_at_;
   TimePoint finished_at_{};
   TimePoint last_event_{}; // when the event being handled happened
