@@ -7,6 +7,7 @@
 #include <concepts>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <mosaik/core/cursor.hpp>
@@ -24,6 +25,7 @@ concept StateSync = requires(const S& strategy, typename S::SessionContext& sess
   typename S::Session;
   typename S::Provider;
   { strategy.signature() } -> std::convertible_to<std::string>;
+  { S::is_request(std::declval<const typename S::Message&>()) } -> std::convertible_to<bool>;
   { strategy.create_provider(provider_context) } -> std::same_as<std::unique_ptr<typename S::Provider>>;
   {
     strategy.create_session(session_context, position, commit, std::move(entries))

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <mosaik/core/state_machine.hpp>
@@ -30,6 +31,11 @@ public:
   explicit LogReplaySync(LogReplayConfig config = {}) : config_(std::move(config)) {}
 
   [[nodiscard]] std::string signature() const { return config_.signature(); }
+  /// Requests go to the provider, responses to the session.
+  [[nodiscard]] static bool is_request(const Message& message) noexcept {
+    return std::holds_alternative<AvailabilityRequest>(message) ||
+           std::holds_alternative<FetchEntriesRequest>(message);
+  }
   [[nodiscard]] const LogReplayConfig& config() const noexcept { return config_; }
 
   [[nodiscard]] std::unique_ptr<Provider> create_provider(ProviderContext& context) const {

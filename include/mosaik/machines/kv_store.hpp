@@ -1,0 +1,73 @@
+#pragma once
+// KvStore: a replicated key-value map of strings. Commands put or erase a
+// key; queries get one. The digest summarises the whole state (order
+// independent of insertion history), so replicas compare in one number.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace mosaik::machines {
+
+class KvStore {
+public:
+  struct Command {
+    enum class Op : std::uint8_t { put, erase };
+    Op op = Op::put;
+    std::string key;
+    std::string value;
+    friend bool operator==(const Command&, const Command&) = default;
+  };
+  struct Query {
+    std::string key;
+  };
+
+  [[nodiscard]] static Command put(std::string key, std::string value) {
+    return Command{Command::Op::put, std::move(key), std::move(value)};
+  }
+  [[nodiscard]] static Command erase(std::string key) {
+    return Command{Command::Op::erase, std::move(key), {}};
+  }
+
+  void apply(const Command& command) {
+    if (command.op == Command::Op::put) {
+      data_[command.key] = command.value;
+    } else {
+      data_.erase(command.key);
+    }
+  }
+  [[nodiscard]] std::optional<std::string> query(const Query& query) const {
+    const auto it = data_.find(query.key);
+    return it == data_.end() ? std::nullopt : std::optional{it->second};
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return data_.size(); }
+  [[nodiscard]] const std::map<std::string, std::string>& data() const noexcept { return data_; }
+  /// FNV-1a over the sorted contents.
+  [[nodiscard]] std::uint64_t digest() const noexcept {
+    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    const auto mix = [&hash](const std::string& text) {
+      for (const char c : text) {
+        hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+      }
+      hash = (hash ^ 0xff) * 0x100000001b3ULL;
+    };
+    for (const auto& [key, value] : data_) {
+      mix(key);
+      mix(value);
+    }
+    return hash;
+  }
+  [[nodiscard]] std::string signature() const { return "mosaik.kv/v1"; }
+
+private:
+  std::map<std::string, std::string> data_;
+};
+
+/// Payload bytes of a command: op, key and value.
+[[nodiscard]] inline std::size_t mosaik_command_size(const KvStore::Command& command) noexcept {
+  return 1 + command.key.size() + command.value.size();
+}
+
+} // namespace mosaik::machines
