@@ -11,6 +11,10 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/state_machine.hpp>
 #include <mosaik/core/time.hpp>
+#include <mosaik/group/group.hpp>
+#include <mosaik/machines/counter.hpp>
+#include <mosaik/machines/kv_store.hpp>
+#include <mosaik/net/sim/group_world.hpp>
 #include <mosaik/net/sim/network.hpp>
 #include <mosaik/net/sim/simulator.hpp>
 #include <mosaik/net/sim/sync_cluster.hpp>

@@ -97,3 +97,161 @@ struct CounterSim {
 };
 
 } // namespace mosaik::test
+
+// ==== helpers for the fault, client and determinism tests (helperD2): begin ====
+// Kept in their own namespace so that other blocks appended here cannot clash.
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+
+namespace mosaik::test::scenario {
+
+/// Peers 1..count.
+inline std::vector<PeerId> peers(std::uint64_t count) {
+  std::vector<PeerId> out;
+  for (std::uint64_t i = 1; i <= count; ++i) {
+    out.push_back(PeerId{i});
+  }
+  return out;
+}
+
+/// `all` without `removed`.
+inline std::vector<PeerId> except(const std::vector<PeerId>& all, const std::vector<PeerId>& removed) {
+  std::vector<PeerId> out;
+  for (const auto id : all) {
+    if (std::find(removed.begin(), removed.end(), id) == removed.end()) {
+      out.push_back(id);
+    }
+  }
+  return out;
+}
+
+/// Adds and starts every member of `ids`, each configured with counter_options(ids).
+inline void start_all(CounterSim& sim, const std::vector<PeerId>& ids) {
+  for (const auto id : ids) {
+    sim.world.add(id, counter_options(ids));
+    sim.world.start(id);
+  }
+}
+
+/// The result of an operation spawned on the simulator (empty until it completes).
+template <class T>
+using Pending = std::shared_ptr<std::optional<T>>;
+
+template <class T>
+Pending<T> spawn(CounterWorld& world, asio::awaitable<T> operation) {
+  auto out = std::make_shared<std::optional<T>>();
+  world.spawn(std::move(operation), out);
+  return out;
+}
+
+/// Cuts both directions of every link between a member of `a` and one of `b`.
+inline void split(sim::Network& network, const std::vector<PeerId>& a, const std::vector<PeerId>& b) {
+  for (const auto x : a) {
+    for (const auto y : b) {
+      network.partition(x, y);
+    }
+  }
+}
+
+/// The leader of the highest term among `among` (live members only).
+inline std::optional<PeerId> leader_among(CounterWorld& world, const std::vector<PeerId>& among) {
+  std::optional<PeerId> best;
+  for (const auto id : among) {
+    const auto* group = world.group(id);
+    if (group != nullptr && group->is_leader() &&
+        (!best || group->core().term() > world[*best].core().term())) {
+      best = id;
+    }
+  }
+  return best;
+}
+
+/// The amounts of the user commands a member holds at indices 1..=upto, in order.
+inline std::vector<std::int64_t> user_amounts(const CounterGroup& group, Index upto) {
+  std::vector<std::int64_t> out;
+  for (auto index = Index{1}; index <= upto; index = index.next()) {
+    if (const auto* entry = group.log().get(index)) {
+      if (const auto* command = entry->command.user()) {
+        out.push_back(command->amount);
+      }
+    }
+  }
+  return out;
+}
+
+/// Runs until every live member knows the same leader, applied the same index
+/// (at least `at_least`) and holds the same counter value; returns whether it did.
+inline bool converge(CounterWorld& world, Index at_least = Index{0}, Duration limit = 30s) {
+  return world.run_until(
+      [&] {
+        std::optional<PeerId> leader;
+        std::optional<Index> applied;
+        std::optional<std::int64_t> value;
+        for (const auto& [id, member] : world.members()) {
+          const auto* group = member->group.get();
+          if (group == nullptr) {
+            continue;
+          }
+          if (!group->leader() || group->applied() < at_least || (leader && *leader != *group->leader()) ||
+              (applied && *applied != group->applied()) || (value && *value != group->machine().value())) {
+            return false;
+          }
+          leader = group->leader();
+          applied = group->applied();
+          value = group->machine().value();
+        }
+        return leader.has_value();
+      },
+      limit);
+}
+
+} // namespace mosaik::test::scenario
+// ==== helpers for the fault, client and determinism tests (helperD2): end ====
+
+// ==== catch-up & membership test helpers (catchup_test.cpp, membership_test.cpp): begin ====
+// In their own namespace so that other blocks appended here cannot clash.
+namespace mosaik::test::joining {
+
+/// counter_options with an explicit member list (preferences: observers, reluctant members).
+inline CounterWorld::Options counter_options_specs(std::vector<group::MemberSpec> members,
+                                                   std::size_t sync_batch = 2000) {
+  auto options = counter_options({}, sync_batch);
+  options.config.members = std::move(members);
+  return options;
+}
+
+/// The counter value Inc(first..first+count-1) adds.
+inline std::int64_t increments_sum(std::int64_t first, std::int64_t count) {
+  return count <= 0 ? 0 : (first + (first + count - 1)) * count / 2;
+}
+
+/// Every link: this latency and bandwidth (bytes per second, 0: unlimited).
+inline void set_links(sim::Network& network, Duration latency, double bandwidth_bytes_per_second) {
+  sim::LinkConfig link;
+  link.latency = latency;
+  link.bandwidth_bytes_per_second = bandwidth_bytes_per_second;
+  network.set_default_link(link);
+}
+
+/// Whether the given members are all live, agree on the commit index, have
+/// applied it and hold the same counter value.
+inline bool members_converged(CounterWorld& world, const std::vector<PeerId>& ids) {
+  const CounterGroup* first = nullptr;
+  for (const auto id : ids) {
+    const auto* group = world.group(id);
+    if (group == nullptr || group->applied() != group->committed()) {
+      return false;
+    }
+    if (first != nullptr &&
+        (group->committed() != first->committed() || group->machine().value() != first->machine().value())) {
+      return false;
+    }
+    first = first == nullptr ? group : first;
+  }
+  return true;
+}
+
+} // namespace mosaik::test::joining
+// ==== catch-up & membership test helpers (catchup_test.cpp, membership_test.cpp): end ====

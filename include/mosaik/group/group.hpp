@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -87,7 +88,8 @@ public:
     std::string key = "mosaik";
     GroupConfig config;
     Strategy strategy{};
-    /// Seeds the election jitter (the simulator passes its own, for replay).
+    /// Seeds the election jitter and request ids (0: from std::random_device;
+    /// the simulator passes its own, for replay).
     std::uint64_t seed = 0;
     /// How long execute/query wait for their entry to be applied.
     Duration commit_timeout = 30s;
@@ -100,8 +102,15 @@ public:
       : transport_(transport), log_(log), options_(std::move(options)), machine_(std::move(machine)),
         group_id_(derive_group_id({options_.key, machine_.signature(), options_.strategy.signature(),
                                    options_.config.signature()})),
-        core_(options_.config, transport.self(), log, hard, options_.seed, transport.timers().now()),
+        seed_(options_.seed != 0 ? options_.seed : random_seed()),
+        core_(options_.config, transport.self(), log, hard, seed_, transport.timers().now()),
         session_context_(*this), provider_context_(*this) {
+    // Request ids are remembered by the leader to answer duplicates: a
+    // restarted member must not reuse its previous life's ids, so each life
+    // starts at a random 32-bit incarnation (mixed with the start time).
+    const auto incarnation =
+        mix(seed_ ^ static_cast<std::uint64_t>(transport.timers().now().time_since_epoch().count()));
+    next_request_ = (incarnation & 0xffffffffULL) << 32;
     provider_ = options_.strategy.create_provider(provider_context_);
   }
 
@@ -671,11 +680,23 @@ private:
 
   [[nodiscard]] TimePoint now() const { return transport_.timers().now(); }
 
+  static std::uint64_t random_seed() {
+    std::random_device device;
+    return (static_cast<std::uint64_t>(device()) << 32) ^ device() ^ 1;
+  }
+  static std::uint64_t mix(std::uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
   TransportType& transport_;
   Log& log_;
   Options options_;
   SM machine_;
   GroupId group_id_;
+  std::uint64_t seed_;
   Core core_;
   SessionContext session_context_;
   ProviderContext provider_context_;

@@ -150,7 +150,7 @@ public:
   [[nodiscard]] TimePoint next_deadline() const {
     auto deadline = TimePoint::max();
     if (role_ == Role::leader) {
-      deadline = std::min(heartbeat_due_, quorum_check_at_);
+      deadline = config_.check_quorum ? std::min(heartbeat_due_, quorum_check_at_) : heartbeat_due_;
     } else if (may_campaign()) {
       deadline = election_deadline_;
     }
@@ -268,6 +268,7 @@ public:
     if (hard_.term != sync_term_ || leader_ != sync_leader_) {
       return; // another leader now: its next AppendEntries checks our log
     }
+    verified_ = log_.last().index;
     advance_follower_commit(sync_leader_commit_, log_.last().index);
     log::info("group {}: caught up to {} (commit {})", self_, log_.last(), hard_.commit);
     // Acknowledge at once: the leader's commit and our apply need not wait for the next client command.
@@ -388,11 +389,41 @@ private:
       send(from, AppendResponse{hard_.term, false, false, hard_.commit, request.round});
       return;
     }
+    if (request.prev.index <= local.index) {
+      // A proven conflict: the leader holds another term at prev. Our entry
+      // there and after are uncommitted (leader completeness): drop them.
+      // Then hint where our conflicting term began, so the leader skips a
+      // whole term per round trip instead of one entry.
+      const auto conflict = held_term.value_or(Term{});
+      auto hint = request.prev.index;
+      while (hint.prev() > hard_.commit && log_.term_at(hint.prev()) == conflict) {
+        hint = hint.prev();
+      }
+      truncate_from(request.prev.index, from);
+      send(from, AppendResponse{hard_.term, false, false, hint.prev(), request.round});
+      return;
+    }
+    if (!suffix_verified(request.prev)) {
+      // Our uncommitted suffix may come from a deposed leader. Dropping it
+      // unproven could drop entries a majority acknowledged (and then vote for
+      // a log that lacks them); instead, ask the leader to check it: it probes
+      // at our last index and we truncate only what it proves wrong.
+      send(from, AppendResponse{hard_.term, false, false, local.index, request.round});
+      return;
+    }
     if (sync_retry_at_) {
       send(from, AppendResponse{hard_.term, false, true, hard_.commit, request.round});
       return;
     }
     open_sync(from, std::move(request));
+  }
+
+  /// Whether our whole log is known to be a prefix of the log of the leader whose previous cursor is `prev`.
+  [[nodiscard]] bool suffix_verified(Cursor prev) const {
+    const auto local = log_.last();
+    // Committed entries are everybody's; an entry of the leader's `prev` term can
+    // only come from the leader of that term, whose log the current leader's extends.
+    return local.index <= hard_.commit || local.term == prev.term || verified_ >= local.index;
   }
 
   void on(PeerId from, AppendResponse response, TimePoint now) {
@@ -409,6 +440,7 @@ private:
     progress.last_ack = now;
     progress.acked_round = std::max(progress.acked_round, response.round);
     progress.probe_sent = false;
+    const bool probing = progress.state == Progress::State::probe;
     if (response.success) {
       if (response.match > log_.last().index) {
         ++counters_.rejected_messages;
@@ -419,6 +451,12 @@ private:
       progress.match = std::max(progress.match, response.match);
       progress.next = std::max(progress.next, progress.match.next());
       progress.state = Progress::State::replicate;
+      if (probing && log_.last().index.distance_from(progress.match) > config_.max_entries_per_append) {
+        // Its log is verified now; a long backlog is the catch-up session's
+        // work, not ours: point it past our last entry and let it sync.
+        progress.next = log_.last().index.next();
+        send_append(from, progress, now);
+      }
       advance_leader_commit(now);
       promote_learners(now);
     } else if (response.syncing) {
@@ -473,6 +511,14 @@ private:
         break;
       }
       if (*held != entries[skip].term) {
+        if (index <= hard_.commit) {
+          // Only a broken leader contradicts committed entries: take nothing from it.
+          ++counters_.rejected_messages;
+          log::error("group {}: leader {} sends t{} at committed index {} (held t{}); batch refused", self_,
+                     from, entries[skip].term, index, *held);
+          send(from, AppendResponse{hard_.term, false, false, hard_.commit, request.round});
+          return;
+        }
         truncate_from(index, from);
         break;
       }
@@ -484,20 +530,12 @@ private:
       log_.append_all(std::move(entries));
       rescan_memberships(first_new.prev());
     }
+    verified_ = std::max(verified_, match);
     advance_follower_commit(request.commit, match);
     send(from, AppendResponse{hard_.term, true, false, match, request.round});
   }
 
   void open_sync(PeerId from, AppendEntries<Command> request) {
-    const auto local = log_.last();
-    // Our uncommitted suffix is kept only if it provably matches the leader's
-    // log: an entry of the leader's `prev` term can only come from the leader
-    // of that term, whose log the current leader's extends. Otherwise it may
-    // hold entries of a deposed leader: drop it; the session refetches.
-    if (local.index > hard_.commit &&
-        (request.prev.index <= local.index || local.term != request.prev.term)) {
-      truncate_from(hard_.commit.next(), from);
-    }
     sync_ = SyncState::running;
     sync_term_ = hard_.term;
     sync_leader_ = from;
@@ -612,6 +650,7 @@ private:
       hard_.term = term;
       hard_.voted_for.reset();
       persist();
+      verified_ = hard_.commit; // what a leader checked holds for that leader's log only
     }
     if (leader && leader_ != leader) {
       log::info("group {}: following {} in term {}", self_, *leader, term);
@@ -883,6 +922,7 @@ private:
   TimePoint election_deadline_{};
   std::set<PeerId> votes_;
   std::uint64_t last_round_ = 0;            // the leader's latest round, echoed in acknowledgements
+  Index verified_;                          // our log up to here matches the current term leader's
   std::map<Index, Membership> memberships_; // index 0: the configured one
 
   // Leader.
