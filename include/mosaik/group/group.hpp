@@ -504,7 +504,7 @@ private:
     }
     if (message.group != group_id_) {
       if (foreign_messages_++ % 1000 == 0) {
-        log::warn("group {}: refusing messages from peer {}: it belongs to group {}, we are {} (key, state "
+        log::error("group {}: refusing messages from peer {}: it belongs to group {}, we are {} (key, state "
                   "machine, sync strategy or consensus timing differ); {} refused so far",
                   options_.key, from, message.group, group_id_, foreign_messages_);
       }

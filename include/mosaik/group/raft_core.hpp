@@ -115,7 +115,12 @@ public:
                  hard_.commit, log_.last());
       hard_.commit = log_.last().index;
     }
-    election_deadline_ = now + config_.bootstrap_delay + random_jitter();
+    // Reluctant members also wait longer for the first election.
+    const auto me = membership().find(self_);
+    const auto reluctance = me && me->preference == Preference::reluctant
+                                ? config_.election_timeout * (config_.reluctant_factor - 1)
+                                : Duration::zero();
+    election_deadline_ = now + config_.bootstrap_delay + reluctance + random_jitter();
   }
 
   // ---- state ---------------------------------------------------------------

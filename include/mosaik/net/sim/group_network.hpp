@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <mosaik/group/transport.hpp>
+#include <mosaik/net/sim/bonds.hpp>
 #include <mosaik/net/sim/network.hpp>
 #include <mosaik/net/sim/simulator.hpp>
 
@@ -45,22 +46,10 @@ public:
       }};
     }
     [[nodiscard]] std::vector<PeerId> bonded_peers() const override {
-      std::vector<PeerId> peers;
-      for (const auto peer : network_.network_.nodes()) {
-        if (peer != self_ && network_.network_.connected(self_, peer)) {
-          peers.push_back(peer);
-        }
-      }
-      return peers;
+      return sim::bonded_peers(network_.network_, self_);
     }
     Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) override {
-      return network_.network_.watch(
-          [self = self_, on_change = std::move(on_change)](PeerId a, PeerId b, bool up) {
-            if (a == self || b == self) {
-              on_change(sync::BondEvent{a == self ? b : a, up ? sync::BondEvent::Kind::bonded
-                                                              : sync::BondEvent::Kind::terminated});
-            }
-          });
+      return sim::watch_bonds(network_.network_, self_, std::move(on_change));
     }
     [[nodiscard]] asio::any_io_executor executor() const override { return network_.simulator_.executor(); }
     TimerService& timers() override { return network_.simulator_; }

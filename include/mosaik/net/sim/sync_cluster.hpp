@@ -19,6 +19,7 @@
 #include <asio/detached.hpp>
 
 #include <mosaik/core/state_machine.hpp>
+#include <mosaik/net/sim/bonds.hpp>
 #include <mosaik/net/sim/network.hpp>
 #include <mosaik/net/sim/simulator.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
@@ -81,22 +82,10 @@ public:
     // ---- SyncSessionContext ------------------------------------------------
     LogStorage<Command>& log() override { return log_; }
     [[nodiscard]] std::vector<PeerId> bonded_peers() const override {
-      std::vector<PeerId> peers;
-      for (const auto& [peer, node] : cluster_.nodes_) {
-        if (peer != id_ && cluster_.network_.connected(id_, peer)) {
-          peers.push_back(peer);
-        }
-      }
-      return peers;
+      return sim::bonded_peers(cluster_.network_, id_);
     }
     Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) override {
-      return cluster_.network_.watch(
-          [self = id_, on_change = std::move(on_change)](PeerId a, PeerId b, bool up) {
-            if (a == self || b == self) {
-              on_change(sync::BondEvent{a == self ? b : a, up ? sync::BondEvent::Kind::bonded
-                                                              : sync::BondEvent::Kind::terminated});
-            }
-          });
+      return sim::watch_bonds(cluster_.network_, id_, std::move(on_change));
     }
     [[nodiscard]] std::optional<PeerId> leader() const override { return leader_; }
     [[nodiscard]] asio::any_io_executor executor() const override { return cluster_.simulator_.executor(); }
