@@ -10,11 +10,9 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -24,7 +22,11 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/net/sim/sync_cluster.hpp>
 
+#include "example_support.hpp"
+
 namespace {
+
+namespace examples = mosaik::examples;
 
 struct BlobMachine {
   using Command = std::string;
@@ -32,122 +34,41 @@ struct BlobMachine {
   [[nodiscard]] std::string signature() const { return "blob/1"; }
 };
 
-struct Options {
+struct Options : examples::SimOptions {
+  Options() : SimOptions(/*inflight*/ 4, /*latency_ms*/ 20) {}
+
   std::uint64_t providers = 4;
   std::uint64_t entries = 100'000;
   std::uint64_t entry_bytes = 100;
   std::uint64_t batch = 2000;
-  std::uint32_t inflight = 4;
-  double latency_ms = 20;
-  double bandwidth_mbps = 100;
   double loss = 0;
   double timeout_ms = 25'000;
-  std::uint64_t seed = 1;
   bool leader_only = false;
-  bool json = false;
-  std::string log_level = "warn";
 };
 
-void usage() {
-  std::fputs("usage: mosaik-catchup-sim [--providers N] [--entries N] [--entry-bytes N] [--batch N]\n"
-             "         [--inflight N] [--latency-ms X] [--bandwidth-mbps X] [--loss P] [--timeout-ms X]\n"
-             "         [--seed S] [--leader-only] [--json] [--log-level trace|debug|info|warn|error|off]\n",
-             stderr);
-}
-
 std::optional<Options> parse(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "mosaik-catchup-sim: %s needs a value\n", argv[i]);
-        return std::nullopt;
-      }
-      return std::string_view{argv[++i]};
-    };
-    auto number = [&](auto& out) -> bool {
-      const auto text = value();
-      if (!text) {
-        return false;
-      }
-      char* end = nullptr;
-      const std::string copy{*text};
-      if constexpr (std::is_floating_point_v<std::remove_reference_t<decltype(out)>>) {
-        out = std::strtod(copy.c_str(), &end);
-      } else {
-        out = static_cast<std::remove_reference_t<decltype(out)>>(std::strtoull(copy.c_str(), &end, 10));
-      }
-      if (end == copy.c_str() || *end != '\0') {
-        std::fprintf(stderr, "mosaik-catchup-sim: %s: not a number: %s\n", std::string{arg}.c_str(),
-                     copy.c_str());
-        return false;
-      }
-      return true;
-    };
-    bool ok = true;
-    if (arg == "--providers")
-      ok = number(options.providers);
-    else if (arg == "--entries")
-      ok = number(options.entries);
-    else if (arg == "--entry-bytes")
-      ok = number(options.entry_bytes);
-    else if (arg == "--batch")
-      ok = number(options.batch);
-    else if (arg == "--inflight")
-      ok = number(options.inflight);
-    else if (arg == "--latency-ms")
-      ok = number(options.latency_ms);
-    else if (arg == "--bandwidth-mbps")
-      ok = number(options.bandwidth_mbps);
-    else if (arg == "--loss")
-      ok = number(options.loss);
-    else if (arg == "--timeout-ms")
-      ok = number(options.timeout_ms);
-    else if (arg == "--seed")
-      ok = number(options.seed);
-    else if (arg == "--leader-only")
-      options.leader_only = true;
-    else if (arg == "--json")
-      options.json = true;
-    else if (arg == "--log-level") {
-      const auto text = value();
-      ok = text.has_value();
-      if (ok)
-        options.log_level = std::string{*text};
-    } else if (arg == "--help" || arg == "-h") {
-      usage();
-      std::exit(0);
-    } else {
-      std::fprintf(stderr, "mosaik-catchup-sim: unknown option %s\n", std::string{arg}.c_str());
-      ok = false;
-    }
-    if (!ok) {
-      return std::nullopt;
-    }
-  }
-  if (options.providers == 0 || options.entries == 0 || options.batch == 0 || options.inflight == 0 ||
-      options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1) {
-    std::fputs("mosaik-catchup-sim: providers, entries, batch and inflight must be positive; 0 <= loss < 1\n",
-               stderr);
-    return std::nullopt;
-  }
-  return options;
-}
-
-mosaik::log::Level level_from(std::string_view name) {
-  using mosaik::log::Level;
-  if (name == "trace")
-    return Level::trace;
-  if (name == "debug")
-    return Level::debug;
-  if (name == "info")
-    return Level::info;
-  if (name == "error")
-    return Level::error;
-  if (name == "off")
-    return Level::off;
-  return Level::warn;
+  return examples::parse_command_line<Options>(
+      "mosaik-catchup-sim", argc, argv,
+      {{"--providers", "N", &Options::providers},
+       {"--entries", "N", &Options::entries},
+       {"--entry-bytes", "N", &Options::entry_bytes},
+       {"--batch", "N", &Options::batch},
+       {"--inflight", "N", &Options::inflight},
+       {"--latency-ms", "X", &Options::latency_ms},
+       {"--bandwidth-mbps", "X", &Options::bandwidth_mbps},
+       {"--loss", "P", &Options::loss},
+       {"--timeout-ms", "X", &Options::timeout_ms},
+       {"--seed", "S", &Options::seed},
+       {"--leader-only", &Options::leader_only},
+       {"--json", &Options::json},
+       {"--log-level", examples::alternatives(examples::kLogLevels), &Options::log_level}},
+      [](const Options& options) -> const char* {
+        if (options.providers == 0 || options.entries == 0 || options.batch == 0 || options.inflight == 0 ||
+            options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1) {
+          return "providers, entries, batch and inflight must be positive; 0 <= loss < 1";
+        }
+        return nullptr;
+      });
 }
 
 /// The command at `index`: `entry_bytes` bytes that depend on the index, so a
@@ -163,35 +84,30 @@ std::string make_command(std::uint64_t index, std::uint64_t entry_bytes) {
   return command;
 }
 
-double millis(mosaik::Duration duration) {
-  return std::chrono::duration<double, std::milli>(duration).count();
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
   using namespace mosaik;
+  using examples::millis;
   const auto parsed = parse(argc, argv);
   if (!parsed) {
-    usage();
     return 2;
   }
   const auto& options = *parsed;
-  log::set_level(level_from(options.log_level));
+  log::set_level(examples::level_from(options.log_level));
   const auto wall_start = std::chrono::steady_clock::now();
 
   sim::Simulator simulator{options.seed};
   sim::Network network{simulator};
-  const auto bandwidth = options.bandwidth_mbps * 1e6 / 8.0; // bytes per second
-  const auto latency =
-      std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(options.latency_ms));
-  network.set_default_link(sim::LinkConfig{latency, bandwidth, Duration::zero(), options.loss, 0, 0});
+  auto link = options.link();
+  link.loss = options.loss;
+  network.set_default_link(link);
+  const auto bandwidth = link.bandwidth_bytes_per_second;
 
   sync::LogReplayConfig config;
   config.batch_size = options.batch;
   config.max_inflight_per_peer = options.inflight;
-  config.fetch_timeout =
-      std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(options.timeout_ms));
+  config.fetch_timeout = examples::from_ms(options.timeout_ms);
   sim::SyncCluster<BlobMachine> cluster{simulator, network, config};
 
   // Providers 1..N hold the same committed log; peer 1 is the leader.
@@ -234,9 +150,7 @@ int main(int argc, char** argv) {
         lagging.session()) {
       const auto progress = lagging.session()->progress();
       std::fprintf(stderr, "\r  catching up: %5.1f%%  %9llu / %llu entries  %8.0f ms simulated",
-                   progress.total
-                       ? 100.0 * static_cast<double>(progress.done) / static_cast<double>(progress.total)
-                       : 0.0,
+                   examples::percent(progress.done, progress.total),
                    static_cast<unsigned long long>(progress.done),
                    static_cast<unsigned long long>(progress.total), millis(simulator.now() - start));
     }
@@ -279,10 +193,6 @@ int main(int argc, char** argv) {
   leader_entries = per_peer[leader];
 
   if (options.json) {
-    std::string peers_json;
-    for (const auto& [peer, count] : per_peer) {
-      peers_json += fmt::format("{}\"{}\": {}", peers_json.empty() ? "" : ", ", peer.value(), count);
-    }
     fmt::print(
         "{{\"caught_up\": {}, \"status\": \"{}\", \"providers\": {}, \"entries\": {}, \"entry_bytes\": {}, "
         "\"batch\": {}, \"inflight\": {}, \"latency_ms\": {}, \"bandwidth_mbps\": {}, \"loss\": {}, "
@@ -293,8 +203,9 @@ int main(int argc, char** argv) {
         caught_up, outcome ? sync::to_string(outcome->status) : "unfinished", options.providers,
         options.entries, options.entry_bytes, options.batch, options.inflight, options.latency_ms,
         options.bandwidth_mbps, options.loss, options.leader_only, options.seed, simulated_ms, ideal_ms,
-        efficiency, leader_entries, peers_json, messages, progress.counters.bad_responses,
-        progress.counters.timeouts, progress.counters.max_entries_held, millis(wall), simulator.trace_hash());
+        efficiency, leader_entries, examples::json_counts(per_peer), messages,
+        progress.counters.bad_responses, progress.counters.timeouts, progress.counters.max_entries_held,
+        millis(wall), simulator.trace_hash());
   } else {
     fmt::print("mosaik catch-up simulation: {} entries of {} bytes from {} provider(s){}, seed {}\n",
                options.entries, options.entry_bytes, usable_providers,
@@ -304,8 +215,7 @@ int main(int argc, char** argv) {
     fmt::print("  {:<8} {:>12} {:>8}\n", "peer", "entries", "share");
     for (const auto& [peer, count] : per_peer) {
       fmt::print("  {:<8} {:>12} {:>7.1f}%{}\n", fmt::format("{}", peer), count,
-                 100.0 * static_cast<double>(count) / static_cast<double>(options.entries),
-                 peer == leader ? "  (leader)" : "");
+                 examples::percent(count, options.entries), peer == leader ? "  (leader)" : "");
     }
     fmt::print("\n  result          {}\n", caught_up ? "caught up, log verified" : "NOT caught up");
     if (outcome && !outcome->ok()) {

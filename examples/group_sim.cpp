@@ -22,14 +22,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -41,180 +39,86 @@
 #include <mosaik/machines/kv_store.hpp>
 #include <mosaik/net/sim/group_world.hpp>
 
+#include "example_support.hpp"
+
 namespace {
 
 using namespace mosaik;
 
 enum class ScenarioKind { late_join, leader_crash_during_sync, partition_heal, rivals_merge };
 
-constexpr const char* to_string(ScenarioKind kind) {
-  switch (kind) {
-  case ScenarioKind::late_join:
-    return "late-join";
-  case ScenarioKind::leader_crash_during_sync:
-    return "leader-crash-during-sync";
-  case ScenarioKind::partition_heal:
-    return "partition-heal";
-  case ScenarioKind::rivals_merge:
-    return "rivals-merge";
-  }
-  return "unknown";
+constexpr examples::Names<ScenarioKind, 4> kScenarioNames{
+    {{ScenarioKind::late_join, "late-join"},
+     {ScenarioKind::leader_crash_during_sync, "leader-crash-during-sync"},
+     {ScenarioKind::partition_heal, "partition-heal"},
+     {ScenarioKind::rivals_merge, "rivals-merge"}}};
+
+constexpr std::string_view to_string(ScenarioKind kind) {
+  return examples::name_of(kScenarioNames, kind);
 }
 
-struct Options {
+struct Options : examples::SimOptions {
+  Options() : SimOptions(/*inflight*/ 1, /*latency_ms*/ 5) {}
+
   ScenarioKind scenario = ScenarioKind::late_join;
   std::string machine = "counter";
   std::uint64_t peers = 5;
   std::uint64_t commands = 10'000;
   std::uint64_t batch = 100;
   std::uint64_t sync_batch = 500;
-  std::uint32_t inflight = 1;
-  double latency_ms = 5;
-  double bandwidth_mbps = 100;
-  std::uint64_t seed = 1;
-  bool json = false;
-  std::string log_level = "warn";
 };
 
-void usage() {
-  std::fputs(
-      "usage: mosaik-group-sim [--scenario late-join|leader-crash-during-sync|partition-heal|rivals-merge]\n"
-      "         [--machine counter|kv] [--peers N] [--commands N] [--batch N] [--sync-batch N]\n"
-      "         [--inflight N] [--latency-ms X] [--bandwidth-mbps X] [--seed S] [--json]\n"
-      "         [--log-level trace|debug|info|warn|error|off]\n",
-      stderr);
+bool read_scenario(examples::Arguments& args, Options& options) {
+  std::string name;
+  if (!args.read(name)) {
+    return false;
+  }
+  const auto kind = examples::value_of(kScenarioNames, name);
+  if (!kind) {
+    return args.error("unknown scenario {}", name);
+  }
+  options.scenario = *kind;
+  return true;
+}
+
+bool read_machine(examples::Arguments& args, Options& options) {
+  if (!args.read(options.machine)) {
+    return false;
+  }
+  if (options.machine != "counter" && options.machine != "kv") {
+    return args.error("unknown machine {} (counter or kv)", options.machine);
+  }
+  return true;
 }
 
 std::optional<Options> parse(int argc, char** argv) {
-  Options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "mosaik-group-sim: %s needs a value\n", argv[i]);
-        return std::nullopt;
-      }
-      return std::string_view{argv[++i]};
-    };
-    auto number = [&](auto& out) -> bool {
-      const auto text = value();
-      if (!text) {
-        return false;
-      }
-      char* end = nullptr;
-      const std::string copy{*text};
-      if constexpr (std::is_floating_point_v<std::remove_reference_t<decltype(out)>>) {
-        out = std::strtod(copy.c_str(), &end);
-      } else {
-        out = static_cast<std::remove_reference_t<decltype(out)>>(std::strtoull(copy.c_str(), &end, 10));
-      }
-      if (end == copy.c_str() || *end != '\0') {
-        std::fprintf(stderr, "mosaik-group-sim: %s: not a number: %s\n", std::string{arg}.c_str(),
-                     copy.c_str());
-        return false;
-      }
-      return true;
-    };
-    auto word = [&](std::string& out) -> bool {
-      const auto text = value();
-      if (text) {
-        out = std::string{*text};
-      }
-      return text.has_value();
-    };
-    bool ok = true;
-    if (arg == "--scenario") {
-      std::string name;
-      ok = word(name);
-      if (ok) {
-        if (name == "late-join")
-          options.scenario = ScenarioKind::late_join;
-        else if (name == "leader-crash-during-sync")
-          options.scenario = ScenarioKind::leader_crash_during_sync;
-        else if (name == "partition-heal")
-          options.scenario = ScenarioKind::partition_heal;
-        else if (name == "rivals-merge")
-          options.scenario = ScenarioKind::rivals_merge;
-        else {
-          std::fprintf(stderr, "mosaik-group-sim: unknown scenario %s\n", name.c_str());
-          ok = false;
+  return examples::parse_command_line<Options>(
+      "mosaik-group-sim", argc, argv,
+      {{"--scenario", examples::alternatives(kScenarioNames), read_scenario},
+       {"--machine", "counter|kv", read_machine},
+       {"--peers", "N", &Options::peers},
+       {"--commands", "N", &Options::commands},
+       {"--batch", "N", &Options::batch},
+       {"--sync-batch", "N", &Options::sync_batch},
+       {"--inflight", "N", &Options::inflight},
+       {"--latency-ms", "X", &Options::latency_ms},
+       {"--bandwidth-mbps", "X", &Options::bandwidth_mbps},
+       {"--seed", "S", &Options::seed},
+       {"--json", &Options::json},
+       {"--log-level", examples::alternatives(examples::kLogLevels), &Options::log_level}},
+      [](const Options& options) -> const char* {
+        if (options.peers < 3 || options.peers > 99 || options.commands == 0 || options.batch == 0 ||
+            options.sync_batch == 0 || options.inflight == 0 || options.latency_ms < 0 ||
+            options.bandwidth_mbps < 0) {
+          return "3 <= peers <= 99; commands, batch, sync-batch and inflight must be positive; latency and "
+                 "bandwidth not negative";
         }
-      }
-    } else if (arg == "--machine") {
-      ok = word(options.machine);
-      if (ok && options.machine != "counter" && options.machine != "kv") {
-        std::fprintf(stderr, "mosaik-group-sim: unknown machine %s (counter or kv)\n",
-                     options.machine.c_str());
-        ok = false;
-      }
-    } else if (arg == "--peers")
-      ok = number(options.peers);
-    else if (arg == "--commands")
-      ok = number(options.commands);
-    else if (arg == "--batch")
-      ok = number(options.batch);
-    else if (arg == "--sync-batch")
-      ok = number(options.sync_batch);
-    else if (arg == "--inflight")
-      ok = number(options.inflight);
-    else if (arg == "--latency-ms")
-      ok = number(options.latency_ms);
-    else if (arg == "--bandwidth-mbps")
-      ok = number(options.bandwidth_mbps);
-    else if (arg == "--seed")
-      ok = number(options.seed);
-    else if (arg == "--json")
-      options.json = true;
-    else if (arg == "--log-level")
-      ok = word(options.log_level);
-    else if (arg == "--help" || arg == "-h") {
-      usage();
-      std::exit(0);
-    } else {
-      std::fprintf(stderr, "mosaik-group-sim: unknown option %s\n", std::string{arg}.c_str());
-      ok = false;
-    }
-    if (!ok) {
-      return std::nullopt;
-    }
-  }
-  if (options.peers < 3 || options.peers > 99 || options.commands == 0 || options.batch == 0 ||
-      options.sync_batch == 0 || options.inflight == 0 || options.latency_ms < 0 ||
-      options.bandwidth_mbps < 0) {
-    std::fputs("mosaik-group-sim: 3 <= peers <= 99; commands, batch, sync-batch and inflight must be "
-               "positive; latency and bandwidth not negative\n",
-               stderr);
-    return std::nullopt;
-  }
-  return options;
+        return nullptr;
+      });
 }
 
-log::Level level_from(std::string_view name) {
-  using log::Level;
-  if (name == "trace")
-    return Level::trace;
-  if (name == "debug")
-    return Level::debug;
-  if (name == "info")
-    return Level::info;
-  if (name == "error")
-    return Level::error;
-  if (name == "off")
-    return Level::off;
-  return Level::warn;
-}
-
-Duration from_ms(double ms) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ms));
-}
-
-double millis(Duration duration) {
-  return std::chrono::duration<double, std::milli>(duration).count();
-}
-
-double percent(std::uint64_t part, std::uint64_t whole) {
-  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
-}
+using examples::millis;
+using examples::percent;
 
 // ---- the machines ------------------------------------------------------------
 
@@ -262,10 +166,7 @@ public:
 
   explicit Simulation(const Options& options)
       : options_(options), simulator_(options.seed), network_(simulator_), world_(simulator_, network_) {
-    sim::LinkConfig link;
-    link.latency = from_ms(options.latency_ms);
-    link.bandwidth_bytes_per_second = options.bandwidth_mbps * 1e6 / 8.0;
-    network_.set_default_link(link);
+    network_.set_default_link(options.link());
     world_.on_event([this](PeerId id, const group::GroupEvent& event) { on_event(id, event); });
   }
 
@@ -280,19 +181,11 @@ public:
                  options_.latency_ms, options_.bandwidth_mbps, millis(kElectionTimeout),
                  millis(kElectionJitter), millis(kHeartbeat), options_.sync_batch, options_.inflight);
     }
-    switch (options_.scenario) {
-    case ScenarioKind::late_join:
-      late_join(false);
-      break;
-    case ScenarioKind::leader_crash_during_sync:
-      late_join(true);
-      break;
-    case ScenarioKind::partition_heal:
-      partition(false);
-      break;
-    case ScenarioKind::rivals_merge:
-      partition(true);
-      break;
+    const auto scenario = options_.scenario;
+    if (scenario == ScenarioKind::late_join || scenario == ScenarioKind::leader_crash_during_sync) {
+      late_join(scenario == ScenarioKind::leader_crash_during_sync);
+    } else {
+      partition(scenario == ScenarioKind::rivals_merge);
     }
     const int code = finish();
     const auto wall = std::chrono::steady_clock::now() - wall_start;
@@ -308,6 +201,33 @@ private:
   static constexpr Duration kElectionJitter = 150ms;
   static constexpr Duration kHeartbeat = 75ms;
   static constexpr std::uint64_t kStallSteps = 1'000'000;
+
+  /// Tells a livelock: virtual time standing still for kStallSteps handlers in a row.
+  struct Watchdog {
+    TimePoint time{};
+    std::uint64_t steps = 0;
+    bool tripped = false; ///< for good: the run is abandoned
+
+    /// Called before every handler.
+    bool stuck(TimePoint now) {
+      if (now != time) {
+        time = now;
+        steps = 0;
+        return false;
+      }
+      tripped = ++steps >= kStallSteps;
+      return tripped;
+    }
+  };
+
+  /// The catch-up sessions the timeline saw.
+  struct SessionTally {
+    std::uint64_t started = 0;
+    std::uint64_t completed = 0;
+    std::uint64_t failed = 0;
+    std::uint64_t fetched = 0;                    ///< entries, from all peers
+    std::map<PeerId, std::uint64_t> fetched_from; ///< entries, per serving peer
+  };
 
   struct Acked {
     IndexRange range;
@@ -376,7 +296,7 @@ private:
   }
   template <class... Args>
   void fail(fmt::format_string<Args...> format, Args&&... args) {
-    if (stalled_ && !failures_.empty()) {
+    if (watchdog_.tripped && !failures_.empty()) {
       return; // after a livelock every later step fails for that one reason
     }
     auto text = fmt::format(format, std::forward<Args>(args)...);
@@ -399,22 +319,22 @@ private:
     }
     case Kind::sync_started:
       check_truncation(id); // a session may start by dropping a divergent suffix
-      ++sessions_started_;
+      ++sessions_.started;
       note("peer {} opens a catch-up session: log at {}, target {}", id, world_.member(id).log.last(),
            event.target);
       break;
     case Kind::sync_finished: {
       const bool ok = event.outcome && event.outcome->ok();
-      ok ? ++sessions_completed_ : ++sessions_failed_;
+      ok ? ++sessions_.completed : ++sessions_.failed;
       const auto& progress = event.progress;
       std::uint64_t fetched = 0;
       if (progress) {
         for (const auto& [peer, done] : progress->peers) {
           fetched += done.entries;
-          fetched_from_[peer] += done.entries;
+          sessions_.fetched_from[peer] += done.entries;
         }
       }
-      fetched_total_ += fetched;
+      sessions_.fetched += fetched;
       note("peer {} catch-up session {}{}: {} entries fetched in {:.1f} ms, log now at {}", id,
            event.outcome ? sync::to_string(event.outcome->status) : "ended",
            event.outcome && !event.outcome->ok() ? fmt::format(" ({})", event.outcome->reason)
@@ -472,17 +392,13 @@ private:
   /// Runs until `done()` or `limit` passes. A watchdog stops the run (for good)
   /// if virtual time stands still for kStallSteps handlers in a row: a livelock.
   bool run_until(const std::function<bool()>& done, Duration limit) {
-    if (stalled_) {
+    if (watchdog_.tripped) {
       return false;
     }
     bool stop = false;
     const auto finished = world_.run_until(
         [&] {
-          if (simulator_.now() != stall_time_) {
-            stall_time_ = simulator_.now();
-            stall_steps_ = 0;
-          } else if (++stall_steps_ >= kStallSteps) {
-            stalled_ = true;
+          if (watchdog_.stuck(simulator_.now())) {
             stop = true;
             return true;
           }
@@ -667,7 +583,7 @@ private:
     const auto at_30_percent = [&] {
       const auto progress = world_[joiner].sync_progress();
       return (progress && progress->total > 0 && progress->done * 10 >= progress->total * 3) ||
-             sessions_completed_ > 0;
+             sessions_.completed > 0;
     };
     if (!run_until(at_30_percent, 30s)) {
       fail("the joiner's catch-up session did not get under way within 30 s");
@@ -974,17 +890,13 @@ private:
     const bool ok = consistent && violations.empty() && failures_.empty();
 
     if (options_.json) {
-      std::string served;
+      std::map<PeerId, std::uint64_t> served;
       for (const auto& [id, member] : world_.members()) {
-        served += fmt::format("{}\"{}\": {}", served.empty() ? "" : ", ", id.value(), served_[id]);
-      }
-      std::string fetched;
-      for (const auto& [id, count] : fetched_from_) {
-        fetched += fmt::format("{}\"{}\": {}", fetched.empty() ? "" : ", ", id.value(), count);
+        served[id] = served_[id];
       }
       std::string failures;
       for (const auto& failure : failures_) {
-        failures += fmt::format("{}\"{}\"", failures.empty() ? "" : ", ", escape(failure));
+        failures += fmt::format("{}\"{}\"", failures.empty() ? "" : ", ", examples::json_escape(failure));
       }
       fmt::print(
           "{{\"scenario\": \"{}\", \"machine\": \"{}\", \"peers\": {}, \"commands\": {}, \"batch\": {}, "
@@ -996,9 +908,10 @@ private:
           "\"simulated_ms\": {:.3f}}}\n",
           to_string(options_.scenario), Traits::name, options_.peers, options_.commands, options_.batch,
           options_.seed, ok, committed.value(), acked_commands_, consistent, durable, state_json,
-          world_.leaders_by_term().size(), sessions_started_, sessions_completed_, sessions_failed_,
-          fetched_total_, fetched, served, truncated_total_, violations.size(), failures,
-          simulator_.trace_hash(), millis(simulator_.now().time_since_epoch()));
+          world_.leaders_by_term().size(), sessions_.started, sessions_.completed, sessions_.failed,
+          sessions_.fetched, examples::json_counts(sessions_.fetched_from), examples::json_counts(served),
+          truncated_total_, violations.size(), failures, simulator_.trace_hash(),
+          millis(simulator_.now().time_since_epoch()));
       return ok ? 0 : 1;
     }
 
@@ -1025,7 +938,7 @@ private:
     fmt::print("  elections       {} (terms with a leader)\n", world_.leaders_by_term().size());
     fmt::print(
         "  catch-up        {} session(s) started, {} completed, {} ended otherwise; {} entries fetched\n",
-        sessions_started_, sessions_completed_, sessions_failed_, fetched_total_);
+        sessions_.started, sessions_.completed, sessions_.failed, sessions_.fetched);
     if (truncated_total_ > 0) {
       fmt::print("  truncated       {} divergent uncommitted entries\n", truncated_total_);
     }
@@ -1044,17 +957,6 @@ private:
     return ok ? 0 : 1;
   }
 
-  static std::string escape(const std::string& text) {
-    std::string out;
-    for (const char c : text) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-      }
-      out += c;
-    }
-    return out;
-  }
-
   const Options& options_;
   sim::Simulator simulator_;
   sim::Network network_;
@@ -1063,17 +965,11 @@ private:
   std::optional<PeerId> joiner_;
   bool promoted_ = false;
   bool converged_ = false;
-  bool stalled_ = false;
-  TimePoint stall_time_{};
-  std::uint64_t stall_steps_ = 0;
+  Watchdog watchdog_;
   std::map<PeerId, group::Role> roles_;
   std::map<PeerId, std::uint64_t> truncated_seen_;
   std::uint64_t truncated_total_ = 0;
-  std::uint64_t sessions_started_ = 0;
-  std::uint64_t sessions_completed_ = 0;
-  std::uint64_t sessions_failed_ = 0;
-  std::uint64_t fetched_total_ = 0;
-  std::map<PeerId, std::uint64_t> fetched_from_;
+  SessionTally sessions_;
   std::map<PeerId, std::uint64_t> served_;
   std::uint64_t next_seq_ = 0;
   std::uint64_t acked_commands_ = 0;
@@ -1087,10 +983,9 @@ private:
 int main(int argc, char** argv) {
   const auto parsed = parse(argc, argv);
   if (!parsed) {
-    usage();
     return 2;
   }
-  log::set_level(level_from(parsed->log_level));
+  log::set_level(examples::level_from(parsed->log_level));
   if (parsed->machine == "kv") {
     return Simulation<KvTraits>{*parsed}.run();
   }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,39 +15,6 @@
 
 namespace mosaik::test {
 namespace {
-
-using joining::increments_sum;
-using joining::members_converged;
-using joining::set_links;
-
-/// The value of a completed operation (REQUIREs that it completed and succeeded).
-template <class T>
-T expect_ok(const std::optional<group::Result<T>>& result) {
-  REQUIRE(result.has_value());
-  INFO("error: " << (result->ok() ? std::string{"none"} : result->error().message()));
-  REQUIRE(result->ok());
-  return result->value();
-}
-
-/// Runs until a leader other than `not_this` is known to every live member.
-std::optional<PeerId> elect_other(CounterSim& sim, PeerId not_this, Duration limit = 10s) {
-  sim.world.run_until(
-      [&] {
-        const auto leader = sim.world.leader();
-        if (!leader || *leader == not_this) {
-          return false;
-        }
-        for (const auto& [id, member] : sim.world.members()) {
-          if (member->group && id != not_this && member->group->leader() != leader) {
-            return false;
-          }
-        }
-        return true;
-      },
-      limit);
-  const auto leader = sim.world.leader();
-  return leader && *leader != not_this ? leader : std::nullopt;
-}
 
 /// Runs Inc(first..first+count-1) on `peer` in batches of `batch`; returns the ranges.
 std::vector<IndexRange> load(CounterSim& sim, PeerId peer, std::int64_t first, std::int64_t count,
@@ -156,14 +124,9 @@ TEST_CASE("catch-up: five peers and 100000 commands and a late joiner", "[group]
   INFO("seed " << seed);
   CounterSim sim{seed};
   set_links(sim.network, 5ms, 10e6); // 10 MB/s per directed link
-  const std::vector<PeerId> ids{PeerId{1}, PeerId{2}, PeerId{3}, PeerId{4}};
+  const auto ids = peers(4);
   const auto joiner = PeerId{5};
-  for (const auto id : ids) {
-    sim.world.add(id, counter_options(ids));
-    sim.world.start(id);
-  }
-  const auto leader = sim.elect();
-  REQUIRE(leader.has_value());
+  const auto leader = start_and_elect(sim, ids);
 
   constexpr std::int64_t commands = 100'000;
   const auto ranges = load(sim, *leader, 0, commands, 1000);
@@ -190,14 +153,9 @@ TEST_CASE("catch-up: five peers and 100000 commands and a late joiner", "[group]
   sim.world.start(joiner);
   const auto added = expect_ok(sim.world.await(sim.world[*leader].add_member(joiner)));
   CHECK(added.value() > ranges.back().last().value());
-  std::vector<PeerId> all = ids;
-  all.push_back(joiner);
+  const auto all = with(ids, joiner);
   REQUIRE(sim.world.run_until(
-      [&] {
-        return sim.world[*leader].core().membership().is_voter(joiner) &&
-               sim.world[joiner].core().membership().is_voter(joiner) && members_converged(sim.world, all);
-      },
-      60s));
+      [&] { return promoted(sim.world, *leader, joiner) && members_converged(sim.world, all); }, 60s));
   CHECK(sim.world[joiner].machine().value() == increments_sum(0, commands));
   CHECK(sim.world[joiner].core().counters().sync_sessions_completed >= 1);
   REQUIRE(session.has_value());
@@ -231,12 +189,7 @@ namespace {
 PeerId loaded_group(CounterSim& sim, const std::vector<PeerId>& voters, std::int64_t commands,
                     std::size_t sync_batch) {
   set_links(sim.network, 5ms, 10e6);
-  for (const auto id : voters) {
-    sim.world.add(id, counter_options(voters, sync_batch));
-    sim.world.start(id);
-  }
-  const auto leader = sim.elect();
-  REQUIRE(leader.has_value());
+  const auto leader = start_and_elect(sim, voters, sync_batch);
   load(sim, *leader, 0, commands, 1000);
   REQUIRE(sim.world.run_until([&] { return members_converged(sim.world, voters); }, 10s));
   return *leader;
@@ -249,8 +202,7 @@ void join_until_mid_session(CounterSim& sim, const std::vector<PeerId>& voters, 
                             const std::function<bool(const sync::SyncProgress&)>& also) {
   sim.world.add(joiner, counter_options(voters, sync_batch));
   sim.world.start(joiner);
-  auto added = std::make_shared<std::optional<group::Result<Index>>>();
-  sim.world.spawn(sim.world[leader].add_member(joiner), added);
+  const auto added = spawn(sim.world, sim.world[leader].add_member(joiner));
   REQUIRE(sim.world.run_until(
       [&] {
         const auto progress = sim.world[joiner].sync_progress();
@@ -258,8 +210,22 @@ void join_until_mid_session(CounterSim& sim, const std::vector<PeerId>& voters, 
                also(*progress);
       },
       10s));
-  REQUIRE(added->has_value());
-  REQUIRE((*added)->ok());
+  expect_ok(*added);
+}
+
+/// Runs until `leader` promoted `joiner` and the `live` members converged; then
+/// each of them committed at least every index of `at_least` and holds `value`.
+void require_joined(CounterSim& sim, PeerId leader, PeerId joiner, const std::vector<PeerId>& live,
+                    std::initializer_list<Index> at_least, std::int64_t value) {
+  REQUIRE(sim.world.run_until(
+      [&] { return promoted(sim.world, leader, joiner) && members_converged(sim.world, live); }, 30s));
+  for (const auto id : live) {
+    INFO("peer " << id.value());
+    for (const auto index : at_least) {
+      CHECK(sim.world[id].committed() >= index);
+    }
+    CHECK(sim.world[id].machine().value() == value);
+  }
 }
 
 } // namespace
@@ -270,10 +236,7 @@ TEST_CASE("catch-up: the leader crashes during a joiner's catch-up", "[group][ca
     const std::uint64_t size = seed % 2 == 1 ? 3 : 5;
     INFO("seed " << seed << ", " << size << " voters");
     CounterSim sim{seed};
-    std::vector<PeerId> voters;
-    for (std::uint64_t i = 1; i <= size; ++i) {
-      voters.push_back(PeerId{i});
-    }
+    const auto voters = peers(size);
     const auto joiner = PeerId{size + 1};
     constexpr std::int64_t commands = 20'000;
     const auto leader = loaded_group(sim, voters, commands, 100);
@@ -294,7 +257,7 @@ TEST_CASE("catch-up: the leader crashes during a joiner's catch-up", "[group][ca
     CHECK(progress->remaining.size() > 0);
     sim.world.crash(leader);
 
-    const auto next = elect_other(sim, leader);
+    const auto next = sim.elect_other(leader);
     REQUIRE(next.has_value());
     CHECK(*next != joiner);
     // The group takes commands again, the joiner among its members.
@@ -304,26 +267,9 @@ TEST_CASE("catch-up: the leader crashes during a joiner's catch-up", "[group][ca
       CHECK(more.first().value() > commit_before.value());
       executed += 500;
     }
-    std::vector<PeerId> live;
-    for (const auto id : voters) {
-      if (id != leader) {
-        live.push_back(id);
-      }
-    }
-    live.push_back(joiner);
-    REQUIRE(sim.world.run_until(
-        [&] {
-          return sim.world[*next].core().membership().is_voter(joiner) &&
-                 sim.world[joiner].core().membership().is_voter(joiner) && members_converged(sim.world, live);
-        },
-        30s));
     const auto expected = increments_sum(0, executed);
-    for (const auto id : live) {
-      INFO("peer " << id.value());
-      CHECK(sim.world[id].committed() >= commit_before);
-      CHECK(sim.world[id].committed() >= more.last());
-      CHECK(sim.world[id].machine().value() == expected);
-    }
+    require_joined(sim, *next, joiner, with(except(voters, {leader}), joiner), {commit_before, more.last()},
+                   expected);
     const auto& counters = sim.world[joiner].core().counters();
     CHECK(counters.sync_sessions_completed >= 1);
     UNSCOPED_INFO("joiner sessions: started " << counters.sync_sessions_started << ", completed "
@@ -332,8 +278,7 @@ TEST_CASE("catch-up: the leader crashes during a joiner's catch-up", "[group][ca
 
     // The old leader comes back and converges too: nothing committed was lost.
     sim.world.restart(leader);
-    std::vector<PeerId> all = voters;
-    all.push_back(joiner);
+    const auto all = with(voters, joiner);
     REQUIRE(sim.world.run_until([&] { return members_converged(sim.world, all); }, 30s));
     CHECK(sim.world[leader].machine().value() == expected);
     sim.require_safe();
@@ -344,7 +289,7 @@ TEST_CASE("catch-up: a provider crashes during a joiner's catch-up", "[group][ca
   for (std::uint64_t seed = 31; seed <= 50; ++seed) {
     INFO("seed " << seed);
     CounterSim sim{seed};
-    const std::vector<PeerId> voters{PeerId{1}, PeerId{2}, PeerId{3}};
+    const auto voters = peers(3);
     const auto joiner = PeerId{4};
     constexpr std::int64_t commands = 20'000;
     const auto leader = loaded_group(sim, voters, commands, 100);
@@ -359,13 +304,6 @@ TEST_CASE("catch-up: a provider crashes during a joiner's catch-up", "[group][ca
     sim.world.crash(provider);
     REQUIRE(sim.world[joiner].sync_progress().has_value());
 
-    std::vector<PeerId> live;
-    for (const auto id : voters) {
-      if (id != provider) {
-        live.push_back(id);
-      }
-    }
-    live.push_back(joiner);
     REQUIRE(sim.world.run_until(
         [&] { return !sim.world[joiner].core().syncing() && !sim.world[joiner].sync_progress(); }, 30s));
     const auto& counters = sim.world[joiner].core().counters();
@@ -374,22 +312,10 @@ TEST_CASE("catch-up: a provider crashes during a joiner's catch-up", "[group][ca
     CHECK(sim.world.leader() == leader);
 
     const auto more = expect_ok(sim.world.await(sim.world[leader].execute_many(increments(commands, 1000))));
-    REQUIRE(sim.world.run_until(
-        [&] {
-          return sim.world[leader].core().membership().is_voter(joiner) &&
-                 sim.world[joiner].core().membership().is_voter(joiner) && members_converged(sim.world, live);
-        },
-        30s));
-    const auto expected = increments_sum(0, commands + 1000);
-    for (const auto id : live) {
-      INFO("peer " << id.value());
-      CHECK(sim.world[id].committed() >= commit_before);
-      CHECK(sim.world[id].committed() >= more.last());
-      CHECK(sim.world[id].machine().value() == expected);
-    }
+    require_joined(sim, leader, joiner, with(except(voters, {provider}), joiner),
+                   {commit_before, more.last()}, increments_sum(0, commands + 1000));
     sim.world.restart(provider);
-    std::vector<PeerId> all = voters;
-    all.push_back(joiner);
+    const auto all = with(voters, joiner);
     REQUIRE(sim.world.run_until([&] { return members_converged(sim.world, all); }, 30s));
     sim.require_safe();
   }
@@ -400,19 +326,9 @@ TEST_CASE("catch-up: a lagging follower the leader needs fetches the leader's un
   for (std::uint64_t seed = 41; seed <= 60; ++seed) {
     INFO("seed " << seed);
     CounterSim sim{seed};
-    const std::vector<PeerId> ids{PeerId{1}, PeerId{2}, PeerId{3}};
-    for (const auto id : ids) {
-      sim.world.add(id, counter_options(ids, 500));
-      sim.world.start(id);
-    }
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
-    std::vector<PeerId> followers;
-    for (const auto id : ids) {
-      if (id != *leader) {
-        followers.push_back(id);
-      }
-    }
+    const auto ids = peers(3);
+    const auto leader = start_and_elect(sim, ids, 500);
+    const auto followers = except(ids, {*leader});
     const auto down = followers[0];
     const auto lagging = followers[1];
 
@@ -434,8 +350,7 @@ TEST_CASE("catch-up: a lagging follower the leader needs fetches the leader's un
 
     // One follower down: the leader needs the lagging one to commit anything new.
     sim.world.crash(down);
-    auto pending = std::make_shared<std::optional<group::Result<IndexRange>>>();
-    sim.world.spawn(sim.world[*leader].execute_many(increments(6000, 3000)), pending);
+    const auto pending = spawn(sim.world, sim.world[*leader].execute_many(increments(6000, 3000)));
     sim.world.simulator().advance(100ms);
     REQUIRE_FALSE(pending->has_value());
     CHECK(sim.world[*leader].committed() == committed);

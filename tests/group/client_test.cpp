@@ -13,32 +13,24 @@
 namespace mosaik::test {
 namespace {
 
-using namespace scenario;
 using group::Consistency;
 using group::Errc;
 using group::Result;
 
-template <class T>
-bool failed_as(const Result<T>& result, std::initializer_list<Errc> codes) {
-  return !result.ok() && std::find(codes.begin(), codes.end(), result.error().code) != codes.end();
-}
-
-template <class T>
-std::string describe(const Result<T>& result) {
-  return result.ok() ? std::string{"ok"} : result.error().message();
-}
-
-Index execute_ok(CounterSim& sim, PeerId member, std::int64_t amount) {
-  const auto result = sim.world.await(sim.world[member].execute(Counter::Command{amount}), 30s);
-  INFO("seed " << sim.seed << ", execute of " << amount << " on member " << member.value());
-  REQUIRE(result.has_value());
-  INFO(describe(*result));
-  REQUIRE(result->ok());
-  return result->value();
-}
-
 auto counter_value() {
   return [](const Counter& counter) { return counter.value(); };
+}
+
+/// REQUIREs that every operation completed, CHECKs that each did with stopped.
+template <class... T>
+void require_stopped(const Pending<Result<T>>&... operations) {
+  int position = 0;
+  const auto stopped = [&](const auto& operation) {
+    INFO("operation " << ++position << " of " << sizeof...(operations));
+    REQUIRE(operation->has_value());
+    CHECK(failed_as(**operation, {Errc::stopped}));
+  };
+  (stopped(operations), ...);
 }
 
 } // namespace
@@ -49,9 +41,7 @@ TEST_CASE("concurrent executes from the leader and followers commit exactly once
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(3);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
 
     struct Submitted {
       PeerId member;
@@ -138,9 +128,7 @@ TEST_CASE("a restarted follower's forwarded commands are not mistaken for its ea
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(3);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto follower = except(ids, {*leader}).front();
 
     // Forwarded to the leader before the crash...
@@ -150,20 +138,14 @@ TEST_CASE("a restarted follower's forwarded commands are not mistaken for its ea
     world.restart(follower);
     REQUIRE(converge(world, first));
     // ...and after the restart: another command, which must get its own entry.
-    const auto second = world.await(world[follower].execute(Counter::Command{2}), 30s);
-    REQUIRE(second.has_value());
-    INFO("second execute: " << describe(*second));
-    REQUIRE(second->ok());
-    CHECK(second->value() != first);
-    const auto* entry = world[*leader].log().get(second->value());
+    const auto second = expect_ok(world.await(world[follower].execute(Counter::Command{2}), 30s));
+    CHECK(second != first);
+    const auto* entry = world[*leader].log().get(second);
     REQUIRE(entry != nullptr);
     REQUIRE(entry->command.user() != nullptr);
     CHECK(entry->command.user()->amount == 2);
-    REQUIRE(converge(world, second->value()));
-    for (const auto id : ids) {
-      INFO("member " << id.value());
-      CHECK(world[id].machine().value() == 3);
-    }
+    REQUIRE(converge(world, second));
+    check_values(world, ids, 3);
     sim.require_safe();
   }
 }
@@ -173,49 +155,35 @@ TEST_CASE("feed answers with the assigned range without waiting for apply", "[gr
   INFO("seed " << sim.seed);
   auto& world = sim.world;
   const auto ids = peers(3);
-  start_all(sim, ids);
-  const auto leader = sim.elect();
-  REQUIRE(leader.has_value());
+  const auto leader = start_and_elect(sim, ids);
   const auto follower = except(ids, {*leader}).front();
   const auto base = execute_ok(sim, *leader, 1);
   REQUIRE(converge(world, base));
 
   // On the leader: the index comes back at once, before any follower could acknowledge it.
-  const auto fed = world.await(world[*leader].feed(Counter::Command{2}), 1s);
-  REQUIRE(fed.has_value());
-  INFO(describe(*fed));
-  REQUIRE(fed->ok());
-  CHECK(fed->value() == world[*leader].last().index);
-  CHECK(world[*leader].committed() < fed->value());
-  CHECK(world[*leader].applied() < fed->value());
+  const auto fed = expect_ok(world.await(world[*leader].feed(Counter::Command{2}), 1s));
+  CHECK(fed == world[*leader].last().index);
+  CHECK(world[*leader].committed() < fed);
+  CHECK(world[*leader].applied() < fed);
 
   // From a follower: forwarded, answered with the leader's range before it is applied here.
-  const auto many = world.await(world[follower].feed_many(increments(10, 5)), 3s);
-  REQUIRE(many.has_value());
-  INFO(describe(*many));
-  REQUIRE(many->ok());
-  CHECK(many->value().size() == 5);
-  CHECK(many->value().first() == fed->value().next());
-  CHECK(world[follower].applied() < many->value().last());
+  const auto many = expect_ok(world.await(world[follower].feed_many(increments(10, 5)), 3s));
+  CHECK(many.size() == 5);
+  CHECK(many.first() == fed.next());
+  CHECK(world[follower].applied() < many.last());
 
-  const auto single = world.await(world[follower].feed(Counter::Command{100}), 3s);
-  REQUIRE(single.has_value());
-  REQUIRE(single->ok());
-  CHECK(single->value() == many->value().last().next());
+  const auto single = expect_ok(world.await(world[follower].feed(Counter::Command{100}), 3s));
+  CHECK(single == many.last().next());
 
   // They do get applied, in that order, everywhere.
-  const auto applied = world.await(world[follower].when_applied(single->value()), 5s);
-  REQUIRE(applied.has_value());
-  REQUIRE(applied->ok());
-  REQUIRE(converge(world, single->value()));
-  for (const auto id : ids) {
-    CHECK(world[id].machine().value() == 1 + 2 + (10 + 11 + 12 + 13 + 14) + 100);
-  }
+  expect_ok(world.await(world[follower].when_applied(single), 5s));
+  REQUIRE(converge(world, single));
+  check_values(world, ids, 1 + 2 + (10 + 11 + 12 + 13 + 14) + 100);
   const auto& log = world[follower].log();
-  for (auto index = many->value().first(); index <= many->value().last(); index = index.next()) {
+  for (auto index = many.first(); index <= many.last(); index = index.next()) {
     REQUIRE(log.get(index)->command.user() != nullptr);
     CHECK(log.get(index)->command.user()->amount ==
-          10 + static_cast<std::int64_t>(index.distance_from(many->value().first().prev())) - 1);
+          10 + static_cast<std::int64_t>(index.distance_from(many.first().prev())) - 1);
   }
   sim.require_safe();
 }
@@ -225,9 +193,7 @@ TEST_CASE("client errors are values: empty batch, no leader, stopped", "[group][
     CounterSim sim{711};
     INFO("seed " << sim.seed);
     const auto ids = peers(3);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     for (const auto id : ids) {
       INFO("member " << id.value());
       const auto executed = sim.world.await(sim.world[id].execute_many({}), 1s);
@@ -264,9 +230,7 @@ TEST_CASE("client errors are values: empty batch, no leader, stopped", "[group][
     CounterSim sim{713};
     INFO("seed " << sim.seed);
     const auto ids = peers(3);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto base = execute_ok(sim, *leader, 1);
     for (const auto id : except(ids, {*leader})) {
       sim.world.crash(id);
@@ -287,9 +251,7 @@ TEST_CASE("client errors are values: empty batch, no leader, stopped", "[group][
     INFO("seed " << sim.seed);
     auto& world = sim.world;
     const auto ids = peers(3);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto base = execute_ok(sim, *leader, 1);
     for (const auto id : except(ids, {*leader})) {
       world.crash(id);
@@ -311,16 +273,7 @@ TEST_CASE("client errors are values: empty batch, no leader, stopped", "[group][
 
     group.stop();
     world.simulator().advance(10ms);
-    REQUIRE(executed->has_value());
-    CHECK(failed_as(**executed, {Errc::stopped}));
-    REQUIRE(batch->has_value());
-    CHECK(failed_as(**batch, {Errc::stopped}));
-    REQUIRE(committed->has_value());
-    CHECK(failed_as(**committed, {Errc::stopped}));
-    REQUIRE(changed->has_value());
-    CHECK(failed_as(**changed, {Errc::stopped}));
-    REQUIRE(read->has_value());
-    CHECK(failed_as(**read, {Errc::stopped}));
+    require_stopped(executed, batch, committed, changed, read);
     // And anything asked afterwards.
     const auto late = world.await(group.execute(Counter::Command{4}), 1s);
     REQUIRE(late.has_value());
@@ -336,9 +289,7 @@ TEST_CASE("client errors are values: empty batch, no leader, stopped", "[group][
     INFO("seed " << sim.seed);
     auto& world = sim.world;
     const auto ids = peers(3);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto follower = except(ids, {*leader}).front();
     // The follower hears the leader but cannot reach it: its forward hangs.
     sim.network.partition_one_way(follower, *leader);
@@ -355,14 +306,7 @@ TEST_CASE("client errors are values: empty batch, no leader, stopped", "[group][
 
     world.crash(follower); // destroys its Group
     world.simulator().advance(10ms);
-    REQUIRE(forwarded->has_value());
-    CHECK(failed_as(**forwarded, {Errc::stopped}));
-    REQUIRE(read->has_value());
-    CHECK(failed_as(**read, {Errc::stopped}));
-    REQUIRE(leads->has_value());
-    CHECK(failed_as(**leads, {Errc::stopped}));
-    REQUIRE(log_reaches->has_value());
-    CHECK(failed_as(**log_reaches, {Errc::stopped}));
+    require_stopped(forwarded, read, leads, log_reaches);
     sim.require_safe();
   }
 }
@@ -373,20 +317,16 @@ TEST_CASE("reads: weak is local, strong is linearizable, a deposed leader refuse
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(5);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto followers = except(ids, {*leader});
     const auto base = execute_ok(sim, *leader, 5);
     REQUIRE(converge(world, base));
 
     // Weak: the local state, whatever it is.
     for (const auto id : ids) {
-      const auto weak = world.await(world[id].query(Counter::Query{}, Consistency::weak), 1s);
-      REQUIRE(weak.has_value());
-      REQUIRE(weak->ok());
-      CHECK(weak->value() == world[id].machine().value());
-      CHECK(weak->value() == 5);
+      const auto weak = expect_ok(world.await(world[id].query(Counter::Query{}, Consistency::weak), 1s));
+      CHECK(weak == world[id].machine().value());
+      CHECK(weak == 5);
     }
     // A follower cut from the leader keeps answering weak reads from its stale state.
     const auto stale = followers.back();
@@ -396,17 +336,13 @@ TEST_CASE("reads: weak is local, strong is linearizable, a deposed leader refuse
     const auto index = execute_ok(sim, *leader, 7);
     for (const auto id : except(followers, {stale})) {
       INFO("follower " << id.value());
-      const auto strong = world.await(world[id].query(Counter::Query{}, Consistency::strong), 5s);
-      REQUIRE(strong.has_value());
-      INFO(describe(*strong));
-      REQUIRE(strong->ok());
-      CHECK(strong->value() == 12);
+      const auto strong = expect_ok(world.await(world[id].query(Counter::Query{}, Consistency::strong), 5s));
+      CHECK(strong == 12);
       CHECK(world[id].applied() >= index);
     }
-    const auto weak_stale = world.await(world[stale].query(Counter::Query{}, Consistency::weak), 1s);
-    REQUIRE(weak_stale.has_value());
-    REQUIRE(weak_stale->ok());
-    CHECK(weak_stale->value() == 5);
+    const auto weak_stale =
+        expect_ok(world.await(world[stale].query(Counter::Query{}, Consistency::weak), 1s));
+    CHECK(weak_stale == 5);
     // A strong read through a leader it cannot reach does not answer with stale data.
     const auto strong_stale = world.await(world[stale].query(Counter::Query{}, Consistency::strong), 10s);
     REQUIRE(strong_stale.has_value());
@@ -423,8 +359,7 @@ TEST_CASE("reads: weak is local, strong is linearizable, a deposed leader refuse
     const auto at_once = spawn(world, world[old].query(Counter::Query{}, Consistency::strong));
     const auto via_follower =
         spawn(world, world[followers.front()].query(Counter::Query{}, Consistency::strong));
-    REQUIRE(world.run_until([&] { return leader_among(world, majority).has_value(); }, 5s));
-    const auto fresh = *leader_among(world, majority);
+    const auto fresh = await_leader_among(world, majority);
     const auto newer = execute_ok(sim, fresh, 100);
     // Now 112 is committed; the old side holds 12.
     REQUIRE(world.run_until([&] { return at_once->has_value() && via_follower->has_value(); }, 10s));
@@ -440,11 +375,8 @@ TEST_CASE("reads: weak is local, strong is linearizable, a deposed leader refuse
     // Healed: the strong read on the old leader now returns the majority's value.
     sim.network.heal_all();
     REQUIRE(converge(world, newer));
-    const auto healed = world.await(world[old].query(Counter::Query{}, Consistency::strong), 5s);
-    REQUIRE(healed.has_value());
-    INFO(describe(*healed));
-    REQUIRE(healed->ok());
-    CHECK(healed->value() == 112);
+    const auto healed = expect_ok(world.await(world[old].query(Counter::Query{}, Consistency::strong), 5s));
+    CHECK(healed == 112);
     sim.require_safe();
   }
 }
@@ -481,10 +413,8 @@ TEST_CASE("observers: leader elected, leader is, leader changed, committed, log 
 
     // when_leader_is: at once for the known leader, never (here) for another.
     const auto followers = except(ids, {*leader});
-    const auto is_leader_now = world.await(world[followers[0]].when_leader_is(*leader), 1s);
-    REQUIRE(is_leader_now.has_value());
-    REQUIRE(is_leader_now->ok());
-    CHECK(is_leader_now->value() == *leader);
+    const auto is_leader_now = expect_ok(world.await(world[followers[0]].when_leader_is(*leader), 1s));
+    CHECK(is_leader_now == *leader);
 
     // when_committed / when_log_reaches complete only once the index is reached.
     const auto next = world[*leader].last().index.next();
@@ -493,10 +423,8 @@ TEST_CASE("observers: leader elected, leader is, leader changed, committed, log 
     world.simulator().advance(500ms);
     CHECK(!committed->has_value());
     CHECK(!reaches->has_value());
-    const auto range = world.await(world[*leader].execute_many(increments(1, 3)), 5s);
-    REQUIRE(range.has_value());
-    REQUIRE(range->ok());
-    CHECK(range->value() == IndexRange{next, next + 2});
+    const auto range = expect_ok(world.await(world[*leader].execute_many(increments(1, 3)), 5s));
+    CHECK(range == IndexRange{next, next + 2});
     REQUIRE(world.run_until([&] { return committed->has_value() && reaches->has_value(); }, 2s));
     REQUIRE((*committed)->ok());
     CHECK((*committed)->value() >= next + 2);

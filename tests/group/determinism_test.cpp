@@ -9,7 +9,6 @@
 namespace mosaik::test {
 namespace {
 
-using namespace scenario;
 using group::Errc;
 using group::Result;
 
@@ -50,26 +49,18 @@ Outcome run_scenario(std::uint64_t seed) {
   // The leader crashes; the others elect another, which commits; the old one comes back.
   world.crash(*first);
   const auto others = except(ids, {*first});
-  REQUIRE(world.run_until([&] { return leader_among(world, others).has_value(); }, 5s));
-  const auto second = *leader_among(world, others);
-  const auto during = world.await(world[second].execute_many(increments(100, 5)), 10s);
-  REQUIRE(during.has_value());
-  REQUIRE(during->ok());
+  const auto second = await_leader_among(world, others);
+  const auto during = expect_ok(world.await(world[second].execute_many(increments(100, 5)), 10s));
   world.restart(*first);
-  REQUIRE(converge(world, during->value().last()));
+  REQUIRE(converge(world, during.last()));
 
   // A late joiner: it starts with the group's list, is added as a learner and catches up.
   const PeerId late{4};
   world.add(late, counter_options(ids));
   world.start(late);
-  const auto added = world.await(world[second].add_member(late), 10s);
-  REQUIRE(added.has_value());
-  INFO((added->ok() ? std::string{"ok"} : added->error().message()));
-  REQUIRE(added->ok());
-  const auto after = world.await(world[second].execute(Counter::Command{1000}), 10s);
-  REQUIRE(after.has_value());
-  REQUIRE(after->ok());
-  REQUIRE(converge(world, after->value()));
+  expect_ok(world.await(world[second].add_member(late), 10s));
+  const auto after = expect_ok(world.await(world[second].execute(Counter::Command{1000}), 10s));
+  REQUIRE(converge(world, after));
   REQUIRE(world.run_until([&] { return world[second].core().membership().is_voter(late); }, 10s));
   world.simulator().advance(1s);
   CHECK(world[late].machine().value() == world[second].machine().value());

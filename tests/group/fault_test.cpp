@@ -14,23 +14,7 @@
 namespace mosaik::test {
 namespace {
 
-using namespace scenario;
-using group::Errc;
 using group::Result;
-
-bool failed_as(const Result<Index>& result, std::initializer_list<group::Errc> codes) {
-  return !result.ok() && std::find(codes.begin(), codes.end(), result.error().code) != codes.end();
-}
-
-/// Executes `amount` on `member` and requires it to succeed; returns its index.
-Index execute_ok(CounterSim& sim, PeerId member, std::int64_t amount) {
-  const auto result = sim.world.await(sim.world[member].execute(Counter::Command{amount}), 30s);
-  INFO("seed " << sim.seed << ", execute of " << amount << " on member " << member.value());
-  REQUIRE(result.has_value());
-  INFO((result->ok() ? std::string{"ok"} : result->error().message()));
-  REQUIRE(result->ok());
-  return result->value();
-}
 
 } // namespace
 
@@ -40,9 +24,7 @@ TEST_CASE("partition of the leader with a minority", "[group][fault][partition]"
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(5);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto old = *leader;
     const auto base = execute_ok(sim, old, 1);
     REQUIRE(converge(world, base));
@@ -56,17 +38,14 @@ TEST_CASE("partition of the leader with a minority", "[group][fault][partition]"
 
     // The old leader still believes it leads: it takes the commands, it cannot commit them.
     REQUIRE(world[old].is_leader());
-    const auto fed = world.await(world[old].feed(Counter::Command{1000}), 1s);
-    REQUIRE(fed.has_value());
-    REQUIRE(fed->ok());
+    const auto fed = expect_ok(world.await(world[old].feed(Counter::Command{1000}), 1s));
     const auto stuck = spawn(world, world[old].execute(Counter::Command{2000}));
 
     // The majority elects a leader of a higher term and commits.
-    REQUIRE(world.run_until([&] { return leader_among(world, majority).has_value(); }, 5s));
-    const auto fresh = *leader_among(world, majority);
+    const auto fresh = await_leader_among(world, majority);
     CHECK(world[fresh].core().term() > old_term);
     const auto committed_by_majority = execute_ok(sim, fresh, 10);
-    CHECK(committed_by_majority >= fed->value()); // the same indices, other entries
+    CHECK(committed_by_majority >= fed); // the same indices, other entries
     world.simulator().advance(1s);
     CHECK(world[old].committed() == old_commit);
     CHECK(world[old].applied() == old_commit);
@@ -83,8 +62,8 @@ TEST_CASE("partition of the leader with a minority", "[group][fault][partition]"
     CHECK(world[old].core().term() == world[fresh].core().term());
     CHECK(world[old].core().counters().truncated_entries >= 2);
     // The fed entry was replaced by one of the new term.
-    CHECK(world[old].log().term_at(fed->value()) == world[fresh].log().term_at(fed->value()));
-    CHECK(world[old].log().term_at(fed->value()) != std::optional{old_term});
+    CHECK(world[old].log().term_at(fed) == world[fresh].log().term_at(fed));
+    CHECK(world[old].log().term_at(fed) != std::optional{old_term});
     for (const auto id : ids) {
       INFO("member " << id.value());
       CHECK(world[id].machine().value() == 11);
@@ -104,9 +83,7 @@ TEST_CASE("pre-vote: a member back from a long isolation does not depose the lea
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(5);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto term = world[*leader].core().term();
     const auto loner = except(ids, {*leader}).back();
     const auto elections_before = world.leaders_by_term().size();
@@ -140,9 +117,7 @@ TEST_CASE("check-quorum: a leader isolated alone steps down", "[group][fault][ch
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(3);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto term = world[*leader].core().term();
     const auto& config = world[*leader].core().config();
 
@@ -161,8 +136,7 @@ TEST_CASE("check-quorum: a leader isolated alone steps down", "[group][fault][ch
 
     // The other two elect a leader of their own and commit.
     const auto others = except(ids, {*leader});
-    REQUIRE(world.run_until([&] { return leader_among(world, others).has_value(); }, 5s));
-    const auto fresh = *leader_among(world, others);
+    const auto fresh = await_leader_among(world, others);
     CHECK(world[fresh].core().term() > term);
     const auto committed = execute_ok(sim, fresh, 3);
 
@@ -179,9 +153,7 @@ TEST_CASE("rivals merge: the minority leader's divergent entries are truncated",
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(5);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto old = *leader;
     const auto base = execute_ok(sim, old, 1);
     REQUIRE(converge(world, base));
@@ -191,17 +163,13 @@ TEST_CASE("rivals merge: the minority leader's divergent entries are truncated",
     sim.network.isolate(old);
     std::vector<Index> minority_indices;
     for (std::int64_t i = 0; i < 5; ++i) {
-      const auto fed = world.await(world[old].feed(Counter::Command{1000 + i}), 1s);
-      REQUIRE(fed.has_value());
-      REQUIRE(fed->ok());
-      minority_indices.push_back(fed->value());
+      minority_indices.push_back(expect_ok(world.await(world[old].feed(Counter::Command{1000 + i}), 1s)));
     }
     CHECK(minority_indices.front() == base.next());
 
     // The majority elects another leader, which commits other commands at the same indices.
     const auto majority = except(ids, {old});
-    REQUIRE(world.run_until([&] { return leader_among(world, majority).has_value(); }, 5s));
-    const auto rival = *leader_among(world, majority);
+    const auto rival = await_leader_among(world, majority);
     const auto rival_term = world[rival].core().term();
     CHECK(rival_term > old_term);
     std::vector<Index> majority_indices;
@@ -249,18 +217,14 @@ TEST_CASE("an entry a follower acknowledged survives its catch-up: a committed e
     INFO("seed " << seed);
     auto& world = sim.world;
     const auto ids = peers(5);
-    start_all(sim, ids);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto leader = start_and_elect(sim, ids);
     const auto a = *leader;
     const auto others = except(ids, {a});
     const auto b = others[0];
     const auto f = others[1];
     const std::vector<PeerId> behind{others[2], others[3]};
-    const auto base = world.await(world[a].execute(Counter::Command{1}), 5s);
-    REQUIRE(base.has_value());
-    REQUIRE(base->ok());
-    REQUIRE(converge(world, base->value()));
+    const auto base = expect_ok(world.await(world[a].execute(Counter::Command{1}), 5s));
+    REQUIRE(converge(world, base));
 
     // X is acknowledged by a, b and f only (a majority of five) and so committed;
     // f never hears that it committed.
@@ -288,10 +252,8 @@ TEST_CASE("an entry a follower acknowledged survives its catch-up: a committed e
           }
           return message;
         });
-    const auto x = world.await(world[a].execute(Counter::Command{100}), 5s);
-    REQUIRE(x.has_value());
-    REQUIRE(x->ok());
-    REQUIRE(x->value() == k);
+    const auto x = expect_ok(world.await(world[a].execute(Counter::Command{100}), 5s));
+    REQUIRE(x == k);
     REQUIRE(world.run_until([&] { return world[b].last().index >= k && world[f].last().index >= k; }, 1s));
     CHECK(world[f].committed() < k);
 
@@ -324,10 +286,7 @@ TEST_CASE("an entry a follower acknowledged survives its catch-up: a committed e
     world.hub().set_send_filter(nullptr);
     world.restart(a);
     CHECK(converge(world, k, 30s));
-    for (const auto id : ids) {
-      INFO("member " << id.value());
-      CHECK(world[id].machine().value() == 101);
-    }
+    check_values(world, ids, 101);
     sim.require_safe();
   }
 }

@@ -2,7 +2,11 @@
 // Shared set-up for the group runtime's simulation tests: a world of counter
 // members with scaled-down timings, and helpers that read like the scenario.
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +20,8 @@ namespace mosaik::test {
 using Counter = machines::Counter;
 using CounterWorld = sim::GroupWorld<Counter>;
 using CounterGroup = CounterWorld::GroupType;
+
+// ---- members and their options ---------------------------------------------------
 
 /// Test timings: elections in ~200 ms of simulated time, heartbeats every 50 ms.
 inline group::GroupConfig fast_config(std::vector<PeerId> members) {
@@ -45,67 +51,13 @@ inline CounterWorld::Options counter_options(std::vector<PeerId> members, std::s
   return options;
 }
 
-/// Inc(first..first+count-1).
-inline std::vector<Counter::Command> increments(std::int64_t first, std::int64_t count) {
-  std::vector<Counter::Command> commands;
-  for (std::int64_t i = first; i < first + count; ++i) {
-    commands.push_back(Counter::Command{i});
-  }
-  return commands;
+/// counter_options with an explicit member list (preferences: observers, reluctant members).
+inline CounterWorld::Options counter_options_specs(std::vector<group::MemberSpec> members,
+                                                   std::size_t sync_batch = 2000) {
+  auto options = counter_options({}, sync_batch);
+  options.config.members = std::move(members);
+  return options;
 }
-
-/// A world of counter members on a 1 ms network, seeded from Catch's seed
-/// section; prints the seed on any failure.
-struct CounterSim {
-  explicit CounterSim(std::uint64_t seed_value)
-      : seed(seed_value), simulator(seed), network(simulator), world(simulator, network) {
-    sim::LinkConfig link;
-    link.latency = 1ms;
-    network.set_default_link(link);
-  }
-  ~CounterSim() { world.check_logs(); }
-
-  std::uint64_t seed;
-  sim::Simulator simulator;
-  sim::Network network;
-  CounterWorld world;
-
-  /// Runs until a leader is known to every live member, or `limit`.
-  std::optional<PeerId> elect(Duration limit = 10s) {
-    world.run_until(
-        [&] {
-          const auto leader = world.leader();
-          if (!leader) {
-            return false;
-          }
-          for (const auto& [id, member] : world.members()) {
-            if (member->group && member->group->leader() != leader) {
-              return false;
-            }
-          }
-          return true;
-        },
-        limit);
-    return world.leader();
-  }
-
-  void require_safe() {
-    world.check_logs();
-    INFO("seed " << seed << "\n" << world.violation_report());
-    REQUIRE(world.violations().empty());
-  }
-};
-
-} // namespace mosaik::test
-
-// ==== helpers for the fault, client and determinism tests (helperD2): begin ====
-// Kept in their own namespace so that other blocks appended here cannot clash.
-
-#include <algorithm>
-#include <memory>
-#include <optional>
-
-namespace mosaik::test::scenario {
 
 /// Peers 1..count.
 inline std::vector<PeerId> peers(std::uint64_t count) {
@@ -127,12 +79,114 @@ inline std::vector<PeerId> except(const std::vector<PeerId>& all, const std::vec
   return out;
 }
 
-/// Adds and starts every member of `ids`, each configured with counter_options(ids).
-inline void start_all(CounterSim& sim, const std::vector<PeerId>& ids) {
+/// `ids` and then `added`.
+inline std::vector<PeerId> with(std::vector<PeerId> ids, PeerId added) {
+  ids.push_back(added);
+  return ids;
+}
+
+// ---- commands -----------------------------------------------------------------------
+
+/// Inc(first..first+count-1).
+inline std::vector<Counter::Command> increments(std::int64_t first, std::int64_t count) {
+  std::vector<Counter::Command> commands;
+  for (std::int64_t i = first; i < first + count; ++i) {
+    commands.push_back(Counter::Command{i});
+  }
+  return commands;
+}
+
+/// The counter value Inc(first..first+count-1) adds.
+inline std::int64_t increments_sum(std::int64_t first, std::int64_t count) {
+  return count <= 0 ? 0 : (first + (first + count - 1)) * count / 2;
+}
+
+// ---- the network ----------------------------------------------------------------------
+
+/// Every link: this latency and bandwidth (bytes per second, 0: unlimited).
+inline void set_links(sim::Network& network, Duration latency, double bandwidth_bytes_per_second) {
+  sim::LinkConfig link;
+  link.latency = latency;
+  link.bandwidth_bytes_per_second = bandwidth_bytes_per_second;
+  network.set_default_link(link);
+}
+
+/// Cuts both directions of every link between a member of `a` and one of `b`.
+inline void split(sim::Network& network, const std::vector<PeerId>& a, const std::vector<PeerId>& b) {
+  for (const auto x : a) {
+    for (const auto y : b) {
+      network.partition(x, y);
+    }
+  }
+}
+
+// ---- the simulation ---------------------------------------------------------------------
+
+/// A world of counter members on a 1 ms network, seeded from Catch's seed
+/// section; prints the seed on any failure.
+struct CounterSim {
+  explicit CounterSim(std::uint64_t seed_value)
+      : seed(seed_value), simulator(seed), network(simulator), world(simulator, network) {
+    set_links(network, 1ms, 0);
+  }
+  ~CounterSim() { world.check_logs(); }
+
+  std::uint64_t seed;
+  sim::Simulator simulator;
+  sim::Network network;
+  CounterWorld world;
+
+  /// Runs until a leader is known to every live member, or `limit`.
+  std::optional<PeerId> elect(Duration limit = 10s) { return elect_excluding(std::nullopt, limit); }
+
+  /// Runs until a leader other than `not_this` is known to every other live
+  /// member, or `limit`; returns it.
+  std::optional<PeerId> elect_other(PeerId not_this, Duration limit = 10s) {
+    return elect_excluding(not_this, limit);
+  }
+
+  void require_safe() {
+    world.check_logs();
+    INFO("seed " << seed << "\n" << world.violation_report());
+    REQUIRE(world.violations().empty());
+  }
+
+private:
+  std::optional<PeerId> elect_excluding(std::optional<PeerId> excluded, Duration limit) {
+    world.run_until(
+        [&] {
+          const auto leader = world.leader();
+          if (!leader || leader == excluded) {
+            return false;
+          }
+          for (const auto& [id, member] : world.members()) {
+            if (member->group && id != excluded && member->group->leader() != leader) {
+              return false;
+            }
+          }
+          return true;
+        },
+        limit);
+    const auto leader = world.leader();
+    return leader && leader != excluded ? leader : std::nullopt;
+  }
+};
+
+/// Adds and starts every member of `ids`, each configured with counter_options(ids, sync_batch).
+inline void start_all(CounterSim& sim, const std::vector<PeerId>& ids, std::size_t sync_batch = 2000) {
   for (const auto id : ids) {
-    sim.world.add(id, counter_options(ids));
+    sim.world.add(id, counter_options(ids, sync_batch));
     sim.world.start(id);
   }
+}
+
+/// start_all, then elect(): REQUIREs that they elect a leader, which it returns.
+inline std::optional<PeerId> start_and_elect(CounterSim& sim, const std::vector<PeerId>& ids,
+                                             std::size_t sync_batch = 2000) {
+  start_all(sim, ids, sync_batch);
+  auto leader = sim.elect();
+  REQUIRE(leader.has_value());
+  return leader;
 }
 
 /// The result of an operation spawned on the simulator (empty until it completes).
@@ -146,14 +200,43 @@ Pending<T> spawn(CounterWorld& world, asio::awaitable<T> operation) {
   return out;
 }
 
-/// Cuts both directions of every link between a member of `a` and one of `b`.
-inline void split(sim::Network& network, const std::vector<PeerId>& a, const std::vector<PeerId>& b) {
-  for (const auto x : a) {
-    for (const auto y : b) {
-      network.partition(x, y);
-    }
-  }
+// ---- results ------------------------------------------------------------------------------
+
+template <class T>
+std::string describe(const group::Result<T>& result) {
+  return result.ok() ? std::string{"ok"} : result.error().message();
 }
+
+/// Whether `result` is an error with one of `codes`.
+template <class T>
+bool failed_as(const group::Result<T>& result, std::initializer_list<group::Errc> codes) {
+  return !result.ok() && std::find(codes.begin(), codes.end(), result.error().code) != codes.end();
+}
+
+/// The value of a completed operation (REQUIREs that it completed and succeeded).
+template <class T>
+T expect_ok(const std::optional<group::Result<T>>& result) {
+  REQUIRE(result.has_value());
+  INFO(describe(*result));
+  REQUIRE(result->ok());
+  return result->value();
+}
+
+/// The error code of a completed operation (REQUIREs that it completed and failed).
+template <class T>
+group::Errc expect_error(const std::optional<group::Result<T>>& result) {
+  REQUIRE(result.has_value());
+  REQUIRE_FALSE(result->ok());
+  return result->error().code;
+}
+
+/// Executes `amount` on `member` and requires it to succeed; returns its index.
+inline Index execute_ok(CounterSim& sim, PeerId member, std::int64_t amount) {
+  INFO("seed " << sim.seed << ", execute of " << amount << " on member " << member.value());
+  return expect_ok(sim.world.await(sim.world[member].execute(Counter::Command{amount}), 30s));
+}
+
+// ---- the members' state ---------------------------------------------------------------------
 
 /// The leader of the highest term among `among` (live members only).
 inline std::optional<PeerId> leader_among(CounterWorld& world, const std::vector<PeerId>& among) {
@@ -168,6 +251,13 @@ inline std::optional<PeerId> leader_among(CounterWorld& world, const std::vector
   return best;
 }
 
+/// Runs until a member of `among` leads (REQUIREd within `limit`); returns
+/// the leader of the highest term among them.
+inline PeerId await_leader_among(CounterWorld& world, const std::vector<PeerId>& among, Duration limit = 5s) {
+  REQUIRE(world.run_until([&] { return leader_among(world, among).has_value(); }, limit));
+  return *leader_among(world, among);
+}
+
 /// The amounts of the user commands a member holds at indices 1..=upto, in order.
 inline std::vector<std::int64_t> user_amounts(const CounterGroup& group, Index upto) {
   std::vector<std::int64_t> out;
@@ -179,6 +269,38 @@ inline std::vector<std::int64_t> user_amounts(const CounterGroup& group, Index u
     }
   }
   return out;
+}
+
+/// CHECKs that every member of `ids` holds the counter value `value`.
+inline void check_values(CounterWorld& world, const std::vector<PeerId>& ids, std::int64_t value) {
+  for (const auto id : ids) {
+    INFO("member " << id.value());
+    CHECK(world[id].machine().value() == value);
+  }
+}
+
+/// Whether `member` is a voter both to `leader` and to itself.
+inline bool promoted(CounterWorld& world, PeerId leader, PeerId member) {
+  return world[leader].core().membership().is_voter(member) &&
+         world[member].core().membership().is_voter(member);
+}
+
+/// Whether the given members are all live, agree on the commit index, have
+/// applied it and hold the same counter value.
+inline bool members_converged(CounterWorld& world, const std::vector<PeerId>& ids) {
+  const CounterGroup* first = nullptr;
+  for (const auto id : ids) {
+    const auto* group = world.group(id);
+    if (group == nullptr || group->applied() != group->committed()) {
+      return false;
+    }
+    if (first != nullptr &&
+        (group->committed() != first->committed() || group->machine().value() != first->machine().value())) {
+      return false;
+    }
+    first = first == nullptr ? group : first;
+  }
+  return true;
 }
 
 /// Runs until every live member knows the same leader, applied the same index
@@ -207,51 +329,4 @@ inline bool converge(CounterWorld& world, Index at_least = Index{0}, Duration li
       limit);
 }
 
-} // namespace mosaik::test::scenario
-// ==== helpers for the fault, client and determinism tests (helperD2): end ====
-
-// ==== catch-up & membership test helpers (catchup_test.cpp, membership_test.cpp): begin ====
-// In their own namespace so that other blocks appended here cannot clash.
-namespace mosaik::test::joining {
-
-/// counter_options with an explicit member list (preferences: observers, reluctant members).
-inline CounterWorld::Options counter_options_specs(std::vector<group::MemberSpec> members,
-                                                   std::size_t sync_batch = 2000) {
-  auto options = counter_options({}, sync_batch);
-  options.config.members = std::move(members);
-  return options;
-}
-
-/// The counter value Inc(first..first+count-1) adds.
-inline std::int64_t increments_sum(std::int64_t first, std::int64_t count) {
-  return count <= 0 ? 0 : (first + (first + count - 1)) * count / 2;
-}
-
-/// Every link: this latency and bandwidth (bytes per second, 0: unlimited).
-inline void set_links(sim::Network& network, Duration latency, double bandwidth_bytes_per_second) {
-  sim::LinkConfig link;
-  link.latency = latency;
-  link.bandwidth_bytes_per_second = bandwidth_bytes_per_second;
-  network.set_default_link(link);
-}
-
-/// Whether the given members are all live, agree on the commit index, have
-/// applied it and hold the same counter value.
-inline bool members_converged(CounterWorld& world, const std::vector<PeerId>& ids) {
-  const CounterGroup* first = nullptr;
-  for (const auto id : ids) {
-    const auto* group = world.group(id);
-    if (group == nullptr || group->applied() != group->committed()) {
-      return false;
-    }
-    if (first != nullptr &&
-        (group->committed() != first->committed() || group->machine().value() != first->machine().value())) {
-      return false;
-    }
-    first = first == nullptr ? group : first;
-  }
-  return true;
-}
-
-} // namespace mosaik::test::joining
-// ==== catch-up & membership test helpers (catchup_test.cpp, membership_test.cpp): end ====
+} // namespace mosaik::test

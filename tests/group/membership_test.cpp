@@ -14,42 +14,6 @@
 namespace mosaik::test {
 namespace {
 
-using joining::counter_options_specs;
-using joining::increments_sum;
-using joining::members_converged;
-
-template <class T>
-T expect_ok(const std::optional<group::Result<T>>& result) {
-  REQUIRE(result.has_value());
-  INFO("error: " << (result->ok() ? std::string{"none"} : result->error().message()));
-  REQUIRE(result->ok());
-  return result->value();
-}
-
-template <class T>
-group::Errc expect_error(const std::optional<group::Result<T>>& result) {
-  REQUIRE(result.has_value());
-  REQUIRE_FALSE(result->ok());
-  return result->error().code;
-}
-
-std::vector<PeerId> start_voters(CounterSim& sim, std::uint64_t count, std::size_t sync_batch = 2000) {
-  std::vector<PeerId> ids;
-  for (std::uint64_t i = 1; i <= count; ++i) {
-    ids.push_back(PeerId{i});
-  }
-  for (const auto id : ids) {
-    sim.world.add(id, counter_options(ids, sync_batch));
-    sim.world.start(id);
-  }
-  return ids;
-}
-
-std::vector<PeerId> without(std::vector<PeerId> ids, PeerId removed) {
-  std::erase(ids, removed);
-  return ids;
-}
-
 /// The membership recorded by the entry at `index` of `group`'s log, if it is a change.
 std::optional<group::Membership> membership_at(const CounterGroup& group, Index index) {
   const auto* entry = group.log().get(index);
@@ -66,9 +30,8 @@ TEST_CASE("membership: a learner joins a loaded group and is promoted once caugh
   const std::uint64_t seed = 301;
   INFO("seed " << seed);
   CounterSim sim{seed};
-  const auto ids = start_voters(sim, 3, 500);
-  const auto leader = sim.elect();
-  REQUIRE(leader.has_value());
+  const auto ids = peers(3);
+  const auto leader = start_and_elect(sim, ids, 500);
   auto& lead = sim.world[*leader];
   IndexRange last_range;
   for (std::int64_t at = 0; at < 5000; at += 1000) {
@@ -94,12 +57,7 @@ TEST_CASE("membership: a learner joins a loaded group and is promoted once caugh
   CHECK_FALSE(change->is_voter(learner));
   REQUIRE(lead.core().match_index(learner).has_value());
 
-  REQUIRE(sim.world.run_until(
-      [&] {
-        return lead.core().membership().is_voter(learner) &&
-               sim.world[learner].core().membership().is_voter(learner);
-      },
-      30s));
+  REQUIRE(sim.world.run_until([&] { return promoted(sim.world, *leader, learner); }, 30s));
   // The promotion is a later change of its own; everyone commits it.
   std::optional<Index> promoted_at;
   for (auto index = added.next(); index <= lead.last().index; index = index.next()) {
@@ -110,7 +68,7 @@ TEST_CASE("membership: a learner joins a loaded group and is promoted once caugh
   }
   REQUIRE(promoted_at.has_value());
   CHECK(promoted_at->value() > added.value());
-  const std::vector<PeerId> all{PeerId{1}, PeerId{2}, PeerId{3}, learner};
+  const auto all = with(ids, learner);
   REQUIRE(sim.world.run_until(
       [&] { return lead.committed() >= *promoted_at && members_converged(sim.world, all); }, 10s));
   CHECK(sim.world[learner].machine().value() == increments_sum(0, 5000));
@@ -130,9 +88,8 @@ TEST_CASE("membership: removing a follower and then the leader itself", "[group]
   for (std::uint64_t seed = 401; seed <= 420; ++seed) {
     INFO("seed " << seed);
     CounterSim sim{seed};
-    const auto ids = start_voters(sim, 5);
-    const auto leader = sim.elect();
-    REQUIRE(leader.has_value());
+    const auto ids = peers(5);
+    const auto leader = start_and_elect(sim, ids);
     expect_ok(sim.world.await(sim.world[*leader].execute_many(increments(0, 1000))));
 
     // A follower goes.
@@ -145,7 +102,7 @@ TEST_CASE("membership: removing a follower and then the leader itself", "[group]
     CHECK_FALSE(change->contains(follower));
 
     // The others keep committing.
-    const auto rest = without(ids, follower);
+    const auto rest = except(ids, {follower});
     const auto more = expect_ok(sim.world.await(sim.world[*leader].execute_many(increments(1000, 1000))));
     CHECK(more.first().value() > removed_at.value());
     REQUIRE(sim.world.run_until([&] { return members_converged(sim.world, rest); }, 10s));
@@ -171,7 +128,7 @@ TEST_CASE("membership: removing a follower and then the leader itself", "[group]
     CHECK_FALSE(sim.world[old_leader].is_leader());
     CHECK(sim.world[old_leader].core().counters().step_downs >= 1);
 
-    const auto remaining = without(rest, old_leader);
+    const auto remaining = except(rest, {old_leader});
     const auto next = sim.elect();
     REQUIRE(next.has_value());
     CHECK(*next != old_leader);
@@ -205,9 +162,8 @@ TEST_CASE("membership: refused changes answer with error values", "[group][membe
   const std::uint64_t seed = 501;
   INFO("seed " << seed);
   CounterSim sim{seed};
-  const auto ids = start_voters(sim, 3);
-  const auto leader = sim.elect();
-  REQUIRE(leader.has_value());
+  const auto ids = peers(3);
+  const auto leader = start_and_elect(sim, ids);
   const auto follower = *leader == PeerId{1} ? PeerId{2} : PeerId{1};
   expect_ok(sim.world.await(sim.world[*leader].execute_many(increments(0, 100))));
   // Known to the network, not started (a learner the leader replicates to in vain).
@@ -227,8 +183,7 @@ TEST_CASE("membership: refused changes answer with error values", "[group][membe
 
   // A second change while the first cannot commit.
   sim.network.isolate(*leader);
-  auto first = std::make_shared<std::optional<group::Result<Index>>>();
-  sim.world.spawn(sim.world[*leader].add_member(PeerId{4}), first);
+  const auto first = spawn(sim.world, sim.world[*leader].add_member(PeerId{4}));
   sim.world.simulator().advance(1ms);
   REQUIRE_FALSE(first->has_value());
   REQUIRE(sim.world[*leader].is_leader());
@@ -306,14 +261,9 @@ TEST_CASE("membership: an observer never leads yet replicates and serves catch-u
     sim.world.add(joiner, counter_options_specs(specs, 100));
     sim.world.start(joiner);
     expect_ok(sim.world.await(sim.world[*leader].add_member(joiner)));
-    std::vector<PeerId> all = ids;
-    all.push_back(joiner);
+    const auto all = with(ids, joiner);
     REQUIRE(sim.world.run_until(
-        [&] {
-          return sim.world[*leader].core().membership().is_voter(joiner) &&
-                 sim.world[joiner].core().membership().is_voter(joiner) && members_converged(sim.world, all);
-        },
-        30s));
+        [&] { return promoted(sim.world, *leader, joiner) && members_converged(sim.world, all); }, 30s));
     CHECK(sim.world[joiner].machine().value() == increments_sum(0, next));
     CHECK(sim.world[joiner].core().counters().sync_sessions_completed >= 1);
     CHECK(sim.world[observer].provider().counters().entries_served > served_before);

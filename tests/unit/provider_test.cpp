@@ -80,6 +80,14 @@ void check_entries_match(const Response& response) {
   }
 }
 
+/// Fetches `request` and checks that the answer covers `served`, with the entries as stored.
+void check_serves(LogReplayProvider<std::string>& provider, FakeProviderContext& context, IndexRange request,
+                  IndexRange served) {
+  const auto response = fetch(provider, context, request);
+  CHECK(response.range == served);
+  check_entries_match(response);
+}
+
 LogReplayConfig config_with(std::uint64_t batch, std::size_t max_bytes = std::size_t{4} << 20) {
   LogReplayConfig config;
   config.batch_size = batch;
@@ -280,39 +288,28 @@ TEST_CASE("LogReplayProvider: a serve limit above the commit index serves fetche
   REQUIRE(context.sent.size() == 1);
   CHECK(std::get<AvailabilityResponse>(context.sent[0].second).available == r(1, 30));
 
-  auto response = fetch(provider, context, r(20, 60)); // across the commit index
-  CHECK(response.range == r(20, 60));
-  check_entries_match(response);
+  check_serves(provider, context, r(20, 60), r(20, 60));  // across the commit index
+  check_serves(provider, context, r(31, 200), r(31, 80)); // capped by the batch, then by the limit
 
-  response = fetch(provider, context, r(31, 200)); // capped by the batch, then by the limit
-  CHECK(response.range == r(31, 80));
-  check_entries_match(response);
-
-  response = fetch(provider, context, r(81, 90)); // beyond the limit: nothing
-  CHECK(response.range == r(81, 90));
-  CHECK(response.entries.empty());
+  const auto beyond = fetch(provider, context, r(81, 90)); // beyond the limit: nothing
+  CHECK(beyond.range == r(81, 90));
+  CHECK(beyond.entries.empty());
   CHECK(provider.counters().empty_answers == 1);
 
   SECTION("a limit beyond the last entry serves up to the last entry") {
     context.limit = Index{500};
     CHECK(provider.availability() == r(1, 30));
-    response = fetch(provider, context, r(95, 120));
-    CHECK(response.range == r(95, 100));
-    check_entries_match(response);
+    check_serves(provider, context, r(95, 120), r(95, 100));
   }
   SECTION("a limit below the commit index never hides committed entries") {
     context.limit = Index{10};
     CHECK(provider.servable() == r(1, 30));
-    response = fetch(provider, context, r(1, 40));
-    CHECK(response.range == r(1, 30));
-    check_entries_match(response);
+    check_serves(provider, context, r(1, 40), r(1, 30));
   }
   SECTION("a pruned prefix still gives a later start") {
     context.storage.prune_prefix(Index{40});
     CHECK(provider.availability().empty()); // everything committed is pruned
-    response = fetch(provider, context, r(31, 60));
-    CHECK(response.range == r(41, 60));
-    check_entries_match(response);
+    check_serves(provider, context, r(31, 60), r(41, 60));
   }
 }
 

@@ -98,6 +98,15 @@ std::optional<T> sent(const std::vector<Outgoing>& outbox, std::uint64_t peer) {
   return found;
 }
 
+/// Steps `message` from `from` into `node` and returns its one answer to `from` (REQUIREd).
+template <class T>
+T answer(Node& node, std::uint64_t from, Core::Message message, TimePoint now = t0 + 1ms) {
+  node.step(from, std::move(message), now);
+  const auto response = sent<T>(node.out(), from);
+  REQUIRE(response.has_value());
+  return *response;
+}
+
 template <class T>
 std::size_t count_sent(const std::vector<Outgoing>& outbox) {
   return static_cast<std::size_t>(std::count_if(outbox.begin(), outbox.end(), [](const Outgoing& outgoing) {
@@ -139,51 +148,42 @@ TEST_CASE("RaftCore: no vote for a candidate whose log is behind", "[unit][raft]
   Node node{1, 3, {Term{1}, Term{1}, Term{2}}, HardState{Term{2}, std::nullopt, Index{0}}};
 
   SECTION("a shorter log of the same last term") {
-    node.step(2, VoteRequest{Term{3}, Cursor{Term{2}, Index{2}}, false});
-    const auto response = sent<VoteResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(!response->granted);
-    CHECK(!response->pre_vote);
-    CHECK(response->term == Term{3}); // the higher term is adopted all the same
+    const auto response =
+        answer<VoteResponse>(node, 2, VoteRequest{Term{3}, Cursor{Term{2}, Index{2}}, false});
+    CHECK(!response.granted);
+    CHECK(!response.pre_vote);
+    CHECK(response.term == Term{3}); // the higher term is adopted all the same
     CHECK(node.core->term() == Term{3});
     CHECK(!node.hard.load().voted_for.has_value());
   }
   SECTION("a longer log of an older last term") {
-    node.step(2, VoteRequest{Term{3}, Cursor{Term{1}, Index{10}}, false});
-    const auto response = sent<VoteResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(!response->granted);
+    const auto response =
+        answer<VoteResponse>(node, 2, VoteRequest{Term{3}, Cursor{Term{1}, Index{10}}, false});
+    CHECK(!response.granted);
     CHECK(!node.hard.load().voted_for.has_value());
   }
   SECTION("nor a pre-vote for it") {
-    node.step(2, VoteRequest{Term{3}, Cursor{Term{2}, Index{2}}, true});
-    const auto response = sent<VoteResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(!response->granted);
+    const auto response =
+        answer<VoteResponse>(node, 2, VoteRequest{Term{3}, Cursor{Term{2}, Index{2}}, true});
+    CHECK(!response.granted);
     CHECK(node.core->term() == Term{2});
   }
   SECTION("an equal log gets the vote, a longer one too") {
-    node.step(2, VoteRequest{Term{3}, Cursor{Term{2}, Index{3}}, false});
-    auto response = sent<VoteResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(response->granted);
-    CHECK(response->term == Term{3});
-    node.step(3, VoteRequest{Term{4}, Cursor{Term{3}, Index{1}}, false}, t0 + 2ms);
-    response = sent<VoteResponse>(node.out(), 3);
-    REQUIRE(response.has_value());
-    CHECK(response->granted);
-    CHECK(response->term == Term{4});
+    auto response = answer<VoteResponse>(node, 2, VoteRequest{Term{3}, Cursor{Term{2}, Index{3}}, false});
+    CHECK(response.granted);
+    CHECK(response.term == Term{3});
+    response =
+        answer<VoteResponse>(node, 3, VoteRequest{Term{4}, Cursor{Term{3}, Index{1}}, false}, t0 + 2ms);
+    CHECK(response.granted);
+    CHECK(response.term == Term{4});
   }
 }
 
 TEST_CASE("RaftCore: one vote per term, stored before it is sent", "[unit][raft]") {
   Node node{1, 3};
-  node.step(2, VoteRequest{Term{1}, Cursor{}, false});
-  auto outbox = node.out();
-  auto response = sent<VoteResponse>(outbox, 2);
-  REQUIRE(response.has_value());
-  CHECK(response->granted);
-  CHECK(response->term == Term{1});
+  auto response = answer<VoteResponse>(node, 2, VoteRequest{Term{1}, Cursor{}, false});
+  CHECK(response.granted);
+  CHECK(response.term == Term{1});
   // The vote was saved by the time the response came out.
   REQUIRE(!node.hard.saves.empty());
   CHECK(node.hard.saves.back().term == Term{1});
@@ -191,33 +191,25 @@ TEST_CASE("RaftCore: one vote per term, stored before it is sent", "[unit][raft]
   CHECK(node.hard.load().voted_for == PeerId{2});
 
   // Another candidate of the same term: refused.
-  node.step(3, VoteRequest{Term{1}, Cursor{}, false}, t0 + 2ms);
-  response = sent<VoteResponse>(node.out(), 3);
-  REQUIRE(response.has_value());
-  CHECK(!response->granted);
+  response = answer<VoteResponse>(node, 3, VoteRequest{Term{1}, Cursor{}, false}, t0 + 2ms);
+  CHECK(!response.granted);
   CHECK(node.hard.load().voted_for == PeerId{2});
 
   // The same candidate asking again (a retransmission): granted again.
-  node.step(2, VoteRequest{Term{1}, Cursor{}, false}, t0 + 3ms);
-  response = sent<VoteResponse>(node.out(), 2);
-  REQUIRE(response.has_value());
-  CHECK(response->granted);
+  response = answer<VoteResponse>(node, 2, VoteRequest{Term{1}, Cursor{}, false}, t0 + 3ms);
+  CHECK(response.granted);
 
   // After a restart with the stored hard state, the vote still holds.
   Node restarted{1, 3};
   restarted.hard.preset(node.hard.load());
   restarted.core = std::make_unique<Core>(config_of(3), PeerId{1}, restarted.log, restarted.hard, 42, t0);
-  restarted.step(3, VoteRequest{Term{1}, Cursor{}, false});
-  response = sent<VoteResponse>(restarted.out(), 3);
-  REQUIRE(response.has_value());
-  CHECK(!response->granted);
+  response = answer<VoteResponse>(restarted, 3, VoteRequest{Term{1}, Cursor{}, false});
+  CHECK(!response.granted);
 
   // A new term: a new vote.
-  node.step(3, VoteRequest{Term{2}, Cursor{}, false}, t0 + 4ms);
-  response = sent<VoteResponse>(node.out(), 3);
-  REQUIRE(response.has_value());
-  CHECK(response->granted);
-  CHECK(response->term == Term{2});
+  response = answer<VoteResponse>(node, 3, VoteRequest{Term{2}, Cursor{}, false}, t0 + 4ms);
+  CHECK(response.granted);
+  CHECK(response.term == Term{2});
   CHECK(node.hard.load().term == Term{2});
   CHECK(node.hard.load().voted_for == PeerId{3});
 }
@@ -227,10 +219,8 @@ TEST_CASE("RaftCore: a follower that hears its leader refuses votes (check-quoru
   node.step(2, Append{Term{1}, Cursor{}, {}, Index{0}, 1}, t0 + 10ms);
   (void)node.out();
   REQUIRE(node.core->leader() == PeerId{2});
-  node.step(3, VoteRequest{Term{2}, Cursor{}, false}, t0 + 50ms);
-  const auto response = sent<VoteResponse>(node.out(), 3);
-  REQUIRE(response.has_value());
-  CHECK(!response->granted);
+  const auto response = answer<VoteResponse>(node, 3, VoteRequest{Term{2}, Cursor{}, false}, t0 + 50ms);
+  CHECK(!response.granted);
   CHECK(node.core->term() == Term{1});
   CHECK(node.core->leader() == PeerId{2});
 }
@@ -285,12 +275,10 @@ TEST_CASE("RaftCore: pre-vote does not raise terms", "[unit][raft]") {
   SECTION("granting a pre-vote changes neither term nor vote") {
     Node node{1, 3, {}, HardState{Term{3}, PeerId{2}, Index{0}}};
     const auto saves = node.hard.saves.size();
-    node.step(3, VoteRequest{Term{4}, Cursor{}, true}, t0 + 300ms);
-    const auto response = sent<VoteResponse>(node.out(), 3);
-    REQUIRE(response.has_value());
-    CHECK(response->granted);
-    CHECK(response->pre_vote);
-    CHECK(response->term == Term{4});
+    const auto response = answer<VoteResponse>(node, 3, VoteRequest{Term{4}, Cursor{}, true}, t0 + 300ms);
+    CHECK(response.granted);
+    CHECK(response.pre_vote);
+    CHECK(response.term == Term{4});
     CHECK(node.core->term() == Term{3});
     CHECK(node.hard.load().voted_for == PeerId{2});
     CHECK(node.hard.saves.size() == saves);
@@ -299,10 +287,8 @@ TEST_CASE("RaftCore: pre-vote does not raise terms", "[unit][raft]") {
 
   SECTION("a pre-vote at our own term is refused") {
     Node node{1, 3, {}, HardState{Term{3}, std::nullopt, Index{0}}};
-    node.step(3, VoteRequest{Term{3}, Cursor{}, true}, t0 + 300ms);
-    const auto response = sent<VoteResponse>(node.out(), 3);
-    REQUIRE(response.has_value());
-    CHECK(!response->granted);
+    const auto response = answer<VoteResponse>(node, 3, VoteRequest{Term{3}, Cursor{}, true}, t0 + 300ms);
+    CHECK(!response.granted);
     CHECK(node.core->term() == Term{3});
   }
 }
@@ -312,24 +298,22 @@ TEST_CASE("RaftCore: AppendEntries consistency check", "[unit][raft]") {
   Node node{1, 3, {Term{1}, Term{1}, Term{1}}, HardState{Term{1}, std::nullopt, Index{0}}};
 
   SECTION("a matching prev appends and acknowledges the last index it verified") {
-    node.step(
-        2, Append{Term{1}, Cursor{Term{1}, Index{3}}, {user(Term{1}, 40), user(Term{1}, 50)}, Index{2}, 7});
-    const auto response = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(response->success);
-    CHECK(!response->syncing);
-    CHECK(response->match == Index{5});
-    CHECK(response->round == 7);
+    const auto response = answer<AppendResponse>(
+        node, 2,
+        Append{Term{1}, Cursor{Term{1}, Index{3}}, {user(Term{1}, 40), user(Term{1}, 50)}, Index{2}, 7});
+    CHECK(response.success);
+    CHECK(!response.syncing);
+    CHECK(response.match == Index{5});
+    CHECK(response.round == 7);
     CHECK(node.log.last() == Cursor{Term{1}, Index{5}});
     CHECK(node.core->commit() == Index{2});
     CHECK(node.hard.load().commit == Index{2});
   }
   SECTION("the commit never goes beyond what was verified") {
-    node.step(2, Append{Term{1}, Cursor{Term{1}, Index{1}}, {}, Index{3}, 1});
-    const auto response = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(response->success);
-    CHECK(response->match == Index{1});
+    const auto response =
+        answer<AppendResponse>(node, 2, Append{Term{1}, Cursor{Term{1}, Index{1}}, {}, Index{3}, 1});
+    CHECK(response.success);
+    CHECK(response.match == Index{1});
     CHECK(node.core->commit() == Index{1});
   }
   SECTION("a stale, shorter copy arriving late truncates nothing") {
@@ -337,27 +321,24 @@ TEST_CASE("RaftCore: AppendEntries consistency check", "[unit][raft]") {
               Append{Term{2}, Cursor{Term{1}, Index{1}}, {user(Term{2}, 7), user(Term{2}, 8)}, Index{0}, 1});
     (void)node.out();
     REQUIRE(node.log.last() == Cursor{Term{2}, Index{3}});
-    node.step(2, Append{Term{2}, Cursor{Term{1}, Index{1}}, {user(Term{2}, 7)}, Index{0}, 1});
-    const auto response = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(response->success);
-    CHECK(response->match == Index{2});
+    const auto response = answer<AppendResponse>(
+        node, 2, Append{Term{2}, Cursor{Term{1}, Index{1}}, {user(Term{2}, 7)}, Index{0}, 1});
+    CHECK(response.success);
+    CHECK(response.match == Index{2});
     CHECK(node.log.last() == Cursor{Term{2}, Index{3}});
     CHECK(node.core->counters().truncated_entries == 2); // the first message's conflict only
   }
   SECTION("a prev of another term is not acknowledged") {
-    node.step(2, Append{Term{2}, Cursor{Term{2}, Index{3}}, {user(Term{2}, 9)}, Index{0}, 1});
-    const auto response = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(!response->success);
+    const auto response = answer<AppendResponse>(
+        node, 2, Append{Term{2}, Cursor{Term{2}, Index{3}}, {user(Term{2}, 9)}, Index{0}, 1});
+    CHECK(!response.success);
     CHECK(node.log.get(Index{4}) == nullptr); // nothing appended after a mismatch
   }
   SECTION("a message of an older term is refused with our term") {
-    node.step(2, Append{Term{0}, Cursor{}, {user(Term{0}, 9)}, Index{0}, 1});
-    const auto response = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(!response->success);
-    CHECK(response->term == Term{1});
+    const auto response =
+        answer<AppendResponse>(node, 2, Append{Term{0}, Cursor{}, {user(Term{0}, 9)}, Index{0}, 1});
+    CHECK(!response.success);
+    CHECK(response.term == Term{1});
     CHECK(node.log.last() == Cursor{Term{1}, Index{3}});
     CHECK(node.core->counters().stale_messages == 1);
   }
@@ -368,21 +349,19 @@ TEST_CASE("RaftCore: conflicting entries are truncated only above the commit ind
   Node node{1, 3, {Term{1}, Term{1}, Term{1}, Term{1}}, HardState{Term{1}, std::nullopt, Index{2}}};
 
   SECTION("a conflict above the commit replaces the divergent suffix") {
-    node.step(2, Append{Term{2}, Cursor{Term{1}, Index{2}}, {user(Term{2}, 30)}, Index{2}, 1});
-    const auto response = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(response->success);
-    CHECK(response->match == Index{3});
+    const auto response = answer<AppendResponse>(
+        node, 2, Append{Term{2}, Cursor{Term{1}, Index{2}}, {user(Term{2}, 30)}, Index{2}, 1});
+    CHECK(response.success);
+    CHECK(response.match == Index{3});
     CHECK(node.log.last() == Cursor{Term{2}, Index{3}});
     CHECK(node.core->counters().truncated_entries == 2);
     CHECK(*node.log.get(Index{3}) == user(Term{2}, 30));
   }
   SECTION("a leader contradicting a committed entry's term at prev is ignored") {
-    node.step(2, Append{Term{2}, Cursor{Term{2}, Index{2}}, {user(Term{2}, 30)}, Index{3}, 1});
-    const auto response = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(response.has_value());
-    CHECK(!response->success);
-    CHECK(!response->syncing);
+    const auto response = answer<AppendResponse>(
+        node, 2, Append{Term{2}, Cursor{Term{2}, Index{2}}, {user(Term{2}, 30)}, Index{3}, 1});
+    CHECK(!response.success);
+    CHECK(!response.syncing);
     CHECK(node.log.last() == Cursor{Term{1}, Index{4}});
     CHECK(node.core->counters().truncated_entries == 0);
     CHECK(node.core->counters().rejected_messages == 1);
@@ -409,23 +388,21 @@ TEST_CASE("RaftCore: a gap does not drop acknowledged entries that nothing contr
   // Our log: t1 ×3, committed up to 1. Leader 2 (term 1) has us acknowledge 3:
   // with two more members, index 3 may now be committed without our knowing.
   Node node{1, 5, {Term{1}, Term{1}, Term{1}}, HardState{Term{1}, std::nullopt, Index{1}}};
-  node.step(2, Append{Term{1}, Cursor{Term{1}, Index{3}}, {}, Index{1}, 1}, t0 + 10ms);
-  const auto ack = sent<AppendResponse>(node.out(), 2);
-  REQUIRE(ack.has_value());
-  REQUIRE(ack->success);
-  REQUIRE(ack->match == Index{3});
+  const auto ack =
+      answer<AppendResponse>(node, 2, Append{Term{1}, Cursor{Term{1}, Index{3}}, {}, Index{1}, 1}, t0 + 10ms);
+  REQUIRE(ack.success);
+  REQUIRE(ack.match == Index{3});
 
   // The next leader (term 2) appended its no-op at 4; its probe carrying it was
   // lost, so its heartbeat's prev is t2/i4, past our log. Nothing in it
   // contradicts our entries 2..3 (the new leader even says 3 is committed).
   // Our suffix (2..3, term 1) is not proven to match the new leader's log:
   // we ask it to check our last entry instead of dropping anything.
-  node.step(3, Append{Term{2}, Cursor{Term{2}, Index{4}}, {}, Index{3}, 1}, t0 + 300ms);
-  const auto response = sent<AppendResponse>(node.out(), 3);
-  REQUIRE(response.has_value());
-  CHECK(!response->success);
-  CHECK(!response->syncing);
-  CHECK(response->match == Index{3});
+  const auto response = answer<AppendResponse>(
+      node, 3, Append{Term{2}, Cursor{Term{2}, Index{4}}, {}, Index{3}, 1}, t0 + 300ms);
+  CHECK(!response.success);
+  CHECK(!response.syncing);
+  CHECK(response.match == Index{3});
   CHECK(!node.core->take_sync_start().has_value());
   INFO("after the gap our log ends at " << node.log.last().index.value() << "; "
                                         << node.core->counters().truncated_entries << " entries truncated");
@@ -434,15 +411,13 @@ TEST_CASE("RaftCore: a gap does not drop acknowledged entries that nothing contr
 
   // The leader probes at our last entry: it matches, our suffix is verified,
   // and a later gap opens a catch-up session without dropping anything.
-  node.step(3, Append{Term{2}, Cursor{Term{1}, Index{3}}, {}, Index{3}, 2}, t0 + 350ms);
-  const auto probe = sent<AppendResponse>(node.out(), 3);
-  REQUIRE(probe.has_value());
-  CHECK(probe->success);
-  CHECK(probe->match == Index{3});
-  node.step(3, Append{Term{2}, Cursor{Term{2}, Index{9}}, {}, Index{3}, 3}, t0 + 400ms);
-  const auto syncing = sent<AppendResponse>(node.out(), 3);
-  REQUIRE(syncing.has_value());
-  CHECK(syncing->syncing);
+  const auto probe = answer<AppendResponse>(
+      node, 3, Append{Term{2}, Cursor{Term{1}, Index{3}}, {}, Index{3}, 2}, t0 + 350ms);
+  CHECK(probe.success);
+  CHECK(probe.match == Index{3});
+  const auto syncing = answer<AppendResponse>(
+      node, 3, Append{Term{2}, Cursor{Term{2}, Index{9}}, {}, Index{3}, 3}, t0 + 400ms);
+  CHECK(syncing.syncing);
   const auto start = node.core->take_sync_start();
   REQUIRE(start.has_value());
   CHECK(start->position == Cursor{Term{2}, Index{9}});
@@ -452,10 +427,9 @@ TEST_CASE("RaftCore: a gap does not drop acknowledged entries that nothing contr
   node.core->on_sync_finished(sync::SyncOutcome{sync::SyncStatus::cancelled, node.log.last(), "leader gone"},
                               Cursor{Term{1}, Index{3}}, t0 + 600ms);
   (void)node.out();
-  node.step(4, VoteRequest{Term{3}, Cursor{Term{1}, Index{2}}, false}, t0 + 700ms);
-  const auto vote = sent<VoteResponse>(node.out(), 4);
-  REQUIRE(vote.has_value());
-  CHECK(!vote->granted);
+  const auto vote =
+      answer<VoteResponse>(node, 4, VoteRequest{Term{3}, Cursor{Term{1}, Index{2}}, false}, t0 + 700ms);
+  CHECK(!vote.granted);
 }
 
 TEST_CASE("RaftCore: the leader commits with a majority and an entry of its own term", "[unit][raft]") {
@@ -526,14 +500,12 @@ TEST_CASE("RaftCore: the leader commits with a majority and an entry of its own 
 TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buffer", "[unit][raft]") {
   // Our log: t1 ×2. The leader's AppendEntries continues after t1/i5.
   Node node{1, 3, {Term{1}, Term{1}}, HardState{Term{1}, std::nullopt, Index{0}}};
-  node.step(2, Append{Term{1}, Cursor{Term{1}, Index{5}}, {user(Term{1}, 6), user(Term{1}, 7)}, Index{5}, 3},
-            t0 + 10ms);
-
-  auto response = sent<AppendResponse>(node.out(), 2);
-  REQUIRE(response.has_value());
-  CHECK(!response->success);
-  CHECK(response->syncing);
-  CHECK(response->match == Index{2});
+  auto response = answer<AppendResponse>(
+      node, 2, Append{Term{1}, Cursor{Term{1}, Index{5}}, {user(Term{1}, 6), user(Term{1}, 7)}, Index{5}, 3},
+      t0 + 10ms);
+  CHECK(!response.success);
+  CHECK(response.syncing);
+  CHECK(response.match == Index{2});
   CHECK(node.core->syncing());
   auto start = node.core->take_sync_start();
   REQUIRE(start.has_value());
@@ -548,11 +520,10 @@ TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buf
   CHECK(node.core->counters().sync_sessions_started == 1);
 
   // While it runs, new entries are buffered for the session; the log is untouched.
-  node.step(2, Append{Term{1}, Cursor{Term{1}, Index{7}}, {user(Term{1}, 8)}, Index{6}, 4}, t0 + 20ms);
-  response = sent<AppendResponse>(node.out(), 2);
-  REQUIRE(response.has_value());
-  CHECK(!response->success);
-  CHECK(response->syncing);
+  response = answer<AppendResponse>(
+      node, 2, Append{Term{1}, Cursor{Term{1}, Index{7}}, {user(Term{1}, 8)}, Index{6}, 4}, t0 + 20ms);
+  CHECK(!response.success);
+  CHECK(response.syncing);
   auto buffers = node.core->take_sync_buffers();
   REQUIRE(buffers.size() == 1);
   CHECK(buffers[0].position == Cursor{Term{1}, Index{7}});
@@ -588,11 +559,10 @@ TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buf
     CHECK(node.core->commit() == Index{8}); // the leader's commit, now verified locally
     CHECK(node.core->counters().sync_sessions_completed == 1);
     // The next AppendEntries continues normally.
-    node.step(2, Append{Term{1}, Cursor{Term{1}, Index{8}}, {user(Term{1}, 9)}, Index{8}, 6}, t0 + 170ms);
-    const auto next = sent<AppendResponse>(node.out(), 2);
-    REQUIRE(next.has_value());
-    CHECK(next->success);
-    CHECK(next->match == Index{9});
+    const auto next = answer<AppendResponse>(
+        node, 2, Append{Term{1}, Cursor{Term{1}, Index{8}}, {user(Term{1}, 9)}, Index{8}, 6}, t0 + 170ms);
+    CHECK(next.success);
+    CHECK(next.match == Index{9});
   }
 
   SECTION("failed: no acknowledgement, a retry after the backoff") {
