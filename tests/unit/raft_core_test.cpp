@@ -590,3 +590,24 @@ TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buf
     CHECK(node.core->leader() == PeerId{3});
   }
 }
+
+TEST_CASE("RaftCore: every deadline lies ahead after a tick, with or without check-quorum", "[unit][raft]") {
+  for (const bool check_quorum : {true, false}) {
+    INFO("check_quorum " << check_quorum);
+    Log log;
+    RecordingHardState hard;
+    auto config = config_of(1);
+    config.check_quorum = check_quorum;
+    Core core{config, PeerId{1}, log, hard, 42, t0};
+    // A single member elects itself at its first deadline, then only heartbeats.
+    auto now = core.next_deadline();
+    for (int step = 0; step < 50; ++step) {
+      core.tick(now);
+      (void)core.take_outbox();
+      const auto next = core.next_deadline();
+      REQUIRE(next > now); // a deadline at or before now would spin the host's timer
+      now = next;
+    }
+    CHECK(core.role() == Role::leader);
+  }
+}
