@@ -611,3 +611,39 @@ TEST_CASE("RaftCore: every deadline lies ahead after a tick, with or without che
     CHECK(core.role() == Role::leader);
   }
 }
+
+TEST_CASE("RaftCore: what a leader verified does not vouch for the next term's leader", "[unit][raft]") {
+  // Found by the fault campaign (seed 17418, 10% loss): a follower whose
+  // uncommitted tail a term-1 leader had verified campaigned, lost that term
+  // to a member without the tail, and then took a gap from the winner as
+  // proof that its tail matched: it appended the winner's entries after its
+  // own stale one and applied an entry the group had replaced.
+  Node node{1, 3, {Term{1}, Term{1}, Term{1}}, HardState{Term{1}, std::nullopt, Index{1}}};
+  const auto ack =
+      answer<AppendResponse>(node, 2, Append{Term{1}, Cursor{Term{1}, Index{3}}, {}, Index{1}, 1}, t0 + 10ms);
+  REQUIRE(ack.success); // 2..3 verified by the leader of term 1, not committed
+
+  // Leader 2 goes silent; we campaign (pre-vote granted by 3, then candidate of term 2).
+  node.core->tick(t0 + 300ms);
+  REQUIRE(node.core->role() == Role::pre_candidate);
+  node.step(3, VoteResponse{Term{2}, true, true}, t0 + 301ms);
+  REQUIRE(node.core->role() == Role::candidate);
+  REQUIRE(node.core->term() == Term{2});
+  (void)node.out();
+
+  // 3 wins term 2 without our tail; its no-op went to index 3 and the message
+  // proving the conflict was lost: its next AppendEntries leaves a gap.
+  const auto response = answer<AppendResponse>(
+      node, 3, Append{Term{2}, Cursor{Term{2}, Index{4}}, {}, Index{1}, 1}, t0 + 320ms);
+  CHECK(node.core->leader() == PeerId{3});
+  CHECK(!response.success);
+  CHECK(!response.syncing);          // no session on an unverified tail...
+  CHECK(response.match == Index{3}); // ...but a probe at our last entry
+  CHECK(!node.core->take_sync_start().has_value());
+  // The probe proves the conflict at 3: it goes, and only then may the gap be synced.
+  const auto probe = answer<AppendResponse>(
+      node, 3, Append{Term{2}, Cursor{Term{2}, Index{3}}, {}, Index{1}, 2}, t0 + 330ms);
+  CHECK(!probe.success);
+  CHECK(node.log.last().index <= Index{2});
+  CHECK(node.core->counters().truncated_entries >= 1);
+}

@@ -273,7 +273,7 @@ public:
     if (hard_.term != sync_term_ || leader_ != sync_leader_) {
       return; // another leader now: its next AppendEntries checks our log
     }
-    verified_ = log_.last().index;
+    mark_verified(log_.last().index);
     advance_follower_commit(sync_leader_commit_, log_.last().index);
     log::info("group {}: caught up to {} (commit {})", self_, log_.last(), hard_.commit);
     // Acknowledge at once: the leader's commit and our apply need not wait for the next client command.
@@ -423,12 +423,25 @@ private:
     open_sync(from, std::move(request));
   }
 
+  /// Our log up to `index` equals the current term's leader's (it said so by
+  /// a matching AppendEntries, or a session filled it to that leader's cursor).
+  void mark_verified(Index index) {
+    if (verified_term_ != hard_.term) {
+      // Only this term's leader vouches: what an earlier leader checked says
+      // nothing about the log of a leader that won a later term without it.
+      verified_term_ = hard_.term;
+      verified_ = hard_.commit;
+    }
+    verified_ = std::max(verified_, index);
+  }
+
   /// Whether our whole log is known to be a prefix of the log of the leader whose previous cursor is `prev`.
   [[nodiscard]] bool suffix_verified(Cursor prev) const {
     const auto local = log_.last();
     // Committed entries are everybody's; an entry of the leader's `prev` term can
     // only come from the leader of that term, whose log the current leader's extends.
-    return local.index <= hard_.commit || local.term == prev.term || verified_ >= local.index;
+    return local.index <= hard_.commit || local.term == prev.term ||
+           (verified_term_ == hard_.term && verified_ >= local.index);
   }
 
   void on(PeerId from, AppendResponse response, TimePoint now) {
@@ -535,7 +548,7 @@ private:
       log_.append_all(std::move(entries));
       rescan_memberships(first_new.prev());
     }
-    verified_ = std::max(verified_, match);
+    mark_verified(match);
     advance_follower_commit(request.commit, match);
     send(from, AppendResponse{hard_.term, true, false, match, request.round});
   }
@@ -590,6 +603,7 @@ private:
     log::warn("group {}: dropping {} divergent uncommitted entries from {} (leader {})", self_, dropped, from,
               leader);
     log_.truncate(from);
+    verified_ = std::min(verified_, from.prev());
     memberships_.erase(memberships_.lower_bound(from), memberships_.end());
   }
 
@@ -655,7 +669,6 @@ private:
       hard_.term = term;
       hard_.voted_for.reset();
       persist();
-      verified_ = hard_.commit; // what a leader checked holds for that leader's log only
     }
     if (leader && leader_ != leader) {
       log::info("group {}: following {} in term {}", self_, *leader, term);
@@ -926,8 +939,9 @@ private:
   TimePoint last_heard_leader_{};
   TimePoint election_deadline_{};
   std::set<PeerId> votes_;
-  std::uint64_t last_round_ = 0;            // the leader's latest round, echoed in acknowledgements
-  Index verified_;                          // our log up to here matches the current term leader's
+  std::uint64_t last_round_ = 0; // the leader's latest round, echoed in acknowledgements
+  Index verified_;               // our log up to here matches the log of the leader of verified_term_
+  Term verified_term_;           // (a campaign or a new term makes it stale: see mark_verified)
   std::map<Index, Membership> memberships_; // index 0: the configured one
 
   // Leader.
