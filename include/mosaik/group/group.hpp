@@ -23,8 +23,10 @@
 #include <variant>
 #include <vector>
 
+#include <asio/associated_cancellation_slot.hpp>
 #include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
+#include <asio/cancellation_type.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
@@ -316,10 +318,12 @@ private:
     detail::UniqueHandler resume;
     std::shared_ptr<std::optional<Errc>> result;
     std::optional<TimerService::TimerId> timer;
+    asio::cancellation_slot slot; // the awaiting operation's, while connected
   };
 
-  /// Waits until `ready()` holds (nullopt), the timeout passes (Errc::timeout)
-  /// or the group stops (Errc::stopped).
+  /// Waits until `ready()` holds (nullopt), the timeout passes (Errc::timeout),
+  /// the awaiting operation is cancelled through its cancellation slot
+  /// (Errc::cancelled) or the group stops (Errc::stopped).
   asio::awaitable<std::optional<Errc>> wait_for(std::function<bool()> ready,
                                                 std::optional<Duration> timeout) {
     if (stopped_) {
@@ -333,11 +337,14 @@ private:
         [this, &ready, timeout, result](auto handler) {
           const auto id = ++next_waiter_;
           auto executor = asio::get_associated_executor(handler, transport_.executor());
+          auto slot = asio::get_associated_cancellation_slot(handler);
           Waiter waiter{std::move(ready),
                         detail::UniqueHandler{[executor, handler = std::move(handler)]() mutable {
                           asio::post(executor, std::move(handler));
                         }},
-                        result, std::nullopt};
+                        result,
+                        std::nullopt,
+                        {}};
           if (timeout) {
             waiter.timer = transport_.timers().schedule(now() + *timeout, [this, id] {
               if (auto it = waiters_.find(id); it != waiters_.end()) {
@@ -345,6 +352,17 @@ private:
                 waiters_.erase(it);
                 done.timer.reset();
                 finish(done, Errc::timeout);
+              }
+            });
+          }
+          if (slot.is_connected()) {
+            waiter.slot = slot;
+            slot.assign([this, id](asio::cancellation_type) {
+              if (auto it = waiters_.find(id); it != waiters_.end()) {
+                auto done = std::move(it->second);
+                waiters_.erase(it);
+                done.slot = {}; // the slot is emitting: it must not be cleared from its own handler
+                finish(done, Errc::cancelled);
               }
             });
           }
@@ -357,6 +375,9 @@ private:
   void finish(Waiter& waiter, std::optional<Errc> result) {
     if (waiter.timer) {
       transport_.timers().cancel(*waiter.timer);
+    }
+    if (waiter.slot.is_connected()) {
+      waiter.slot.clear();
     }
     *waiter.result = result;
     if (waiter.resume) {
@@ -505,8 +526,8 @@ private:
     if (message.group != group_id_) {
       if (foreign_messages_++ % 1000 == 0) {
         log::error("group {}: refusing messages from peer {}: it belongs to group {}, we are {} (key, state "
-                  "machine, sync strategy or consensus timing differ); {} refused so far",
-                  options_.key, from, message.group, group_id_, foreign_messages_);
+                   "machine, sync strategy or consensus timing differ); {} refused so far",
+                   options_.key, from, message.group, group_id_, foreign_messages_);
       }
       return;
     }

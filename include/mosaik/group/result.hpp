@@ -18,6 +18,7 @@ enum class Errc : std::uint8_t {
   change_in_progress, ///< a membership change is still uncommitted
   unknown_member,     ///< the member named is not in the group
   rejected,           ///< refused (e.g. a change that would leave no voter)
+  cancelled,          ///< the awaiting operation was cancelled (its cancellation slot)
 };
 
 [[nodiscard]] constexpr const char* to_string(Errc code) noexcept {
@@ -40,6 +41,8 @@ enum class Errc : std::uint8_t {
     return "unknown member";
   case Errc::rejected:
     return "rejected";
+  case Errc::cancelled:
+    return "cancelled";
   }
   return "unknown error";
 }
