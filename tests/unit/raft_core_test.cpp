@@ -647,3 +647,22 @@ TEST_CASE("RaftCore: what a leader verified does not vouch for the next term's l
   CHECK(node.log.last().index <= Index{2});
   CHECK(node.core->counters().truncated_entries >= 1);
 }
+
+TEST_CASE("RaftCore: malformed AppendEntries are rejected, counted and change nothing", "[unit][raft]") {
+  Node node{1, 3, {Term{1}, Term{1}}, HardState{Term{2}, std::nullopt, Index{1}}};
+  SECTION("entry terms going backwards") {
+    node.step(2,
+              Append{Term{2}, Cursor{Term{1}, Index{2}}, {user(Term{2}, 3), user(Term{1}, 4)}, Index{2}, 1});
+  }
+  SECTION("an entry of a term beyond the sender's") {
+    node.step(2, Append{Term{2}, Cursor{Term{1}, Index{2}}, {user(Term{3}, 3)}, Index{2}, 1});
+  }
+  SECTION("a previous cursor beyond the sender's term") {
+    node.step(2, Append{Term{2}, Cursor{Term{5}, Index{2}}, {}, Index{2}, 1});
+  }
+  CHECK(node.out().empty());
+  CHECK(node.core->counters().rejected_messages == 1);
+  CHECK(node.log.last() == Cursor{Term{1}, Index{2}});
+  CHECK(node.core->commit() == Index{1});
+  CHECK(!node.core->leader().has_value()); // not even taken for a leader
+}

@@ -363,6 +363,13 @@ private:
       send(from, AppendResponse{hard_.term, false, false, log_.last().index, request.round});
       return;
     }
+    if (!well_formed(request)) {
+      ++counters_.rejected_messages;
+      log::warn(
+          "group {}: AppendEntries from {} (term {}) rejected: entry terms go backwards or beyond its term",
+          self_, from, request.term);
+      return;
+    }
     if (role_ == Role::leader && request.term == hard_.term) {
       ++counters_.rejected_messages;
       log::error("group {}: peer {} claims leadership of our own term {}; ignored", self_, from,
@@ -421,6 +428,18 @@ private:
       return;
     }
     open_sync(from, std::move(request));
+  }
+
+  /// Entry terms never decrease, start at or after prev's and never exceed the leader's term.
+  [[nodiscard]] static bool well_formed(const AppendEntries<Command>& request) {
+    auto previous = request.prev.term;
+    for (const auto& entry : request.entries) {
+      if (entry.term < previous || entry.term > request.term) {
+        return false;
+      }
+      previous = entry.term;
+    }
+    return request.prev.term <= request.term;
   }
 
   /// Our log up to `index` equals the current term's leader's (it said so by
