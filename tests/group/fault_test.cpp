@@ -205,8 +205,8 @@ TEST_CASE("rivals merge: the minority leader's divergent entries are truncated",
 }
 
 // A follower that acknowledged an entry counted in its commit must keep it:
-// here b's heartbeats point past f's log (b's entries to f are lost), f opens
-// a catch-up session, and then a, b, both holding the entry, go away. If f
+// here b's heartbeats point past f's log (b's entries to f are lost), so f
+// must sync or ask b to probe it, and then a, b, both holding the entry, go away. If f
 // dropped the entry, f and the two members that never had it (three of five)
 // elect a leader without a committed entry (found by a randomized fault
 // campaign, seed 6205 with 10% loss; reproduced here with a send filter).
