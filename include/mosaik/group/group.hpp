@@ -316,7 +316,7 @@ private:
   struct Waiter {
     std::function<bool()> ready;
     detail::UniqueHandler resume;
-    std::shared_ptr<std::optional<Errc>> result;
+    std::optional<Errc>* result; // in the waiting coroutine's frame
     std::optional<TimerService::TimerId> timer;
     asio::cancellation_slot slot; // the awaiting operation's, while connected
   };
@@ -332,9 +332,12 @@ private:
     if (ready()) {
       co_return std::nullopt;
     }
-    auto result = std::make_shared<std::optional<Errc>>();
+    // The outcome lives in this frame; the initiation captures only trivially
+    // destructible values (GCC 12 may destroy a co_await operand's lambda
+    // captures twice: a shared_ptr captured there was released early).
+    std::optional<Errc> result;
     co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this, &ready, timeout, result](auto handler) {
+        [this, &ready, timeout, out = &result](auto handler) {
           const auto id = ++next_waiter_;
           auto executor = asio::get_associated_executor(handler, transport_.executor());
           auto slot = asio::get_associated_cancellation_slot(handler);
@@ -342,7 +345,7 @@ private:
                         detail::UniqueHandler{[executor, handler = std::move(handler)]() mutable {
                           asio::post(executor, std::move(handler));
                         }},
-                        result,
+                        out,
                         std::nullopt,
                         {}};
           if (timeout) {
@@ -357,19 +360,24 @@ private:
           }
           if (slot.is_connected()) {
             waiter.slot = slot;
-            slot.assign([this, id](asio::cancellation_type) {
-              if (auto it = waiters_.find(id); it != waiters_.end()) {
-                auto done = std::move(it->second);
-                waiters_.erase(it);
-                done.slot = {}; // the slot is emitting: it must not be cleared from its own handler
-                finish(done, Errc::cancelled);
-              }
+            slot.assign([this, id, alive = std::weak_ptr<bool>(alive_)](asio::cancellation_type) {
+              // Complete outside the emitting slot's call, on our executor.
+              asio::post(transport_.executor(), [this, id, alive] {
+                if (alive.expired()) {
+                  return;
+                }
+                if (auto it = waiters_.find(id); it != waiters_.end()) {
+                  auto done = std::move(it->second);
+                  waiters_.erase(it);
+                  finish(done, Errc::cancelled);
+                }
+              });
             });
           }
           waiters_.emplace(id, std::move(waiter));
         },
         asio::use_awaitable);
-    co_return *result;
+    co_return result;
   }
 
   void finish(Waiter& waiter, std::optional<Errc> result) {

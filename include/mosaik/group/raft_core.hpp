@@ -495,6 +495,9 @@ private:
         send_append(from, progress, now);
       }
       advance_leader_commit(now);
+      if (role_ != Role::leader) {
+        return; // it committed our own removal: we stepped down (and `progress` is gone)
+      }
       promote_learners(now);
     } else if (response.syncing) {
       // It fetches the gap from everyone; we only send what is new.
