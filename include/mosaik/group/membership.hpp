@@ -53,8 +53,12 @@ public:
     }
     return out;
   }
-  /// Votes needed for a majority of the voters.
-  [[nodiscard]] std::size_t quorum() const { return voters().size() / 2 + 1; }
+  [[nodiscard]] std::size_t voter_count() const {
+    return static_cast<std::size_t>(std::count_if(members_.begin(), members_.end(),
+                                                  [](const Entry& entry) { return entry.second.voter; }));
+  }
+  /// Votes needed for a majority of the voters (no allocation: asked on every acknowledgement).
+  [[nodiscard]] std::size_t quorum() const { return voter_count() / 2 + 1; }
 
   /// A copy with `peer` added as a learner (observers stay non-voters forever).
   [[nodiscard]] Membership with_learner(PeerId peer, Preference preference) const {

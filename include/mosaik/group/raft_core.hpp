@@ -242,7 +242,7 @@ public:
       return Error{Errc::unknown_member, fmt::format("peer {} is not a member", peer)};
     }
     auto next = membership().without(peer);
-    if (next.voters().empty()) {
+    if (next.voter_count() == 0) {
       return Error{Errc::rejected, "the group would have no voter left"};
     }
     return change_membership(std::move(next), now);
@@ -750,7 +750,7 @@ private:
     quorum_check_at_ = now + config_.election_timeout;
     if (heard < membership().quorum()) {
       log::warn("group {}: heard only {} of {} voters in an election timeout; stepping down", self_, heard,
-                membership().voters().size());
+                membership().voter_count());
       become_follower(hard_.term, std::nullopt, now);
     }
   }
@@ -853,7 +853,7 @@ private:
     }
     std::erase_if(progress_, [&](const auto& item) { return !next.contains(item.first); });
     log::info("group {}: membership change at {}: {} members, {} voters", self_, index, next.members().size(),
-              next.voters().size());
+              next.voter_count());
     replicate(now);
     return index;
   }
