@@ -34,6 +34,19 @@ public:
     }
   }
 
+  /// Rebuilds a membership from its entries (as read from the wire): nullopt
+  /// unless they are sorted by id without repeats.
+  [[nodiscard]] static std::optional<Membership> from_entries(std::vector<Entry> entries) {
+    for (std::size_t i = 1; i < entries.size(); ++i) {
+      if (!(entries[i - 1].first < entries[i].first)) {
+        return std::nullopt;
+      }
+    }
+    Membership membership;
+    membership.members_ = std::move(entries);
+    return membership;
+  }
+
   [[nodiscard]] const std::vector<Entry>& members() const noexcept { return members_; }
   [[nodiscard]] bool contains(PeerId peer) const { return locate(peer) != members_.end(); }
   [[nodiscard]] bool is_voter(PeerId peer) const {

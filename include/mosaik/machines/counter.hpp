@@ -2,8 +2,10 @@
 // Counter: the smallest useful replicated state machine. Each command adds
 // its amount; queries read the value. Used by the examples and the tests.
 
+#include <concepts>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 namespace mosaik::machines {
 
@@ -31,5 +33,12 @@ private:
   std::int64_t value_ = 0;
   std::uint64_t applied_ = 0;
 };
+
+/// The wire encoding (see wire/codec.hpp): the amount as a zigzag varint.
+template <class Self, class F>
+requires std::same_as<std::remove_const_t<Self>, Counter::Command>
+void mosaik_fields(Self& self, F&& fields) {
+  fields(self.amount);
+}
 
 } // namespace mosaik::machines

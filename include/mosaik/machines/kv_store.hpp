@@ -3,11 +3,13 @@
 // key; queries get one. The digest summarises the whole state (order
 // independent of insertion history), so replicas compare in one number.
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace mosaik::machines {
 
@@ -64,6 +66,21 @@ public:
 private:
   std::map<std::string, std::string> data_;
 };
+
+/// The wire encoding (see wire/codec.hpp): one field list for both directions.
+constexpr KvStore::Command::Op mosaik_enum_max(KvStore::Command::Op) noexcept {
+  return KvStore::Command::Op::erase;
+}
+template <class Self, class F>
+requires std::same_as<std::remove_const_t<Self>, KvStore::Command>
+void mosaik_fields(Self& self, F&& fields) {
+  fields(self.op, self.key, self.value);
+}
+template <class Self, class F>
+requires std::same_as<std::remove_const_t<Self>, KvStore::Query>
+void mosaik_fields(Self& self, F&& fields) {
+  fields(self.key);
+}
 
 /// Payload bytes of a command: op, key and value.
 [[nodiscard]] inline std::size_t mosaik_command_size(const KvStore::Command& command) noexcept {

@@ -48,7 +48,9 @@ using LogReplayMessage = std::variant<AvailabilityRequest, AvailabilityResponse,
                                       FetchEntriesResponse<Command>>;
 
 namespace wire {
-/// The encoding's sizes (issue 4's codec implements exactly this): a fixed
+/// The encoding's sizes as the simulator charges them (the TCP codec,
+/// wire/log_replay_messages.hpp, has this shape; it adds an entry count and
+/// encodes commands rather than counting their payload bytes): a fixed
 /// frame header, ranges as two fixed 8-byte indices, and each entry as a
 /// varint command length plus its term as a varint delta from the previous
 /// entry's term (terms change rarely, so usually one byte).

@@ -1,0 +1,91 @@
+#pragma once
+// MessageCodec: a group's messages as frames. A frame's kind names the
+// message (consensus kinds from 1, catch-up kinds from 32: the variant index
+// plus a base), its header carries the group id; the body is the message's
+// encoding. Decoding checks the group, the kind, the body (strictly, within
+// the limits) and that nothing is left over.
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <variant>
+
+#include <mosaik/group/messages.hpp>
+#include <mosaik/wire/codec.hpp>
+#include <mosaik/wire/frame.hpp>
+#include <mosaik/wire/group_messages.hpp>
+
+namespace mosaik::wire {
+
+template <class Command, class SyncMessage>
+class MessageCodec {
+public:
+  using Message = group::GroupMessage<Command, SyncMessage>;
+  using Consensus = group::ConsensusMessage<Command>;
+
+  static_assert(std::variant_size_v<Consensus> < kind::sync_base - kind::consensus_base);
+  static_assert(std::variant_size_v<SyncMessage> <= kind::hello - kind::sync_base,
+                "a catch-up strategy has at most 32 message kinds");
+
+  [[nodiscard]] static std::uint8_t kind_of(const Message& message) noexcept {
+    if (const auto* consensus = std::get_if<0>(&message.body)) {
+      return static_cast<std::uint8_t>(kind::consensus_base + consensus->index());
+    }
+    return static_cast<std::uint8_t>(kind::sync_base + std::get<1>(message.body).index());
+  }
+
+  /// The whole frame, header and body, in one buffer.
+  [[nodiscard]] static Bytes encode(const Message& message) {
+    Bytes out(frame_header_bytes);
+    Writer writer{out};
+    std::visit(
+        [&writer](const auto& body) {
+          std::visit([&writer](const auto& alternative) { wire::encode(writer, alternative); }, body);
+        },
+        message.body);
+    const auto header = encode_header(FrameHeader{static_cast<std::uint32_t>(out.size() - frame_header_bytes),
+                                                  protocol_version, kind_of(message), 0, message.group});
+    std::copy(header.begin(), header.end(), out.begin());
+    return out;
+  }
+
+  /// Decodes a frame's body (the header already parsed and checked).
+  [[nodiscard]] static Decoded<Message> decode(const FrameHeader& header, std::span<const std::byte> body,
+                                               GroupId expected, const DecodeLimits& limits) {
+    if (header.group != expected) {
+      return DecodeError::wrong_group;
+    }
+    if (body.size() > limits.max_frame_bytes) {
+      return DecodeError::oversized;
+    }
+    Reader reader{body, limits};
+    Message message{header.group, {}};
+    bool ok = false;
+    if (header.kind >= kind::consensus_base && header.kind < kind::sync_base) {
+      const std::size_t index = header.kind - kind::consensus_base;
+      if (index >= std::variant_size_v<Consensus>) {
+        return DecodeError::unknown_kind;
+      }
+      ok = detail::decode_alternative(reader, message.body.template emplace<0>(), index,
+                                      std::make_index_sequence<std::variant_size_v<Consensus>>{});
+    } else if (header.kind >= kind::sync_base && header.kind < kind::hello) {
+      const std::size_t index = header.kind - kind::sync_base;
+      if (index >= std::variant_size_v<SyncMessage>) {
+        return DecodeError::unknown_kind;
+      }
+      ok = detail::decode_alternative(reader, message.body.template emplace<1>(), index,
+                                      std::make_index_sequence<std::variant_size_v<SyncMessage>>{});
+    } else {
+      return DecodeError::unknown_kind;
+    }
+    if (!ok) {
+      return reader.error().value_or(DecodeError::bad_value);
+    }
+    if (!reader.at_end()) {
+      return DecodeError::trailing_bytes;
+    }
+    return message;
+  }
+};
+
+} // namespace mosaik::wire
