@@ -22,6 +22,9 @@ MOSAIK_DEB_PACKAGES=(
   gnuplot-nox
   git
   pkg-config
+  libsodium-dev
+  libssl-dev
+  iproute2
 )
 
 mosaik_log() { printf '==> %s\n' "$*" >&2; }
