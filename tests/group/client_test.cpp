@@ -5,6 +5,8 @@
 
 #include "group_world.hpp"
 
+#include <mosaik/machines/kv_store.hpp>
+
 #include <algorithm>
 #include <map>
 #include <numeric>
@@ -556,6 +558,53 @@ TEST_CASE("group identity: different keys or timings never form one group", "[gr
     }
     sim.require_safe();
   }
+}
+
+} // namespace mosaik::test
+
+namespace mosaik::test {
+
+TEST_CASE("key-value reads with long keys and values, strong and weak, on every member",
+          "[group][client][read]") {
+  // Regression: Group::query once handed a lambda capturing the query to
+  // another coroutine by value; GCC 12 freed the capture twice (a crash as
+  // soon as the query held a heap-allocated string). Found by mosaik-node.
+  constexpr std::uint64_t seed = 741;
+  INFO("seed " << seed);
+  using KvStore = machines::KvStore;
+  sim::Simulator simulator(seed);
+  sim::Network network(simulator);
+  set_links(network, 1ms, 0);
+  sim::GroupWorld<KvStore> world(simulator, network);
+  const auto ids = peers(3);
+  for (const auto id : ids) {
+    sim::GroupWorld<KvStore>::Options options;
+    options.key = "test-kv";
+    options.config = fast_config(ids);
+    world.add(id, options);
+    world.start(id);
+  }
+  REQUIRE(world.run_until([&] { return world.leader().has_value(); }, 10s));
+  const auto leader = *world.leader();
+  const std::string key(100, 'k');
+  const std::string value(1000, 'v');
+  REQUIRE(world.await(world[leader].execute(KvStore::put(key, value)), 10s).value().ok());
+  for (const auto id : ids) {
+    INFO("member " << id.value());
+    for (const auto consistency : {Consistency::strong, Consistency::weak}) {
+      const auto strong = world.await(world[id].query(KvStore::Query{key}, Consistency::strong), 10s);
+      REQUIRE(strong.has_value());
+      REQUIRE(strong->ok());
+      CHECK(**strong == std::optional<std::string>{value});
+      const auto missing = world.await(world[id].query(KvStore::Query{key + "?"}, consistency), 10s);
+      REQUIRE(missing.has_value());
+      REQUIRE(missing->ok());
+      CHECK(!missing->value().has_value());
+    }
+  }
+  world.check_logs();
+  INFO(world.violation_report());
+  CHECK(world.violations().empty());
 }
 
 } // namespace mosaik::test

@@ -102,9 +102,7 @@ public:
   /// storages (they outlive the Group; a restarted member passes the same).
   Group(TransportType& transport, Log& log, HardStateStorage& hard, Options options, SM machine = SM{})
       : transport_(transport), log_(log), options_(std::move(options)), machine_(std::move(machine)),
-        group_id_(derive_group_id({options_.key, machine_.signature(), options_.strategy.signature(),
-                                   options_.config.signature()})),
-        seed_(options_.seed != 0 ? options_.seed : random_seed()),
+        group_id_(id_for(options_, machine_)), seed_(options_.seed != 0 ? options_.seed : random_seed()),
         core_(options_.config, transport.self(), log, hard, seed_, transport.timers().now()),
         session_context_(*this), provider_context_(*this) {
     // Request ids are remembered by the leader to answer duplicates: a
@@ -114,6 +112,13 @@ public:
         mix(seed_ ^ static_cast<std::uint64_t>(transport.timers().now().time_since_epoch().count()));
     next_request_ = (incarnation & 0xffffffffULL) << 32;
     provider_ = options_.strategy.create_provider(provider_context_);
+  }
+
+  /// The id of the group members with these options form: what a transport
+  /// must know (to refuse other groups) before the Group exists.
+  [[nodiscard]] static GroupId id_for(const Options& options, const SM& machine = SM{}) {
+    return derive_group_id(
+        {options.key, machine.signature(), options.strategy.signature(), options.config.signature()});
   }
 
   Group(const Group&) = delete;
@@ -183,27 +188,24 @@ public:
   asio::awaitable<Result<std::invoke_result_t<Reader&, const SM&>>> read(Reader reader,
                                                                          Consistency consistency) {
     using R = std::invoke_result_t<Reader&, const SM&>;
-    if (consistency == Consistency::strong) {
-      auto index = co_await read_index();
-      if (!index) {
-        co_return Result<R>{index.error()};
-      }
-      const auto target = *index;
-      if (auto error =
-              co_await wait_for([this, target] { return applied_ >= target; }, options_.commit_timeout)) {
-        co_return Result<R>{*error};
-      }
-    } else if (stopped_) {
-      co_return Result<R>{Errc::stopped};
+    if (auto error = co_await ready_to_read(consistency)) {
+      co_return Result<R>{*error};
     }
     co_return Result<R>{reader(machine_)};
   }
 
-  /// The state machine's answer to `query`.
+  /// The state machine's answer to `query`. (A coroutine of its own that
+  /// keeps `query` in its frame: GCC 12 mishandles a lambda capturing it when
+  /// passed by value into another coroutine, and frees the capture twice.)
   template <class Q = SM>
-  requires Queryable<Q>
-  auto query(typename Q::Query query, Consistency consistency) {
-    return read([query = std::move(query)](const SM& machine) { return machine.query(query); }, consistency);
+  requires Queryable<Q> asio::awaitable<Result<
+      std::decay_t<decltype(std::declval<const Q&>().query(std::declval<const typename Q::Query&>()))>>>
+  query(typename Q::Query query, Consistency consistency) {
+    using R = std::decay_t<decltype(machine_.query(query))>;
+    if (auto error = co_await ready_to_read(consistency)) {
+      co_return Result<R>{*error};
+    }
+    co_return Result<R>{machine_.query(query)};
   }
 
   /// Adds `peer` as a learner (promoted to voter once caught up); on the leader only.
@@ -705,6 +707,27 @@ private:
     if (!stopped_) {
       transport_.send(peer, Message{group_id_, std::move(message)});
     }
+  }
+
+  /// Waits until a read at `consistency` may look at the local state: strong
+  /// reads wait for the read index to be applied here. An error otherwise.
+  asio::awaitable<std::optional<Error>> ready_to_read(Consistency consistency) {
+    if (consistency == Consistency::strong) {
+      auto index = co_await read_index();
+      if (!index) {
+        co_return index.error();
+      }
+      const auto target = *index;
+      if (auto error =
+              co_await wait_for([this, target] { return applied_ >= target; }, options_.commit_timeout)) {
+        co_return Error{*error, {}};
+      }
+      co_return std::nullopt;
+    }
+    if (stopped_) {
+      co_return Error{Errc::stopped, {}};
+    }
+    co_return std::nullopt;
   }
 
   [[nodiscard]] TimePoint now() const { return transport_.timers().now(); }
