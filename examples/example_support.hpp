@@ -237,11 +237,13 @@ std::string usage_text(const char* program, std::initializer_list<Option<O>> opt
 /// Parses the command line into an `O` (starting from its defaults) along
 /// `options`; --help and -h print the usage and exit with 0. `invalid` names
 /// what is wrong with the parsed options, or returns nullptr. On any error,
-/// prints it and the usage and returns nullopt.
+/// prints it and the usage and returns nullopt. Words that are not options
+/// go to `positional` when given (an error otherwise).
 template <class O>
 std::optional<O> parse_command_line(const char* program, int argc, char** argv,
                                     std::initializer_list<Option<O>> options,
-                                    const std::function<const char*(const O&)>& invalid) {
+                                    const std::function<const char*(const O&)>& invalid,
+                                    const std::function<bool(std::string_view, O&)>& positional = nullptr) {
   const auto usage = [&] { std::fputs(usage_text(program, options).c_str(), stderr); };
   O parsed;
   Arguments args{program, argc, argv};
@@ -253,8 +255,9 @@ std::optional<O> parse_command_line(const char* program, int argc, char** argv,
     }
     const auto* option = std::find_if(options.begin(), options.end(),
                                       [&](const Option<O>& candidate) { return candidate.name == arg; });
-    const bool ok =
-        option != options.end() ? option->read(args, parsed) : args.error("unknown option {}", arg);
+    const bool ok = option != options.end()                ? option->read(args, parsed)
+                    : positional && !arg.starts_with("--") ? positional(arg, parsed)
+                                                           : args.error("unknown option {}", arg);
     if (!ok) {
       usage();
       return std::nullopt;

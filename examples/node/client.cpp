@@ -1,0 +1,294 @@
+// `mosaik-node client`: connects to a member (any of those given, following
+// the member's pointer to the leader when it is not one), runs one command
+// and prints its answer. `bench` writes N keys through C connections at once
+// and prints one JSON line.
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <mosaik/net/tcp/client.hpp>
+#include <mosaik/wire/codec.hpp>
+
+#include "../example_support.hpp"
+#include "node.hpp"
+#include "protocol.hpp"
+
+namespace mosaik::node {
+namespace {
+
+struct ClientOptions {
+  std::vector<tcp::Endpoint> connect;
+  std::string key_file;
+  std::string log_level = "warn";
+  double timeout = 30;
+  // The command and its arguments.
+  std::vector<std::string> command;
+  std::uint64_t size = 100;
+  std::uint64_t batch = 1000;
+  std::uint64_t clients = 4;
+  bool weak = false;
+};
+
+class Session {
+public:
+  Session(asio::io_context& io, const ClientOptions& options, const tcp::GroupKey& key)
+      : io_(io), options_(options), client_(io.get_executor(), key) {}
+
+  /// Connects to the first member that answers.
+  asio::awaitable<bool> connect() {
+    for (const auto& endpoint : options_.connect) {
+      if (co_await connect_to(endpoint)) {
+        co_return true;
+      }
+    }
+    co_return false;
+  }
+
+  /// Sends `request`; follows one redirect to the leader when the member is not it.
+  asio::awaitable<std::optional<Response>> call(const Request& request, bool follow_leader) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto answer = co_await client_.call(wire::to_bytes(request));
+      if (!answer) {
+        error_ = "the member closed the connection";
+        co_return std::nullopt;
+      }
+      auto response = wire::from_bytes<Response>(*answer);
+      if (!response) {
+        error_ = fmt::format("undecodable answer: {}", wire::to_string(response.error()));
+        co_return std::nullopt;
+      }
+      if (response->ok || !follow_leader || response->leader_address.empty() ||
+          response->leader == client_.member().value()) {
+        co_return std::move(response).value();
+      }
+      const auto leader = tcp::parse_endpoint(response->leader_address);
+      if (!leader || !co_await connect_to(*leader)) {
+        co_return std::move(response).value();
+      }
+    }
+    co_return std::nullopt;
+  }
+
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+
+private:
+  asio::awaitable<bool> connect_to(const tcp::Endpoint& endpoint) {
+    const auto timeout =
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(options_.timeout));
+    if (auto failure = co_await client_.connect(endpoint, timeout)) {
+      error_ = *failure;
+      co_return false;
+    }
+    co_return true;
+  }
+
+  asio::io_context& io_;
+  const ClientOptions& options_;
+  tcp::Client client_;
+  std::string error_;
+};
+
+int print_response(const std::optional<Response>& response, const Session& session) {
+  if (!response) {
+    std::fprintf(stderr, "mosaik-node client: %s\n", session.error().c_str());
+    return 1;
+  }
+  if (!response->ok) {
+    std::fprintf(stderr, "mosaik-node client: %s%s\n", response->error.c_str(),
+                 response->leader != 0 ? fmt::format(" (leader: {})", response->leader).c_str() : "");
+    return 1;
+  }
+  if (!response->status.empty()) {
+    std::puts(response->status.c_str());
+  } else if (response->value) {
+    std::puts(response->value->c_str());
+  } else {
+    std::printf("ok %llu\n", static_cast<unsigned long long>(response->index));
+  }
+  return 0;
+}
+
+/// N puts in batches, from C sessions at once, keys k<i>, values of `size` bytes.
+asio::awaitable<int> bench(asio::io_context& io, const ClientOptions& options, const tcp::GroupKey& key,
+                           std::uint64_t total) {
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t next = 0;
+  std::uint64_t done = 0;
+  int failures = 0;
+  std::string failure;
+  int running = static_cast<int>(std::max<std::uint64_t>(1, options.clients));
+  asio::steady_timer finished(io, asio::steady_timer::time_point::max());
+  for (int worker = running; worker > 0; --worker) {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          Session session(io, options, key);
+          if (!co_await session.connect()) {
+            ++failures;
+            failure = session.error();
+          } else {
+            const std::string value(options.size, 'v');
+            while (next < total && failures == 0) {
+              Put put;
+              const auto first = next;
+              next = std::min(total, next + options.batch);
+              for (auto i = first; i < next; ++i) {
+                put.commands.push_back(machines::KvStore::put(fmt::format("k{}", i), value));
+              }
+              const auto count = put.commands.size();
+              const auto response = co_await session.call(Request{std::move(put)}, true);
+              if (!response || !response->ok) {
+                ++failures;
+                failure = response ? response->error : session.error();
+                break;
+              }
+              done += count;
+            }
+          }
+          if (--running == 0) {
+            finished.cancel();
+          }
+        },
+        asio::detached);
+  }
+  std::error_code ignored;
+  co_await finished.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (failures != 0) {
+    std::fprintf(stderr, "mosaik-node client: bench failed after %llu commands: %s\n",
+                 static_cast<unsigned long long>(done), failure.c_str());
+    co_return 1;
+  }
+  fmt::print("{{\"commands\":{},\"value_bytes\":{},\"seconds\":{:.3f},\"commands_per_s\":{:.0f}}}\n", done,
+             options.size, seconds, done / std::max(seconds, 1e-9));
+  co_return 0;
+}
+
+asio::awaitable<int> run(asio::io_context& io, const ClientOptions& options, const tcp::GroupKey& key) {
+  const auto& words = options.command;
+  const auto& verb = words.front();
+  const auto arity = [&](std::size_t n) {
+    if (words.size() != n + 1) {
+      std::fprintf(stderr, "mosaik-node client: %s takes %zu argument(s)\n", verb.c_str(), n);
+      return false;
+    }
+    return true;
+  };
+  const auto number = [&](const std::string& text) -> std::optional<std::uint64_t> {
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size()) {
+      std::fprintf(stderr, "mosaik-node client: not a number: %s\n", text.c_str());
+      return std::nullopt;
+    }
+    return value;
+  };
+  if (verb == "bench") {
+    const auto n = arity(1) ? number(words[1]) : std::nullopt;
+    co_return n ? co_await bench(io, options, key, *n) : 2;
+  }
+  Request request;
+  bool follow = true;
+  if (verb == "put" && arity(2)) {
+    request = Put{{machines::KvStore::put(words[1], words[2])}};
+  } else if (verb == "get" && arity(1)) {
+    request = Get{words[1], !options.weak};
+    follow = false;
+  } else if (verb == "add-member" && arity(1)) {
+    const auto id = number(words[1]);
+    if (!id) {
+      co_return 2;
+    }
+    request = AddMember{*id};
+  } else if (verb == "status" && arity(0)) {
+    request = Status{};
+    follow = false;
+  } else {
+    if (verb != "put" && verb != "get" && verb != "add-member" && verb != "status") {
+      std::fprintf(stderr, "mosaik-node client: unknown command %s\n", verb.c_str());
+    }
+    co_return 2;
+  }
+  Session session(io, options, key);
+  if (!co_await session.connect()) {
+    std::fprintf(stderr, "mosaik-node client: %s\n", session.error().c_str());
+    co_return 1;
+  }
+  co_return print_response(co_await session.call(request, follow), session);
+}
+
+} // namespace
+
+int run_client(int argc, char** argv) {
+  using examples::Option;
+  // Options first, then the command and its words; options may follow it too.
+  const auto parsed = examples::parse_command_line<ClientOptions>(
+      "mosaik-node client", argc, argv,
+      {
+          Option<ClientOptions>{"--connect", "HOST:PORT",
+                                [](examples::Arguments& args, ClientOptions& options) {
+                                  const auto text = args.value();
+                                  const auto endpoint = text ? tcp::parse_endpoint(*text) : std::nullopt;
+                                  if (!endpoint) {
+                                    return text &&
+                                           args.error("--connect: expected HOST:PORT, got '{}'", *text);
+                                  }
+                                  options.connect.push_back(*endpoint);
+                                  return true;
+                                }},
+          Option<ClientOptions>{"--key-file", "PATH", &ClientOptions::key_file},
+          Option<ClientOptions>{"--timeout", "SECONDS", &ClientOptions::timeout},
+          Option<ClientOptions>{"--size", "BYTES", &ClientOptions::size},
+          Option<ClientOptions>{"--batch", "K", &ClientOptions::batch},
+          Option<ClientOptions>{"--clients", "C", &ClientOptions::clients},
+          Option<ClientOptions>{"--weak", &ClientOptions::weak},
+          Option<ClientOptions>{"--log-level", examples::alternatives(examples::kLogLevels),
+                                &ClientOptions::log_level},
+      },
+      [](const ClientOptions& options) -> const char* {
+        if (options.connect.empty()) {
+          return "--connect HOST:PORT is required";
+        }
+        if (options.key_file.empty()) {
+          return "--key-file is required";
+        }
+        if (options.command.empty()) {
+          return "a command is required: put KEY VALUE | get KEY | add-member ID | status | bench N";
+        }
+        if (options.batch == 0) {
+          return "--batch must be positive";
+        }
+        return nullptr;
+      },
+      // Every other word is part of the command.
+      [](std::string_view word, ClientOptions& options) {
+        options.command.emplace_back(word);
+        return true;
+      });
+  if (!parsed) {
+    return 2;
+  }
+  log::set_level(examples::level_from(parsed->log_level));
+  std::string error;
+  const auto key = tcp::GroupKey::from_file(parsed->key_file, error);
+  if (!key) {
+    std::fprintf(stderr, "mosaik-node client: %s\n", error.c_str());
+    return 1;
+  }
+  asio::io_context io;
+  int status = 1;
+  asio::co_spawn(io, run(io, *parsed, *key),
+                 [&](std::exception_ptr failure, int result) { status = failure ? 1 : result; });
+  io.run();
+  return status;
+}
+
+} // namespace mosaik::node

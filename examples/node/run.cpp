@@ -1,0 +1,411 @@
+// `mosaik-node run`: one member of a replication group over TCP, with a
+// replicated key-value store. It logs its role, its bonds, the progress of
+// every catch-up session (percent, rate, the peers used) and a summary, and
+// answers `mosaik-node client` requests.
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <mosaik/group/group.hpp>
+#include <mosaik/group/hard_state.hpp>
+#include <mosaik/machines/kv_store.hpp>
+#include <mosaik/net/tcp/tcp_transport.hpp>
+#include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/wire/codec.hpp>
+#include <mosaik/wire/log_replay_messages.hpp>
+
+#include "../example_support.hpp"
+#include "node.hpp"
+#include "protocol.hpp"
+
+namespace mosaik::node {
+namespace {
+
+using Machine = machines::KvStore;
+using NodeGroup = group::Group<Machine>;
+using Transport = tcp::TcpTransport<NodeGroup::Message>;
+
+struct RunOptions {
+  std::uint64_t id = 0;
+  std::string listen;
+  std::vector<tcp::PeerAddress> peers;
+  std::string key_file;
+  std::string members;
+  std::string group = "mosaik";
+  std::string data_dir;
+  std::string log_level = "info";
+  std::string tls_cert, tls_key, tls_ca;
+  double progress_interval = 1.0;
+};
+
+[[nodiscard]] double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+[[nodiscard]] std::optional<std::vector<group::MemberSpec>> parse_members(std::string_view text) {
+  std::vector<group::MemberSpec> members;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const auto item = text.substr(0, comma);
+    std::uint64_t id = 0;
+    const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), id);
+    if (error != std::errc{} || end != item.data() + item.size() || id == 0) {
+      return std::nullopt;
+    }
+    members.push_back(group::MemberSpec{PeerId{id}});
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+  }
+  return members.empty() ? std::nullopt : std::optional{members};
+}
+
+/// The last finished catch-up session, as `status` reports it.
+struct SyncRecord {
+  bool ok = false;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  double cpu = 0;
+  std::map<PeerId, std::uint64_t> peers;
+  std::string reason;
+};
+
+class Node {
+public:
+  Node(asio::io_context& io, RunOptions options, std::vector<group::MemberSpec> members, tcp::GroupKey key)
+      : io_(io), options_(std::move(options)),
+        transport_(io.get_executor(), mesh_options(members), std::move(key)),
+        group_(transport_, log_, hard_, group_options(members)) {
+    for (const auto& peer : options_.peers) {
+      addresses_[peer.id] = peer.endpoint.to_string();
+    }
+  }
+
+  bool start() {
+    std::string error;
+    if (!transport_.start(error)) {
+      log::error("member {}: {}", options_.id, error);
+      return false;
+    }
+    log::info("member {}: listening on {}, group {:#x}, {} peers to dial{}", options_.id,
+              transport_.mesh().local_endpoint().value_or(tcp::Endpoint{}).to_string(), group_.id().value(),
+              options_.peers.size(), options_.tls_cert.empty() ? "" : ", TLS");
+    if (!options_.data_dir.empty()) {
+      log::warn("member {}: --data-dir {} is not used yet: the log is kept in memory (durable storage comes "
+                "with FileLog)",
+                options_.id, options_.data_dir);
+    }
+    group_.on_event([this](const group::GroupEvent& event) { on_event(event); });
+    transport_.mesh().on_client(
+        [this](tcp::ClientId client, std::span<const std::byte> body) { on_request(client, body); });
+    group_.start();
+    asio::co_spawn(io_, report_progress(), asio::detached);
+    return true;
+  }
+
+  void stop() {
+    stopping_ = true;
+    const auto stats = transport_.mesh().stats();
+    log::info("member {}: stopping. role {}, term {}, commit {}, applied {}, last {}, keys {}; served {} "
+              "entries to catch-up sessions; {} sessions here; frames sent {} received {} rejected {}; "
+              "handshakes {} completed, {} refused",
+              options_.id, group::to_string(group_.core().role()), group_.core().term(), group_.committed(),
+              group_.applied(), group_.last().index, group_.machine().size(),
+              group_.provider().counters().entries_served, sessions_, stats.frames_sent,
+              stats.frames_received, stats.frames_rejected, stats.handshakes_completed,
+              stats.handshakes_refused);
+    group_.stop();
+    transport_.stop();
+    progress_timer_.reset();
+  }
+
+private:
+  tcp::MeshOptions mesh_options(const std::vector<group::MemberSpec>& members) const {
+    tcp::MeshOptions mesh;
+    mesh.self = PeerId{options_.id};
+    mesh.group = NodeGroup::id_for(group_options(members));
+    mesh.listen = tcp::parse_endpoint(options_.listen);
+    mesh.peers = options_.peers;
+    if (!options_.tls_cert.empty()) {
+      mesh.tls = tcp::TlsOptions{options_.tls_cert, options_.tls_key, options_.tls_ca};
+    }
+    return mesh;
+  }
+
+  NodeGroup::Options group_options(const std::vector<group::MemberSpec>& members) const {
+    NodeGroup::Options options;
+    options.key = options_.group;
+    options.config.members = members;
+    return options;
+  }
+
+  void on_event(const group::GroupEvent& event) {
+    using Kind = group::GroupEvent::Kind;
+    if (event.kind == Kind::sync_started) {
+      sync_start_ = std::chrono::steady_clock::now();
+      sync_cpu_ = cpu_seconds();
+      sync_bytes_ = transport_.mesh().stats().bytes_received;
+      sync_from_ = group_.last().index;
+      log::info("member {}: catch-up started: log at {}, target {} (term {})", options_.id, sync_from_,
+                event.target.index, event.target.term);
+    } else if (event.kind == Kind::sync_finished && event.outcome && event.progress) {
+      ++sessions_;
+      SyncRecord record;
+      record.ok = event.outcome->ok();
+      record.entries = event.progress->done;
+      record.bytes = transport_.mesh().stats().bytes_received - sync_bytes_;
+      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start_).count();
+      record.cpu = cpu_seconds() - sync_cpu_;
+      record.reason = event.outcome->reason;
+      for (const auto& [peer, progress] : event.progress->peers) {
+        record.peers[peer] = progress.entries;
+      }
+      log::info("member {}: catch-up {}: {} entries, {:.1f} MB in {:.3f} s ({:.1f} MB/s, {:.0f} entries/s, "
+                "{:.2f} CPU s); peers used: {}{}",
+                options_.id, record.ok ? "complete" : "ended", record.entries, record.bytes / 1e6,
+                record.seconds, record.bytes / 1e6 / std::max(record.seconds, 1e-9),
+                record.entries / std::max(record.seconds, 1e-9), record.cpu, peers_used(record.peers),
+                record.ok ? "" : fmt::format(" ({})", record.reason));
+      last_sync_ = std::move(record);
+    } else if (event.kind == Kind::leader_changed) {
+      log::info("member {}: leader is {} (term {})", options_.id,
+                event.leader ? fmt::format("{}", *event.leader) : std::string{"unknown"}, event.term);
+    } else if (event.kind == Kind::role_changed) {
+      log::info("member {}: {} in term {}", options_.id, group::to_string(event.role), event.term);
+    }
+  }
+
+  static std::string peers_used(const std::map<PeerId, std::uint64_t>& peers) {
+    std::string out;
+    for (const auto& [peer, entries] : peers) {
+      if (entries != 0) {
+        out += fmt::format("{}{}: {}", out.empty() ? "" : ", ", peer, entries);
+      }
+    }
+    return out.empty() ? "none" : out;
+  }
+
+  /// Once a second while a session runs: how far, how fast, from whom.
+  asio::awaitable<void> report_progress() {
+    progress_timer_.emplace(io_);
+    while (!stopping_) {
+      progress_timer_->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::duration<double>(options_.progress_interval)));
+      std::error_code error;
+      co_await progress_timer_->async_wait(asio::redirect_error(asio::use_awaitable, error));
+      if (error || stopping_) {
+        co_return;
+      }
+      if (const auto progress = group_.sync_progress(); progress && progress->total != 0) {
+        std::map<PeerId, std::uint64_t> peers;
+        for (const auto& [peer, p] : progress->peers) {
+          peers[peer] = p.entries;
+        }
+        log::info("member {}: catch-up {:.1f}% ({} of {} entries), {:.0f} entries/s, peers used: {}",
+                  options_.id, examples::percent(progress->done, progress->total), progress->done,
+                  progress->total, progress->entries_per_second, peers_used(peers));
+      }
+    }
+  }
+
+  // ---- client requests -------------------------------------------------------------
+
+  void on_request(tcp::ClientId client, std::span<const std::byte> body) {
+    auto request = wire::from_bytes<Request>(body, transport_.mesh().limits());
+    if (!request) {
+      ++bad_requests_;
+      log::warn("member {}: client {} sent an undecodable request ({}); closing it", options_.id, client,
+                wire::to_string(request.error()));
+      Response response;
+      response.error = fmt::format("bad request: {}", wire::to_string(request.error()));
+      respond(client, response);
+      return;
+    }
+    asio::co_spawn(io_, serve(client, std::move(request).value()), asio::detached);
+  }
+
+  asio::awaitable<void> serve(tcp::ClientId client, Request request) {
+    Response response;
+    if (auto* put = std::get_if<Put>(&request)) {
+      auto result = co_await group_.execute_many(std::move(put->commands));
+      if (result) {
+        response.ok = true;
+        response.index = result->last().value();
+      } else {
+        response.error = result.error().message();
+      }
+    } else if (const auto* get = std::get_if<Get>(&request)) {
+      auto result = co_await group_.query(Machine::Query{get->key}, get->strong ? group::Consistency::strong
+                                                                                : group::Consistency::weak);
+      if (result) {
+        response.ok = true;
+        response.value = *result;
+      } else {
+        response.error = result.error().message();
+      }
+    } else if (const auto* add = std::get_if<AddMember>(&request)) {
+      auto result = co_await group_.add_member(PeerId{add->id});
+      if (result) {
+        response.ok = true;
+        response.index = result->value();
+      } else {
+        response.error = result.error().message();
+      }
+    } else {
+      response.ok = true;
+      response.status = status_json();
+    }
+    if (!response.ok) {
+      if (const auto leader = group_.leader()) {
+        response.leader = leader->value();
+        if (const auto it = addresses_.find(*leader); it != addresses_.end()) {
+          response.leader_address = it->second;
+        }
+      }
+    }
+    respond(client, response);
+  }
+
+  void respond(tcp::ClientId client, const Response& response) {
+    transport_.mesh().send_to_client(
+        client, tcp::make_frame(wire::kind::client_response, group_.id(), wire::to_bytes(response)));
+  }
+
+  std::string status_json() {
+    std::string last_sync = "null";
+    if (last_sync_) {
+      std::string peers;
+      for (const auto& [peer, entries] : last_sync_->peers) {
+        peers += fmt::format("{}\"{}\":{}", peers.empty() ? "" : ",", peer.value(), entries);
+      }
+      last_sync =
+          fmt::format("{{\"ok\":{},\"entries\":{},\"bytes\":{},\"seconds\":{:.6f},\"cpu_seconds\":{:.3f},"
+                      "\"mb_per_s\":{:.3f},\"peers\":{{{}}}}}",
+                      last_sync_->ok, last_sync_->entries, last_sync_->bytes, last_sync_->seconds,
+                      last_sync_->cpu, last_sync_->bytes / 1e6 / std::max(last_sync_->seconds, 1e-9), peers);
+    }
+    const auto leader = group_.leader();
+    const auto stats = transport_.mesh().stats();
+    return fmt::format(
+        "{{\"id\":{},\"role\":\"{}\",\"term\":{},\"leader\":{},\"commit\":{},\"applied\":{},\"last\":{},"
+        "\"keys\":{},\"digest\":\"{:016x}\",\"syncing\":{},\"sync_sessions\":{},\"last_sync\":{},\"served\":{"
+        "},"
+        "\"bonded\":{},\"frames_rejected\":{},\"handshakes_refused\":{},\"connections_refused\":{},"
+        "\"bad_requests\":{},\"cpu_seconds\":{:.3f}}}",
+        options_.id, group::to_string(group_.core().role()), group_.core().term().value(),
+        leader ? leader->value() : 0, group_.committed().value(), group_.applied().value(),
+        group_.last().index.value(), group_.machine().size(), group_.machine().digest(),
+        group_.core().syncing(), sessions_, last_sync, group_.provider().counters().entries_served,
+        transport_.bonded_peers().size(), stats.frames_rejected, stats.handshakes_refused,
+        stats.connections_refused, bad_requests_, cpu_seconds());
+  }
+
+  asio::io_context& io_;
+  RunOptions options_;
+  Transport transport_;
+  InMemoryLog<group::LogCommand<Machine::Command>> log_;
+  group::InMemoryHardState hard_;
+  NodeGroup group_;
+  std::map<PeerId, std::string> addresses_;
+  std::optional<asio::steady_timer> progress_timer_;
+  bool stopping_ = false;
+  std::uint64_t sessions_ = 0;
+  std::uint64_t bad_requests_ = 0;
+  std::chrono::steady_clock::time_point sync_start_;
+  double sync_cpu_ = 0;
+  std::uint64_t sync_bytes_ = 0;
+  Index sync_from_;
+  std::optional<SyncRecord> last_sync_;
+};
+
+} // namespace
+
+int run_node(int argc, char** argv) {
+  using examples::Option;
+  const auto parsed = examples::parse_command_line<RunOptions>(
+      "mosaik-node run", argc, argv,
+      {
+          Option<RunOptions>{"--id", "N", &RunOptions::id},
+          Option<RunOptions>{"--listen", "HOST:PORT", &RunOptions::listen},
+          Option<RunOptions>{"--peer", "ID@HOST:PORT",
+                             [](examples::Arguments& args, RunOptions& options) {
+                               const auto text = args.value();
+                               const auto peer = text ? tcp::parse_peer_address(*text) : std::nullopt;
+                               if (!peer) {
+                                 return text && args.error("--peer: expected ID@HOST:PORT, got '{}'", *text);
+                               }
+                               options.peers.push_back(*peer);
+                               return true;
+                             }},
+          Option<RunOptions>{"--key-file", "PATH", &RunOptions::key_file},
+          Option<RunOptions>{"--members", "ID,ID,...", &RunOptions::members},
+          Option<RunOptions>{"--group", "NAME", &RunOptions::group},
+          Option<RunOptions>{"--data-dir", "PATH", &RunOptions::data_dir},
+          Option<RunOptions>{"--log-level", examples::alternatives(examples::kLogLevels),
+                             &RunOptions::log_level},
+          Option<RunOptions>{"--progress-interval", "SECONDS", &RunOptions::progress_interval},
+          Option<RunOptions>{"--tls-cert", "PEM", &RunOptions::tls_cert},
+          Option<RunOptions>{"--tls-key", "PEM", &RunOptions::tls_key},
+          Option<RunOptions>{"--tls-ca", "PEM", &RunOptions::tls_ca},
+      },
+      [](const RunOptions& options) -> const char* {
+        if (options.id == 0) {
+          return "--id is required (a positive number)";
+        }
+        if (!tcp::parse_endpoint(options.listen)) {
+          return "--listen HOST:PORT is required";
+        }
+        if (options.key_file.empty()) {
+          return "--key-file is required";
+        }
+        if (!parse_members(options.members)) {
+          return "--members is required: the founding voters' ids, comma-separated";
+        }
+        if (options.tls_cert.empty() != options.tls_key.empty() ||
+            options.tls_cert.empty() != options.tls_ca.empty()) {
+          return "TLS needs all of --tls-cert, --tls-key and --tls-ca";
+        }
+        if (!(options.progress_interval > 0)) {
+          return "--progress-interval must be positive";
+        }
+        return nullptr;
+      });
+  if (!parsed) {
+    return 2;
+  }
+  log::set_level(examples::level_from(parsed->log_level));
+  std::string error;
+  auto key = tcp::GroupKey::from_file(parsed->key_file, error);
+  if (!key) {
+    log::error("member {}: {}", parsed->id, error);
+    return 1;
+  }
+  asio::io_context io;
+  Node node(io, *parsed, *parse_members(parsed->members), *key);
+  if (!node.start()) {
+    return 1;
+  }
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code&, int) {
+    node.stop();
+    io.stop();
+  });
+  io.run();
+  return 0;
+}
+
+} // namespace mosaik::node
