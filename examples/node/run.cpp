@@ -48,6 +48,9 @@ struct RunOptions {
   std::string log_level = "info";
   std::string tls_cert, tls_key, tls_ca;
   double progress_interval = 1.0;
+  // Catch-up settings: part of the group's identity, so every member must pass the same.
+  std::uint64_t sync_batch = sync::LogReplayConfig{}.batch_size;
+  std::uint64_t sync_inflight = sync::LogReplayConfig{}.max_inflight_per_peer;
 };
 
 [[nodiscard]] double cpu_seconds() {
@@ -150,6 +153,10 @@ private:
     NodeGroup::Options options;
     options.key = options_.group;
     options.config.members = members;
+    sync::LogReplayConfig sync;
+    sync.batch_size = options_.sync_batch;
+    sync.max_inflight_per_peer = static_cast<std::uint32_t>(options_.sync_inflight);
+    options.strategy = sync::LogReplaySync<group::Replicated<Machine>>{sync};
     return options;
   }
 
@@ -358,6 +365,8 @@ int run_node(int argc, char** argv) {
           Option<RunOptions>{"--log-level", examples::alternatives(examples::kLogLevels),
                              &RunOptions::log_level},
           Option<RunOptions>{"--progress-interval", "SECONDS", &RunOptions::progress_interval},
+          Option<RunOptions>{"--sync-batch", "ENTRIES", &RunOptions::sync_batch},
+          Option<RunOptions>{"--sync-inflight", "N", &RunOptions::sync_inflight},
           Option<RunOptions>{"--tls-cert", "PEM", &RunOptions::tls_cert},
           Option<RunOptions>{"--tls-key", "PEM", &RunOptions::tls_key},
           Option<RunOptions>{"--tls-ca", "PEM", &RunOptions::tls_ca},
@@ -378,6 +387,9 @@ int run_node(int argc, char** argv) {
         if (options.tls_cert.empty() != options.tls_key.empty() ||
             options.tls_cert.empty() != options.tls_ca.empty()) {
           return "TLS needs all of --tls-cert, --tls-key and --tls-ca";
+        }
+        if (options.sync_batch == 0 || options.sync_inflight == 0 || options.sync_inflight > 64) {
+          return "--sync-batch must be positive and --sync-inflight within 1..64";
         }
         if (!(options.progress_interval > 0)) {
           return "--progress-interval must be positive";
