@@ -15,6 +15,8 @@
 #   --json            also print one JSON summary line; it is then the only thing
 #                     on stdout (the human-readable report goes to stderr)
 #   --keep-logs DIR   copy the nodes' logs and the clients' outputs to DIR at exit
+#   --sync-batch N    entries per catch-up fetch (every node; default: the library's)
+#   --sync-inflight N catch-up fetches in flight per provider (every node; default: the library's)
 #   Hidden, for debugging the rig itself:
 #   --selftest        no mosaik at all: one tbf-shaped sender namespace pushes data
 #                     to a receiver namespace with mosaik-bench-tcp-pair and the
@@ -63,6 +65,8 @@ tcp_pair=""
 port=7100
 phase_timeout=300
 log_level=""
+sync_batch=""
+sync_inflight=""
 
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() {
@@ -73,7 +77,7 @@ die() {
 usage() {
   cat <<EOF
 usage: scripts/netns-cluster.sh [--providers P] [--rate RATE] [--entries N] [--size BYTES]
-                                [--bin DIR] [--json] [--keep-logs DIR]
+                                [--bin DIR] [--json] [--keep-logs DIR] [--sync-batch N] [--sync-inflight N]
 Builds a cluster of network namespaces (one mosaik-node each, provider links
 shaped with tc tbf), loads a log, starts a late joiner and reports its catch-up
 time against the ideal bytes / (P * RATE). Needs root; as non-root it skips
@@ -141,7 +145,7 @@ while [[ $# -gt 0 ]]; do
       ;;
     --json) json=1 ;;
     --selftest) selftest=1 ;;
-    --providers | --rate | --entries | --size | --bin | --keep-logs | --tcp-pair | --port | --timeout | --log-level)
+    --providers | --rate | --entries | --size | --bin | --keep-logs | --tcp-pair | --port | --timeout | --log-level | --sync-batch | --sync-inflight)
       [[ $# -ge 2 ]] || bad_usage "$flag needs a value"
       value=$2
       shift
@@ -156,6 +160,8 @@ while [[ $# -gt 0 ]]; do
         --port) port=$value ;;
         --timeout) phase_timeout=$value ;;
         --log-level) log_level=$value ;;
+        --sync-batch) sync_batch=$value ;;
+        --sync-inflight) sync_inflight=$value ;;
       esac
       ;;
     *) bad_usage "unknown option '$flag'" ;;
@@ -376,6 +382,8 @@ head -c 32 /dev/urandom >"$key_file"
 chmod 600 "$key_file"
 log_args=()
 [[ -z $log_level ]] || log_args=(--log-level "$log_level")
+[[ -z $sync_batch ]] || log_args+=(--sync-batch "$sync_batch")
+[[ -z $sync_inflight ]] || log_args+=(--sync-inflight "$sync_inflight")
 
 provider_connect=()
 for ((i = 1; i <= providers; i++)); do provider_connect+=(--connect "$(addr_of "$i"):$port"); done
