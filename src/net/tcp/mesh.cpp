@@ -60,6 +60,7 @@ struct Connection {
   PeerId peer;
   ClientId client = 0;
   std::deque<Frame> control;
+  std::size_t control_bytes = 0;
   std::deque<Frame> bulk;
   std::size_t bulk_bytes = 0;
   std::size_t bulk_sent = 0; ///< body bytes of bulk.front() already written
@@ -141,9 +142,12 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
 
   bool enqueue(const ConnectionPtr& connection, Frame frame, Lane lane) {
     if (lane == Lane::control) {
-      if (connection->control.size() >= options.control_queue_frames) {
+      if (connection->control.size() >= options.control_queue_frames ||
+          (connection->control_bytes + frame->size() > options.control_queue_bytes &&
+           !connection->control.empty())) {
         return drop(connection, "control queue full");
       }
+      connection->control_bytes += frame->size();
       connection->control.push_back(std::move(frame));
     } else {
       if (connection->bulk_bytes + frame->size() > options.bulk_queue_bytes && !connection->bulk.empty()) {
@@ -340,6 +344,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
     // The new connection replaces the old one; queued frames move over, the bond persists.
     connection->state = Connection::State::peer;
     connection->control = std::move(old->control);
+    connection->control_bytes = std::exchange(old->control_bytes, 0);
     connection->bulk = std::move(old->bulk);
     connection->bulk_bytes = std::exchange(old->bulk_bytes, 0);
     connection->bulk_sent = std::exchange(old->bulk_sent, 0);
@@ -474,6 +479,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
         while (!connection->control.empty() && writing.size() < 256 && bytes < (256u << 10)) {
           auto& frame = writing.emplace_back(std::move(connection->control.front()));
           connection->control.pop_front();
+          connection->control_bytes -= frame->size();
           buffers.emplace_back(asio::buffer(*frame));
           bytes += frame->size();
         }

@@ -68,8 +68,10 @@ struct MeshOptions {
   /// Redial backoff: doubles from `initial` to `max`, each wait jittered ±50%.
   Duration reconnect_initial = 50ms;
   Duration reconnect_max = 5s;
-  /// Per peer: control frames queued at most (more are dropped and counted).
+  /// Per peer: control frames queued at most, and their bytes at most (more
+  /// are dropped and counted).
   std::size_t control_queue_frames = 8192;
+  std::size_t control_queue_bytes = 64u << 20;
   /// Per peer: bytes of bulk frames queued at most.
   std::size_t bulk_queue_bytes = 64u << 20;
   /// Bulk frames are written in fragments of this many body bytes.
