@@ -181,6 +181,13 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "$PROG: needs root (network namespaces); skipping" >&2
   exit 0
 fi
+# Root in a container without CAP_SYS_ADMIN / CAP_NET_ADMIN cannot make them either.
+probe_ns="mosaik-probe-$$"
+if ! ip netns add "$probe_ns" 2>/dev/null; then
+  echo "$PROG: cannot create network namespaces here (no CAP_SYS_ADMIN?); skipping" >&2
+  exit 0
+fi
+ip netns del "$probe_ns"
 for tool in ip tc awk timeout; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (install iproute2/coreutils)"
 done
