@@ -55,7 +55,8 @@ public:
   /// Sends `request`; follows one redirect to the leader when the member is not it.
   asio::awaitable<std::optional<Response>> call(const Request& request, bool follow_leader) {
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto answer = co_await client_.call(wire::to_bytes(request));
+      const auto bytes = wire::to_bytes(request);
+      auto answer = co_await client_.call(bytes);
       if (!answer) {
         error_ = "the member closed the connection";
         co_return std::nullopt;
@@ -96,7 +97,8 @@ private:
   std::string error_;
 };
 
-int print_response(const std::optional<Response>& response, const Session& session) {
+/// Prints the answer; the exit status: 0 ok, 1 failed, 3 a get of a missing key.
+int print_response(const std::optional<Response>& response, const Session& session, bool is_get) {
   if (!response) {
     std::fprintf(stderr, "mosaik-node client: %s\n", session.error().c_str());
     return 1;
@@ -110,6 +112,9 @@ int print_response(const std::optional<Response>& response, const Session& sessi
     std::puts(response->status.c_str());
   } else if (response->value) {
     std::puts(response->value->c_str());
+  } else if (is_get) {
+    std::fputs("mosaik-node client: no such key\n", stderr);
+    return 3;
   } else {
     std::printf("ok %llu\n", static_cast<unsigned long long>(response->index));
   }
@@ -144,7 +149,8 @@ asio::awaitable<int> bench(asio::io_context& io, const ClientOptions& options, c
                 put.commands.push_back(machines::KvStore::put(fmt::format("k{}", i), value));
               }
               const auto count = put.commands.size();
-              const auto response = co_await session.call(Request{std::move(put)}, true);
+              const Request request{std::move(put)};
+              const auto response = co_await session.call(request, true);
               if (!response || !response->ok) {
                 ++failures;
                 failure = response ? response->error : session.error();
@@ -222,7 +228,8 @@ asio::awaitable<int> run(asio::io_context& io, const ClientOptions& options, con
     std::fprintf(stderr, "mosaik-node client: %s\n", session.error().c_str());
     co_return 1;
   }
-  co_return print_response(co_await session.call(request, follow), session);
+  const auto response = co_await session.call(request, follow);
+  co_return print_response(response, session, verb == "get");
 }
 
 } // namespace

@@ -256,8 +256,11 @@ private:
         response.error = result.error().message();
       }
     } else if (const auto* get = std::get_if<Get>(&request)) {
-      auto result = co_await group_.query(Machine::Query{get->key}, get->strong ? group::Consistency::strong
-                                                                                : group::Consistency::weak);
+      // Named, not a temporary inside the co_await: GCC 12 destroys such
+      // temporaries twice (see README, "Compilers").
+      Machine::Query query{get->key};
+      const auto consistency = get->strong ? group::Consistency::strong : group::Consistency::weak;
+      auto result = co_await group_.query(std::move(query), consistency);
       if (result) {
         response.ok = true;
         response.value = *result;

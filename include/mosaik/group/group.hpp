@@ -161,51 +161,36 @@ public:
 
   // ---- client API ------------------------------------------------------------
 
+  // (Each call below is a plain function that moves its arguments into the
+  // coroutine doing the work, as named objects of class type: GCC 12 copies a
+  // coroutine's by-value parameter wrongly when the argument is a temporary or
+  // a lambda; a KvStore query's string was freed twice.)
+
   /// Appends `command`; completes with its index once committed and applied here.
-  asio::awaitable<Result<Index>> execute(Command command) {
-    std::vector<Command> batch;
-    batch.push_back(std::move(command));
-    auto result = co_await submit(std::move(batch), true);
-    co_return result ? Result<Index>{result->last()} : Result<Index>{result.error()};
-  }
+  asio::awaitable<Result<Index>> execute(Command command) { return submit_one(std::move(command), true); }
   /// Appends `commands` at consecutive indices; completes once all are applied here.
   asio::awaitable<Result<IndexRange>> execute_many(std::vector<Command> commands) {
-    co_return co_await submit(std::move(commands), true);
+    return submit(std::move(commands), true);
   }
   /// Appends `command`; completes with its index as soon as the leader assigned it.
-  asio::awaitable<Result<Index>> feed(Command command) {
-    std::vector<Command> batch;
-    batch.push_back(std::move(command));
-    auto result = co_await submit(std::move(batch), false);
-    co_return result ? Result<Index>{result->last()} : Result<Index>{result.error()};
-  }
+  asio::awaitable<Result<Index>> feed(Command command) { return submit_one(std::move(command), false); }
   asio::awaitable<Result<IndexRange>> feed_many(std::vector<Command> commands) {
-    co_return co_await submit(std::move(commands), false);
+    return submit(std::move(commands), false);
   }
 
   /// Reads the state machine: `reader(const SM&)`, weakly (local) or strongly (linearizable).
   template <class Reader>
   asio::awaitable<Result<std::invoke_result_t<Reader&, const SM&>>> read(Reader reader,
                                                                          Consistency consistency) {
-    using R = std::invoke_result_t<Reader&, const SM&>;
-    if (auto error = co_await ready_to_read(consistency)) {
-      co_return Result<R>{*error};
-    }
-    co_return Result<R>{reader(machine_)};
+    auto owned = std::make_unique<Reader>(std::move(reader));
+    return read_with(std::move(owned), consistency);
   }
 
-  /// The state machine's answer to `query`. (A coroutine of its own that
-  /// keeps `query` in its frame: GCC 12 mishandles a lambda capturing it when
-  /// passed by value into another coroutine, and frees the capture twice.)
+  /// The state machine's answer to `query`.
   template <class Q = SM>
-  requires Queryable<Q> asio::awaitable<Result<
-      std::decay_t<decltype(std::declval<const Q&>().query(std::declval<const typename Q::Query&>()))>>>
-  query(typename Q::Query query, Consistency consistency) {
-    using R = std::decay_t<decltype(machine_.query(query))>;
-    if (auto error = co_await ready_to_read(consistency)) {
-      co_return Result<R>{*error};
-    }
-    co_return Result<R>{machine_.query(query)};
+  requires Queryable<Q>
+  auto query(typename Q::Query query, Consistency consistency) {
+    return query_with<Q>(std::move(query), consistency);
   }
 
   /// Adds `peer` as a learner (promoted to voter once caught up); on the leader only.
@@ -707,6 +692,34 @@ private:
     if (!stopped_) {
       transport_.send(peer, Message{group_id_, std::move(message)});
     }
+  }
+
+  asio::awaitable<Result<Index>> submit_one(Command command, bool wait_for_apply) {
+    std::vector<Command> batch;
+    batch.push_back(std::move(command));
+    auto result = co_await submit(std::move(batch), wait_for_apply);
+    co_return result ? Result<Index>{result->last()} : Result<Index>{result.error()};
+  }
+
+  template <class Reader>
+  asio::awaitable<Result<std::invoke_result_t<Reader&, const SM&>>> read_with(std::unique_ptr<Reader> reader,
+                                                                              Consistency consistency) {
+    using R = std::invoke_result_t<Reader&, const SM&>;
+    if (auto error = co_await ready_to_read(consistency)) {
+      co_return Result<R>{*error};
+    }
+    co_return Result<R>{(*reader)(machine_)};
+  }
+
+  template <class Q>
+  asio::awaitable<Result<
+      std::decay_t<decltype(std::declval<const Q&>().query(std::declval<const typename Q::Query&>()))>>>
+  query_with(typename Q::Query query, Consistency consistency) {
+    using R = std::decay_t<decltype(machine_.query(query))>;
+    if (auto error = co_await ready_to_read(consistency)) {
+      co_return Result<R>{*error};
+    }
+    co_return Result<R>{machine_.query(query)};
   }
 
   /// Waits until a read at `consistency` may look at the local state: strong
