@@ -5,8 +5,8 @@
 //   u32 body length | u8 version | u8 kind | u8 flags | u8 reserved (0) | u64 group id
 //
 // (little-endian). The group id lets a member refuse another group's traffic
-// before decoding it; `flags` marks fragments of a long message, which a
-// transport may interleave with short ones.
+// before decoding it; `flags` marks fragments of a long message, between
+// which a transport may send short ones.
 
 #include <array>
 #include <cstddef>
@@ -36,7 +36,11 @@ inline constexpr std::uint8_t client_response = 81;
 namespace flag {
 /// More fragments of this message follow.
 inline constexpr std::uint8_t more = 1;
-inline constexpr std::uint8_t all = more;
+/// This frame is a fragment of a longer message (every fragment, the last
+/// too). Frames without it may arrive between two fragments: a connection
+/// carries at most one fragmented message at a time.
+inline constexpr std::uint8_t fragment = 2;
+inline constexpr std::uint8_t all = more | fragment;
 } // namespace flag
 
 struct FrameHeader {

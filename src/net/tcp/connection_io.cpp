@@ -44,9 +44,8 @@ std::unique_ptr<asio::ssl::context> make_tls_context(const TlsOptions& options, 
   return context;
 }
 
-asio::awaitable<std::optional<ReadFailure>> read_frame(Stream& stream, const wire::DecodeLimits& limits,
-                                                       GroupId group, wire::FrameHeader& header,
-                                                       wire::Bytes& body) {
+asio::awaitable<std::optional<ReadFailure>> read_header(Stream& stream, const wire::DecodeLimits& limits,
+                                                        GroupId group, wire::FrameHeader& header) {
   wire::HeaderBytes raw{};
   std::error_code error;
   co_await stream.read(asio::buffer(raw), error);
@@ -61,18 +60,33 @@ asio::awaitable<std::optional<ReadFailure>> read_frame(Stream& stream, const wir
   if (header.group != group) {
     co_return ReadFailure{{}, wire::DecodeError::wrong_group};
   }
-  if (body.size() + header.length > limits.max_frame_bytes) {
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<ReadFailure>> read_body(Stream& stream, const wire::DecodeLimits& limits,
+                                                      std::size_t length, wire::Bytes& body) {
+  if (body.size() + length > limits.max_frame_bytes) {
     co_return ReadFailure{{}, wire::DecodeError::oversized};
   }
   const auto at = body.size();
-  body.resize(at + header.length);
-  if (header.length != 0) {
-    co_await stream.read(asio::buffer(body.data() + at, header.length), error);
+  body.resize(at + length);
+  if (length != 0) {
+    std::error_code error;
+    co_await stream.read(asio::buffer(body.data() + at, length), error);
     if (error) {
       co_return ReadFailure{error, std::nullopt};
     }
   }
   co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<ReadFailure>> read_frame(Stream& stream, const wire::DecodeLimits& limits,
+                                                       GroupId group, wire::FrameHeader& header,
+                                                       wire::Bytes& body) {
+  if (auto failure = co_await read_header(stream, limits, group, header)) {
+    co_return failure;
+  }
+  co_return co_await read_body(stream, limits, header.length, body);
 }
 
 asio::awaitable<void> write_frame(Stream& stream, std::uint8_t kind, GroupId group,

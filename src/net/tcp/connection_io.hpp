@@ -89,9 +89,16 @@ struct ReadFailure {
   std::optional<wire::DecodeError> malformed; ///< the header was refused
 };
 
-/// Reads one frame's header, checks it (version, flags, length against
-/// `limits`, group), then reads its body into `body` (appended). The body is
-/// only allocated once its length has passed the checks.
+/// Reads one frame's header and checks it (version, flags, length against
+/// `limits`, group).
+asio::awaitable<std::optional<ReadFailure>> read_header(Stream& stream, const wire::DecodeLimits& limits,
+                                                        GroupId group, wire::FrameHeader& header);
+/// Reads `length` body bytes, appended to `body`, unless that would make
+/// `body` longer than `limits.max_frame_bytes` (refused as oversized, unread).
+asio::awaitable<std::optional<ReadFailure>> read_body(Stream& stream, const wire::DecodeLimits& limits,
+                                                      std::size_t length, wire::Bytes& body);
+/// read_header, then read_body into `body` (appended). The body is only
+/// allocated once its length has passed the checks.
 asio::awaitable<std::optional<ReadFailure>> read_frame(Stream& stream, const wire::DecodeLimits& limits,
                                                        GroupId group, wire::FrameHeader& header,
                                                        wire::Bytes& body);

@@ -399,17 +399,38 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> read_loop(ConnectionPtr connection) {
     auto self = shared_from_this();
     wire::Bytes body;
-    wire::Bytes assembly; // a fragmented message in progress
+    wire::Bytes assembly; // the fragmented message in progress
     std::uint8_t assembly_kind = 0;
     const auto is_client = connection->state == Connection::State::client;
     while (connection->open() && !stopped) {
       wire::FrameHeader header;
-      auto& target = assembly.empty() ? body : assembly;
-      if (&target == &body) {
-        body.clear();
+      auto failure = co_await detail::read_header(connection->stream, options.limits, options.group, header);
+      const bool fragment = !failure && (header.flags & wire::flag::fragment) != 0;
+      if (!failure) {
+        const bool wanted =
+            is_client ? header.kind == wire::kind::client_request
+                      : header.kind >= wire::kind::consensus_base && header.kind < wire::kind::hello;
+        if (!wanted) {
+          refuse(*connection, fmt::format("unexpected frame kind {}", header.kind));
+          co_return;
+        }
+        if (fragment && (is_client || (!assembly.empty() && header.kind != assembly_kind))) {
+          refuse(*connection, is_client ? std::string{"fragmented client frame"}
+                                        : fmt::format("fragment of kind {} inside a message of kind {}",
+                                                      header.kind, assembly_kind));
+          co_return;
+        }
+        if (!fragment && (header.flags & wire::flag::more) != 0) {
+          refuse(*connection, "a frame marked 'more' that is no fragment");
+          co_return;
+        }
+        // Fragments grow the message in progress; any other frame is whole.
+        auto& target = fragment ? assembly : body;
+        if (!fragment) {
+          body.clear();
+        }
+        failure = co_await detail::read_body(connection->stream, options.limits, header.length, target);
       }
-      const auto failure =
-          co_await detail::read_frame(connection->stream, options.limits, options.group, header, target);
       if (stopped || !connection->open()) {
         co_return;
       }
@@ -421,27 +442,15 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
       }
       ++stats.frames_received;
       stats.bytes_received += wire::frame_header_bytes + header.length;
-      const bool wanted = is_client
-                              ? header.kind == wire::kind::client_request
-                              : header.kind >= wire::kind::consensus_base && header.kind < wire::kind::hello;
-      if (!wanted || (!assembly.empty() && header.kind != assembly_kind)) {
-        refuse(*connection, fmt::format("unexpected frame kind {}", header.kind));
-        co_return;
-      }
-      if ((header.flags & wire::flag::more) != 0) {
-        if (is_client) {
-          refuse(*connection, "fragmented client frame");
-          co_return;
-        }
-        if (assembly.empty()) {
-          assembly = std::move(body);
-          body = {};
-        }
+      if (fragment) {
         assembly_kind = header.kind;
-        continue;
+        if ((header.flags & wire::flag::more) != 0) {
+          continue;
+        }
       }
-      auto& message = assembly.empty() ? body : assembly;
+      auto& message = fragment ? assembly : body;
       header.length = static_cast<std::uint32_t>(message.size());
+      header.flags = 0;
       if (is_client) {
         if (client_handler) {
           client_handler(connection->client, message);
@@ -449,11 +458,9 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
       } else if (frame_handler) {
         frame_handler(connection->peer, header, message);
       }
-      if (!assembly.empty()) {
-        assembly.clear();
-        assembly.shrink_to_fit(); // a big message must not pin its memory
-      }
-      if (body.capacity() > (1u << 20)) {
+      if (fragment) {
+        assembly = {}; // a big message must not pin its memory
+      } else if (body.capacity() > (1u << 20)) {
         body = {};
       }
     }
@@ -497,7 +504,10 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
                                           wire::DecodeLimits{.max_frame_bytes = UINT32_MAX})
                           .value();
         header.length = static_cast<std::uint32_t>(chunk);
-        header.flags = last ? 0 : wire::flag::more;
+        // A frame that fits one fragment goes whole.
+        const bool whole = offset == 0 && last;
+        header.flags =
+            whole ? 0 : static_cast<std::uint8_t>(wire::flag::fragment | (last ? 0 : wire::flag::more));
         const auto raw = wire::encode_header(header);
         const std::array<asio::const_buffer, 2> pieces{
             asio::buffer(raw), asio::buffer(frame->data() + wire::frame_header_bytes + offset, chunk)};
