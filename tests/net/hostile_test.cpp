@@ -117,43 +117,32 @@ public:
   /// Connects, sends `payloads` as they are (no handshake), half-closes when
   /// asked, and waits for the node to close the connection.
   Outcome raw(std::vector<wire::Bytes> payloads, bool half_close = false) {
-    return cluster.in_thread([port = port(), payloads = std::move(payloads), half_close] {
-      Outcome out;
-      RawPeer peer(port);
-      if (!peer.connected()) {
-        out.why = "cannot connect: " + peer.error();
-        return out;
-      }
-      out.sent = true;
-      for (const auto& payload : payloads) {
-        out.sent = out.sent && peer.send(payload);
-      }
-      if (half_close) {
-        peer.shutdown_write();
-      }
-      out.closed = peer.closed_within(5s);
-      if (!out.closed) {
-        out.why = "the node kept the connection open";
-      }
-      return out;
-    });
+    return attack(std::move(payloads), std::nullopt, half_close);
   }
 
   /// Connects, completes the handshake as peer 99 (or a client), sends
   /// `payloads`, half-closes when asked, and waits for the node to close.
   Outcome authenticated(std::vector<wire::Bytes> payloads, bool client = false, bool half_close = false) {
+    return attack(std::move(payloads), client, half_close);
+  }
+
+  /// The two above: `handshake_as_client` empty sends without a handshake.
+  Outcome attack(std::vector<wire::Bytes> payloads, std::optional<bool> handshake_as_client,
+                 bool half_close) {
     return cluster.in_thread(
-        [port = port(), key = test_key(), payloads = std::move(payloads), client, half_close] {
+        [port = port(), key = test_key(), payloads = std::move(payloads), handshake_as_client, half_close] {
           Outcome out;
           RawPeer peer(port);
           if (!peer.connected()) {
             out.why = "cannot connect: " + peer.error();
             return out;
           }
-          const auto hello = peer.handshake(key, intruder, client, out.why);
-          out.authenticated = hello.has_value();
-          if (!out.authenticated) {
-            return out;
+          if (handshake_as_client) {
+            const auto hello = peer.handshake(key, intruder, *handshake_as_client, out.why);
+            out.authenticated = hello.has_value();
+            if (!out.authenticated) {
+              return out;
+            }
           }
           out.sent = true;
           for (const auto& payload : payloads) {
