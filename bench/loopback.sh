@@ -77,7 +77,8 @@ for i in 1 2 3; do wait_for 120 loaded "$i"; done
 cpu_before=0
 for i in 1 2 3; do cpu_before=$(jq -n "$cpu_before + $(cpu_of "$i")"); done
 start 4
-wait_for 10 client 4 status >/dev/null
+node4_up() { client 4 status >/dev/null 2>&1; }
+wait_for 10 node4_up
 client 1 add-member 4 >/dev/null
 wait_for 120 caught_up
 cpu_after=0

@@ -135,6 +135,7 @@ asio::awaitable<int> bench(asio::io_context& io, const ClientOptions& options, c
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
+          std::error_code ignored_error;
           Session session(io, options, key);
           if (!co_await session.connect()) {
             ++failures;
@@ -150,7 +151,18 @@ asio::awaitable<int> bench(asio::io_context& io, const ClientOptions& options, c
               }
               const auto count = put.commands.size();
               const Request request{std::move(put)};
-              const auto response = co_await session.call(request, true);
+              auto response = co_await session.call(request, true);
+              // No leader yet (an election): wait and send the same batch again
+              // (puts of the same keys and values: harmless if it did commit).
+              const auto retry_until = std::chrono::steady_clock::now() +
+                                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                           std::chrono::duration<double>(options.timeout));
+              while (response && !response->ok && response->error.starts_with("offline") &&
+                     std::chrono::steady_clock::now() < retry_until) {
+                asio::steady_timer pause(io, std::chrono::milliseconds(100));
+                co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ignored_error));
+                response = co_await session.call(request, true);
+              }
               if (!response || !response->ok) {
                 ++failures;
                 failure = response ? response->error : session.error();
