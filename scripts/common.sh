@@ -25,6 +25,8 @@ MOSAIK_DEB_PACKAGES=(
   libsodium-dev
   libssl-dev
   iproute2
+  jq
+  openssl
 )
 
 mosaik_log() { printf '==> %s\n' "$*" >&2; }
