@@ -516,7 +516,10 @@ TEST_CASE("tcp: a bonded peer that never reads gets frames dropped rather than q
   CHECK(accepted * frame_bytes <= options.bulk_queue_bytes + frame_bytes + stats.bytes_sent);
   // And the kernel holds a bounded amount: the peer does not read, its window stays shut.
   CHECK(stats.bytes_sent < (48u << 20));
+#if !defined(__SANITIZE_ADDRESS__)
+  // (AddressSanitizer keeps freed memory in quarantine: the resident size says nothing there.)
   CHECK(resident_after < resident_before + (96u << 20));
+#endif
 
   // More bulk frames are all dropped now.
   const auto dropped = stats.frames_dropped;
