@@ -39,6 +39,9 @@ public:
   virtual void prune_prefix(Index up_to) = 0;
   /// Empties the log and positions it at `cursor` (after a snapshot install).
   virtual void reset_to(Cursor cursor) = 0;
+  /// Makes every entry appended so far durable (a no-op for stores that are
+  /// not durable or that already are, e.g. fsync always).
+  virtual void sync() {}
 
   /// Appends the held entries of `range`, in order, to `out`, stopping early
   /// once `max_bytes` of commands were read (always at least one entry).
