@@ -320,7 +320,7 @@ private:
     case Kind::sync_started:
       check_truncation(id); // a session may start by dropping a divergent suffix
       ++sessions_.started;
-      note("peer {} opens a catch-up session: log at {}, target {}", id, world_.member(id).log.last(),
+      note("peer {} opens a catch-up session: log at {}, target {}", id, world_.member(id).log->last(),
            event.target);
       break;
     case Kind::sync_finished: {
@@ -339,7 +339,7 @@ private:
            event.outcome ? sync::to_string(event.outcome->status) : "ended",
            event.outcome && !event.outcome->ok() ? fmt::format(" ({})", event.outcome->reason)
                                                  : std::string{},
-           fetched, progress ? millis(progress->elapsed) : 0.0, world_.member(id).log.last());
+           fetched, progress ? millis(progress->elapsed) : 0.0, world_.member(id).log->last());
       if (progress && fetched > 0) {
         std::string shares;
         for (const auto& [peer, done] : progress->peers) {
@@ -855,7 +855,7 @@ private:
     bool durable = leader.has_value();
     std::string durable_detail;
     if (leader) {
-      const auto& log = world_.member(*leader).log;
+      const auto& log = *world_.member(*leader).log;
       auto sorted = acked_;
       std::sort(sorted.begin(), sorted.end(),
                 [](const Acked& a, const Acked& b) { return a.range.first() < b.range.first(); });

@@ -26,7 +26,7 @@ public:
   /// not go on as if it were stored: failed() latches, and the error is logged.
   void save(const HardState& state) override;
 
-  [[nodiscard]] bool failed() const noexcept { return !error_.empty(); }
+  [[nodiscard]] bool failed() const noexcept override { return !error_.empty(); }
   [[nodiscard]] const std::string& error() const noexcept { return error_; }
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 

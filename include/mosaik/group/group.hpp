@@ -40,6 +40,7 @@
 #include <mosaik/group/transport.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
 #include <mosaik/sync/state_sync.hpp>
+#include <mosaik/wire/group_messages.hpp> // the log commands' encodings (FileLog, TCP)
 
 namespace mosaik::group {
 
@@ -101,8 +102,9 @@ public:
   /// A member on `transport`, storing its log and hard state in the given
   /// storages (they outlive the Group; a restarted member passes the same).
   Group(TransportType& transport, Log& log, HardStateStorage& hard, Options options, SM machine = SM{})
-      : transport_(transport), log_(log), options_(std::move(options)), machine_(std::move(machine)),
-        group_id_(id_for(options_, machine_)), seed_(options_.seed != 0 ? options_.seed : random_seed()),
+      : transport_(transport), log_(log), hard_(hard), options_(std::move(options)),
+        machine_(std::move(machine)), group_id_(id_for(options_, machine_)),
+        seed_(options_.seed != 0 ? options_.seed : random_seed()),
         core_(options_.config, transport.self(), log, hard, seed_, transport.timers().now()),
         session_context_(*this), provider_context_(*this) {
     // Request ids are remembered by the leader to answer duplicates: a
@@ -564,6 +566,19 @@ private:
       return;
     }
     pumping_ = true;
+    // Durable before anything that depends on it leaves: acknowledgements of
+    // appended entries, the leader's AppendEntries (so that counting itself
+    // in a quorum is honest). One sync per pump: group commit. Votes and
+    // terms are saved by the core itself before it queues the message.
+    log_.sync();
+    if (log_.failed() || hard_.failed()) {
+      log::error("group {}: member {} stops: its storage failed ({}); nothing more is acknowledged",
+                 options_.key, self(),
+                 log_.failed() ? log_.failure() : std::string{"the hard state could not be saved"});
+      pumping_ = false;
+      stop();
+      return;
+    }
     for (auto& outgoing : core_.take_outbox()) {
       send_consensus(outgoing.peer, std::move(outgoing.message));
     }
@@ -758,6 +773,7 @@ private:
 
   TransportType& transport_;
   Log& log_;
+  HardStateStorage& hard_;
   Options options_;
   SM machine_;
   GroupId group_id_;

@@ -24,6 +24,8 @@ public:
   [[nodiscard]] virtual HardState load() const = 0;
   /// Returns once `state` is stored (durably, for a durable implementation).
   virtual void save(const HardState& state) = 0;
+  /// True once a save could not be stored; the runtime stops the member.
+  [[nodiscard]] virtual bool failed() const noexcept { return false; }
 };
 
 class InMemoryHardState final : public HardStateStorage {

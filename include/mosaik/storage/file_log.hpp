@@ -243,7 +243,8 @@ public:
   }
 
   /// Whether an I/O error (or an entry that could not be read back) stopped the log.
-  [[nodiscard]] bool failed() const noexcept { return store_->failed() || !error_.empty(); }
+  [[nodiscard]] bool failed() const noexcept override { return store_->failed() || !error_.empty(); }
+  [[nodiscard]] std::string failure() const override { return error(); }
   /// Why the log failed (empty while it has not).
   [[nodiscard]] const std::string& error() const noexcept {
     return store_->failed() ? store_->error() : error_;

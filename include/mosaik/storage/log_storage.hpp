@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <mosaik/core/command_size.hpp>
@@ -42,6 +43,11 @@ public:
   /// Makes every entry appended so far durable (a no-op for stores that are
   /// not durable or that already are, e.g. fsync always).
   virtual void sync() {}
+  /// True once the store could not write or sync: what it holds may not be
+  /// durable and it takes no more changes. The runtime stops the member.
+  [[nodiscard]] virtual bool failed() const noexcept { return false; }
+  /// Why, when failed().
+  [[nodiscard]] virtual std::string failure() const { return {}; }
 
   /// Appends the held entries of `range`, in order, to `out`, stopping early
   /// once `max_bytes` of commands were read (always at least one entry).

@@ -79,6 +79,11 @@ struct IsId : std::false_type {};
 template <class Tag>
 struct IsId<Id<Tag>> : std::true_type {};
 
+template <class T, template <class> class Template>
+struct IsInstance : std::false_type {};
+template <class C, template <class> class Template>
+struct IsInstance<Template<C>, Template> : std::true_type {};
+
 template <class T>
 concept ByteLike = std::same_as<T, std::byte> || std::same_as<T, char> || std::same_as<T, unsigned char> ||
     std::same_as<T, signed char>;

@@ -20,16 +20,9 @@ namespace mosaik::group {
 template <class Self, class T>
 concept FieldsOf = std::same_as<std::remove_const_t<Self>, T>;
 
-namespace detail {
-template <class T, template <class> class Template>
-struct IsInstance : std::false_type {};
-template <class C, template <class> class Template>
-struct IsInstance<Template<C>, Template> : std::true_type {};
-} // namespace detail
-
 /// `Self` is (const) Template<C> for some C.
 template <class Self, template <class> class Template>
-concept FieldsOfTemplate = detail::IsInstance<std::remove_const_t<Self>, Template>::value;
+concept FieldsOfTemplate = ::mosaik::wire::detail::IsInstance<std::remove_const_t<Self>, Template>::value;
 
 constexpr Errc mosaik_enum_max(Errc) noexcept {
   return Errc::cancelled;

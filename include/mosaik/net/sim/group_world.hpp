@@ -57,12 +57,21 @@ public:
     std::string detail;
   };
 
+  using Log = LogStorage<group::LogCommand<Command>>;
+  /// A member's log and hard state.
+  struct Storage {
+    std::unique_ptr<Log> log;
+    std::unique_ptr<group::HardStateStorage> hard;
+  };
+  /// Makes (or reopens) a member's storage; the default keeps it in memory.
+  using StorageFactory = std::function<Storage(PeerId)>;
+
   /// One member: its storage survives crashes; its Group does not.
   struct Member {
     PeerId id;
     Options options;
-    InMemoryLog<group::LogCommand<Command>> log;
-    group::InMemoryHardState hard;
+    std::unique_ptr<Log> log;
+    std::unique_ptr<group::HardStateStorage> hard;
     std::unique_ptr<typename GroupNetwork<Message>::Endpoint> endpoint;
     std::unique_ptr<GroupType> group;
     std::uint64_t restarts = 0;
@@ -79,6 +88,14 @@ public:
     }
   }
 
+  /// Members added from now on keep their storage in what `factory` makes.
+  /// With `reopen_on_restart`, a crash closes the storage and a restart
+  /// opens it again (durable stores then recover from their files).
+  void set_storage(StorageFactory factory, bool reopen_on_restart) {
+    storage_factory_ = std::move(factory);
+    reopen_on_restart_ = reopen_on_restart;
+  }
+
   /// Adds a member (not started). Its seed comes from the simulator unless set.
   Member& add(PeerId id, Options options) {
     if (options.seed == 0) {
@@ -87,6 +104,7 @@ public:
     auto member = std::make_unique<Member>();
     member->id = id;
     member->options = std::move(options);
+    open_storage(*member);
     auto& ref = *member;
     members_[id] = std::move(member);
     network_.add_node(id);
@@ -98,7 +116,10 @@ public:
     auto& member = *members_.at(id);
     member.group.reset();
     member.endpoint = hub_.endpoint(id);
-    member.group = std::make_unique<GroupType>(*member.endpoint, member.log, member.hard, member.options);
+    if (!member.log) {
+      open_storage(member);
+    }
+    member.group = std::make_unique<GroupType>(*member.endpoint, *member.log, *member.hard, member.options);
     observe(member);
     member.group->start();
     return *member.group;
@@ -110,6 +131,10 @@ public:
     auto& member = *members_.at(id);
     member.group.reset();
     member.endpoint.reset();
+    if (reopen_on_restart_) {
+      member.log.reset();
+      member.hard.reset();
+    }
     last_applied_.erase(id);
     network_.crash(id);
     simulator_.trace("crash", id.value());
@@ -259,7 +284,7 @@ private:
       violation("election safety", fmt::format("term {} has two leaders: {} and {}", term, it->second, id));
     }
     // Leader completeness: every entry committed so far is in the new leader's log.
-    const auto& log = members_.at(id)->log;
+    const auto& log = *members_.at(id)->log;
     for (const auto& [index, record] : committed_) {
       const auto term_held = log.term_at(index);
       if (!term_held || *term_held != record.term) {
@@ -279,7 +304,7 @@ private:
 
   void on_committed(PeerId id, Index commit) {
     // Each index is committed with one term, whoever commits it (state-machine safety at the log level).
-    const auto& log = members_.at(id)->log;
+    const auto& log = *members_.at(id)->log;
     auto& checked = commit_checked_[id];
     for (auto index = checked.next(); index <= commit; index = index.next()) {
       const auto term = log.term_at(index);
@@ -312,15 +337,15 @@ private:
   }
 
   void check_log_matching(const Member& a, const Member& b) {
-    const auto last = std::min(a.log.last().index, b.log.last().index);
+    const auto last = std::min(a.log->last().index, b.log->last().index);
     // Find the highest index where both hold the same term; all below must be equal.
     for (auto index = last; !index.is_sentinel(); index = index.prev()) {
-      const auto ta = a.log.term_at(index);
-      const auto tb = b.log.term_at(index);
+      const auto ta = a.log->term_at(index);
+      const auto tb = b.log->term_at(index);
       if (ta && tb && *ta == *tb) {
         for (auto i = Index{1}; i <= index; i = i.next()) {
-          const auto* ea = a.log.get(i);
-          const auto* eb = b.log.get(i);
+          const auto* ea = a.log->get(i);
+          const auto* eb = b.log->get(i);
           if (ea && eb && (ea->term != eb->term || entry_hash(*ea) != entry_hash(*eb))) {
             violation("log matching", fmt::format("members {} and {} agree at {} (t{}) but differ at {}",
                                                   a.id, b.id, index, *ta, i));
@@ -363,6 +388,19 @@ private:
   Simulator& simulator_;
   Network& network_;
   GroupNetwork<Message> hub_;
+  void open_storage(Member& member) {
+    if (storage_factory_) {
+      auto storage = storage_factory_(member.id);
+      member.log = std::move(storage.log);
+      member.hard = std::move(storage.hard);
+    } else {
+      member.log = std::make_unique<InMemoryLog<group::LogCommand<Command>>>();
+      member.hard = std::make_unique<group::InMemoryHardState>();
+    }
+  }
+
+  StorageFactory storage_factory_;
+  bool reopen_on_restart_ = false;
   std::map<PeerId, std::unique_ptr<Member>> members_;
   std::vector<Violation> violations_;
   std::map<Term, PeerId> leaders_by_term_;
