@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   }
   std::fputs(
       "usage: mosaik-node run --id N --listen HOST:PORT [--peer ID@HOST:PORT]... --key-file PATH\n"
-      "                       --members ID,ID,... [--group NAME] [--data-dir PATH] [--log-level LEVEL]\n"
+      "                       --members ID,ID,... [--group NAME] [--data-dir PATH [--fsync "
+      "always|batch|never]] [--log-level LEVEL]\n"
       "                       [--tls-cert PEM --tls-key PEM --tls-ca PEM] [--sync-batch N --sync-inflight "
       "N]\n"
       "       mosaik-node client --connect HOST:PORT [--connect HOST:PORT]... --key-file PATH COMMAND\n"

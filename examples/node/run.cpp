@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,10 +19,12 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <mosaik/group/file_hard_state.hpp>
 #include <mosaik/group/group.hpp>
 #include <mosaik/group/hard_state.hpp>
 #include <mosaik/machines/kv_store.hpp>
 #include <mosaik/net/tcp/tcp_transport.hpp>
+#include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
 #include <mosaik/wire/codec.hpp>
 #include <mosaik/wire/log_replay_messages.hpp>
@@ -45,6 +48,7 @@ struct RunOptions {
   std::string members;
   std::string group = "mosaik";
   std::string data_dir;
+  std::string fsync = "batch";
   std::string log_level = "info";
   std::string tls_cert, tls_key, tls_ca;
   double progress_interval = 1.0;
@@ -87,12 +91,53 @@ struct SyncRecord {
   std::string reason;
 };
 
+using NodeLog = LogStorage<group::LogCommand<Machine::Command>>;
+
+/// The member's log and hard state: files under --data-dir (a restarted node
+/// resumes with its log, term and vote), or memory without it.
+struct Storage {
+  std::unique_ptr<NodeLog> log;
+  std::unique_ptr<group::HardStateStorage> hard;
+};
+
+std::variant<Storage, std::string> open_storage(const RunOptions& options) {
+  if (options.data_dir.empty()) {
+    return Storage{std::make_unique<InMemoryLog<group::LogCommand<Machine::Command>>>(),
+                   std::make_unique<group::InMemoryHardState>()};
+  }
+  const std::filesystem::path root{options.data_dir};
+  std::error_code error;
+  std::filesystem::create_directories(root, error);
+  if (error) {
+    return fmt::format("--data-dir {}: {}", options.data_dir, error.message());
+  }
+  storage::FileLogOptions log_options;
+  log_options.directory = root / "log";
+  log_options.fsync = *storage::parse_fsync_policy(options.fsync);
+  auto log = storage::FileLog<group::LogCommand<Machine::Command>>::open(log_options);
+  if (auto* failure = std::get_if<std::string>(&log)) {
+    return std::move(*failure);
+  }
+  auto hard = group::FileHardState::open(root / "hard-state");
+  if (auto* failure = std::get_if<std::string>(&hard)) {
+    return std::move(*failure);
+  }
+  const auto& file_log = *std::get<0>(log);
+  const auto& report = file_log.recovery();
+  log::info("member {}: opened {}: {} entries in {} segments (log {}..{}), fsync {}{}", options.id,
+            options.data_dir, report.records, report.segments, file_log.available().first(), file_log.last(),
+            options.fsync,
+            report.bytes_cut != 0 ? fmt::format("; cut a damaged tail of {} bytes", report.bytes_cut) : "");
+  return Storage{std::move(std::get<0>(log)), std::move(std::get<0>(hard))};
+}
+
 class Node {
 public:
-  Node(asio::io_context& io, RunOptions options, std::vector<group::MemberSpec> members, tcp::GroupKey key)
-      : io_(io), options_(std::move(options)),
+  Node(asio::io_context& io, RunOptions options, std::vector<group::MemberSpec> members, tcp::GroupKey key,
+       Storage storage)
+      : io_(io), options_(std::move(options)), storage_(std::move(storage)),
         transport_(io.get_executor(), mesh_options(members), std::move(key)),
-        group_(transport_, log_, hard_, group_options(members)) {
+        group_(transport_, *storage_.log, *storage_.hard, group_options(members)) {
     for (const auto& peer : options_.peers) {
       addresses_[peer.id] = peer.endpoint.to_string();
     }
@@ -107,10 +152,9 @@ public:
     log::info("member {}: listening on {}, group {:#x}, {} peers to dial{}", options_.id,
               transport_.mesh().local_endpoint().value_or(tcp::Endpoint{}).to_string(), group_.id().value(),
               options_.peers.size(), options_.tls_cert.empty() ? "" : ", TLS");
-    if (!options_.data_dir.empty()) {
-      log::warn("member {}: --data-dir {} is not used yet: the log is kept in memory (durable storage comes "
-                "with FileLog)",
-                options_.id, options_.data_dir);
+    if (options_.data_dir.empty()) {
+      log::warn("member {}: no --data-dir: the log, term and vote are kept in memory and lost on exit",
+                options_.id);
     }
     group_.on_event([this](const group::GroupEvent& event) { on_event(event); });
     transport_.mesh().on_client(
@@ -326,9 +370,8 @@ private:
 
   asio::io_context& io_;
   RunOptions options_;
+  Storage storage_;
   Transport transport_;
-  InMemoryLog<group::LogCommand<Machine::Command>> log_;
-  group::InMemoryHardState hard_;
   NodeGroup group_;
   std::map<PeerId, std::string> addresses_;
   std::optional<asio::steady_timer> progress_timer_;
@@ -365,6 +408,7 @@ int run_node(int argc, char** argv) {
           Option<RunOptions>{"--members", "ID,ID,...", &RunOptions::members},
           Option<RunOptions>{"--group", "NAME", &RunOptions::group},
           Option<RunOptions>{"--data-dir", "PATH", &RunOptions::data_dir},
+          Option<RunOptions>{"--fsync", "always|batch|never", &RunOptions::fsync},
           Option<RunOptions>{"--log-level", examples::alternatives(examples::kLogLevels),
                              &RunOptions::log_level},
           Option<RunOptions>{"--progress-interval", "SECONDS", &RunOptions::progress_interval},
@@ -394,6 +438,9 @@ int run_node(int argc, char** argv) {
         if (options.sync_batch == 0 || options.sync_inflight == 0 || options.sync_inflight > 64) {
           return "--sync-batch must be positive and --sync-inflight within 1..64";
         }
+        if (!storage::parse_fsync_policy(options.fsync)) {
+          return "--fsync must be always, batch or never";
+        }
         if (!(options.progress_interval > 0)) {
           return "--progress-interval must be positive";
         }
@@ -409,8 +456,13 @@ int run_node(int argc, char** argv) {
     log::error("member {}: {}", parsed->id, error);
     return 1;
   }
+  auto storage = open_storage(*parsed);
+  if (const auto* failure = std::get_if<std::string>(&storage)) {
+    log::error("member {}: cannot open its storage: {}", parsed->id, *failure);
+    return 1;
+  }
   asio::io_context io;
-  Node node(io, *parsed, *parse_members(parsed->members), *key);
+  Node node(io, *parsed, *parse_members(parsed->members), *key, std::move(std::get<0>(storage)));
   if (!node.start()) {
     return 1;
   }
