@@ -15,6 +15,8 @@
 #include <mosaik/machines/counter.hpp>
 #include <mosaik/net/sim/group_world.hpp>
 
+#include "../support/counter_members.hpp"
+
 namespace mosaik::test {
 
 using Counter = machines::Counter;
@@ -59,15 +61,6 @@ inline CounterWorld::Options counter_options_specs(std::vector<group::MemberSpec
   return options;
 }
 
-/// Peers 1..count.
-inline std::vector<PeerId> peers(std::uint64_t count) {
-  std::vector<PeerId> out;
-  for (std::uint64_t i = 1; i <= count; ++i) {
-    out.push_back(PeerId{i});
-  }
-  return out;
-}
-
 /// `all` without `removed`.
 inline std::vector<PeerId> except(const std::vector<PeerId>& all, const std::vector<PeerId>& removed) {
   std::vector<PeerId> out;
@@ -86,20 +79,6 @@ inline std::vector<PeerId> with(std::vector<PeerId> ids, PeerId added) {
 }
 
 // ---- commands -----------------------------------------------------------------------
-
-/// Inc(first..first+count-1).
-inline std::vector<Counter::Command> increments(std::int64_t first, std::int64_t count) {
-  std::vector<Counter::Command> commands;
-  for (std::int64_t i = first; i < first + count; ++i) {
-    commands.push_back(Counter::Command{i});
-  }
-  return commands;
-}
-
-/// The counter value Inc(first..first+count-1) adds.
-inline std::int64_t increments_sum(std::int64_t first, std::int64_t count) {
-  return count <= 0 ? 0 : (first + (first + count - 1)) * count / 2;
-}
 
 // ---- the network ----------------------------------------------------------------------
 

@@ -61,6 +61,8 @@
 #include <mosaik/wire/frame.hpp>
 #include <mosaik/wire/log_replay_messages.hpp>
 
+#include "../support/counter_members.hpp"
+
 namespace mosaik::nettest {
 
 using namespace std::chrono_literals;
@@ -126,24 +128,9 @@ inline tcp::MeshOptions mesh_options(PeerId self, GroupId group) {
   return options;
 }
 
-inline std::vector<PeerId> peers(std::uint64_t count) {
-  std::vector<PeerId> out;
-  for (std::uint64_t i = 1; i <= count; ++i) {
-    out.push_back(PeerId{i});
-  }
-  return out;
-}
-
-inline std::vector<Counter::Command> increments(std::int64_t first, std::int64_t count) {
-  std::vector<Counter::Command> commands;
-  for (std::int64_t i = first; i < first + count; ++i) {
-    commands.push_back(Counter::Command{i});
-  }
-  return commands;
-}
-inline std::int64_t increments_sum(std::int64_t first, std::int64_t count) {
-  return count <= 0 ? 0 : (first + (first + count - 1)) * count / 2;
-}
+using test::increments;
+using test::increments_sum;
+using test::peers;
 
 template <class T>
 std::string describe(const std::optional<group::Result<T>>& result) {
