@@ -192,7 +192,7 @@ public:
   template <class Q = SM>
   requires Queryable<Q>
   auto query(typename Q::Query query, Consistency consistency) {
-    return query_with<Q>(std::move(query), consistency);
+    return read([query = std::move(query)](const SM& machine) { return machine.query(query); }, consistency);
   }
 
   /// Adds `peer` as a learner (promoted to voter once caught up); on the leader only.
@@ -724,17 +724,6 @@ private:
       co_return Result<R>{*error};
     }
     co_return Result<R>{(*reader)(machine_)};
-  }
-
-  template <class Q>
-  asio::awaitable<Result<
-      std::decay_t<decltype(std::declval<const Q&>().query(std::declval<const typename Q::Query&>()))>>>
-  query_with(typename Q::Query query, Consistency consistency) {
-    using R = std::decay_t<decltype(machine_.query(query))>;
-    if (auto error = co_await ready_to_read(consistency)) {
-      co_return Result<R>{*error};
-    }
-    co_return Result<R>{machine_.query(query)};
   }
 
   /// Waits until a read at `consistency` may look at the local state: strong

@@ -678,6 +678,10 @@ bool Mesh::send(PeerId to, Frame frame, Lane lane) {
   return impl_->enqueue(it->second, std::move(frame), lane);
 }
 
+bool Mesh::bonded(PeerId peer) const {
+  return impl_->bonds.contains(peer);
+}
+
 void Mesh::on_frame(FrameHandler handler) {
   impl_->frame_handler = std::move(handler);
 }

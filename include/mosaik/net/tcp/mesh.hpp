@@ -132,6 +132,8 @@ public:
 
   /// Queues a frame for `to`. False when it was dropped: no bond, or the lane is full.
   bool send(PeerId to, Frame frame, Lane lane);
+  /// Whether `peer` is bonded now (a sender can skip encoding what would be dropped).
+  [[nodiscard]] bool bonded(PeerId peer) const;
   void on_frame(FrameHandler handler);
   void on_client(ClientHandler handler);
   /// Queues a frame for a client (false: that client is gone).

@@ -49,6 +49,9 @@ public:
   [[nodiscard]] PeerId self() const override { return mesh_.self(); }
 
   void send(PeerId to, Message message) override {
+    if (!mesh_.bonded(to)) {
+      return; // best effort: it would be dropped; do not encode it for nothing
+    }
     auto frame = std::make_shared<const wire::Bytes>(Codec::encode(message));
     const auto lane =
         message.body.index() == 1 && frame->size() > bulk_threshold ? Lane::bulk : Lane::control;
