@@ -3,6 +3,7 @@
 // reopen those files (recovery included); a member whose storage fails
 // stops instead of acknowledging what it could not store.
 
+#include "../support/forwarding_log.hpp"
 #include "group_world.hpp"
 
 #include <filesystem>
@@ -51,16 +52,8 @@ CounterWorld::StorageFactory file_storage(std::filesystem::path root, storage::F
 }
 
 /// An in-memory log whose sync() fails once told to.
-class FailingLog final : public Log {
+class FailingLog final : public ForwardingLog<InMemoryLog<LogCommand>> {
 public:
-  Index append(LogCommand command, Term term) override { return inner_.append(std::move(command), term); }
-  [[nodiscard]] const entry_type* get(Index index) const override { return inner_.get(index); }
-  [[nodiscard]] IndexRange available() const override { return inner_.available(); }
-  [[nodiscard]] Cursor last() const override { return inner_.last(); }
-  [[nodiscard]] std::optional<Term> term_at(Index index) const override { return inner_.term_at(index); }
-  void truncate(Index from) override { inner_.truncate(from); }
-  void prune_prefix(Index up_to) override { inner_.prune_prefix(up_to); }
-  void reset_to(Cursor cursor) override { inner_.reset_to(cursor); }
   void sync() override {
     if (fail_next_sync) {
       failed_ = true;
@@ -71,7 +64,6 @@ public:
   bool fail_next_sync = false;
 
 private:
-  InMemoryLog<LogCommand> inner_;
   bool failed_ = false;
 };
 

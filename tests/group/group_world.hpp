@@ -25,21 +25,6 @@ using CounterGroup = CounterWorld::GroupType;
 
 // ---- members and their options ---------------------------------------------------
 
-/// Test timings: elections in ~200 ms of simulated time, heartbeats every 50 ms.
-inline group::GroupConfig fast_config(std::vector<PeerId> members) {
-  group::GroupConfig config;
-  for (const auto id : members) {
-    config.members.push_back(group::MemberSpec{id});
-  }
-  config.election_timeout = 200ms;
-  config.election_jitter = 100ms;
-  config.heartbeat_interval = 50ms;
-  config.bootstrap_delay = 100ms;
-  config.forward_timeout = 2s;
-  config.sync_retry_backoff = 100ms;
-  return config;
-}
-
 inline CounterWorld::Options counter_options(std::vector<PeerId> members, std::size_t sync_batch = 2000) {
   CounterWorld::Options options;
   options.key = "test-counter";

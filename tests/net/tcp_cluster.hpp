@@ -87,18 +87,13 @@ inline wire::Bytes bytes_of(std::string_view text) {
   return wire::Bytes(raw.begin(), raw.end());
 }
 
-/// Fast consensus timings for real time on a loaded two-core machine.
+/// Fast consensus timings for real time on a loaded two-core machine: the
+/// simulation's, a little more patient.
 inline group::GroupConfig net_config(const std::vector<PeerId>& members) {
-  group::GroupConfig config;
-  for (const auto id : members) {
-    config.members.push_back(group::MemberSpec{id});
-  }
+  auto config = test::fast_config(members);
   config.election_timeout = 300ms;
   config.election_jitter = 150ms;
-  config.heartbeat_interval = 50ms;
-  config.bootstrap_delay = 100ms;
   config.forward_timeout = 5s;
-  config.sync_retry_backoff = 100ms;
   return config;
 }
 
@@ -440,6 +435,25 @@ public:
       first = first == nullptr ? &group : first;
     }
     return true;
+  }
+
+  /// Adds and starts `joiner`, waits until it is bonded with `bonds` members,
+  /// runs `meanwhile` (e.g. starts a load) and has `leader` add it to the
+  /// group; REQUIREs that the change commits and returns its index.
+  Index join(PeerId leader, PeerId joiner, const CounterGroup::Options& options, std::size_t bonds,
+             const std::function<void()>& meanwhile = {}) {
+    auto& member = add(joiner, options);
+    member.group.start();
+    REQUIRE(run_until([&] { return member.transport.bonded_peers().size() == bonds; }, 10s));
+    if (meanwhile) {
+      meanwhile();
+    }
+    auto adding = (*this)[leader].add_member(joiner);
+    const auto added = await(std::move(adding), 30s);
+    INFO("add_member: " << describe(added));
+    REQUIRE(added.has_value());
+    REQUIRE(added->ok());
+    return added->value();
   }
 
   /// Executes Inc(`amount`) through member `id`; REQUIREs that it succeeds.

@@ -239,21 +239,15 @@ TEST_CASE("tcp: three counter groups replicate 4000 commands and a joiner catche
     served_before[id] = cluster[id].provider().counters().entries_served;
   }
   const PeerId joiner{4};
-  auto& member = cluster.add(joiner, counter_options(voters, sync_batch));
-  member.group.start();
-  REQUIRE(cluster.run_until([&] { return member.transport.bonded_peers().size() == 3; }, 10s));
-  auto adding = cluster[leader].add_member(joiner);
-  const auto added = cluster.await(std::move(adding), 30s);
-  INFO("add_member: " << describe(added));
-  REQUIRE(added.has_value());
-  REQUIRE(added->ok());
+  const auto added = cluster.join(leader, joiner, counter_options(voters, sync_batch), 3);
+  auto& member = cluster.member(joiner);
 
   auto all = voters;
   all.push_back(joiner);
   REQUIRE(cluster.run_until(
       [&] {
         return cluster[leader].core().membership().is_voter(joiner) &&
-               member.group.core().membership().is_voter(joiner) && cluster.converged(all, added->value());
+               member.group.core().membership().is_voter(joiner) && cluster.converged(all, added);
       },
       30s));
   CHECK(member.group.machine().value() == total);
@@ -423,19 +417,14 @@ TEST_CASE("tcp: a joiner catching up through fragmented responses keeps its conn
   REQUIRE(cluster.run_until([&] { return cluster.converged(voters, loaded->value().last()); }, 20s));
 
   const PeerId joiner{4};
-  auto& member = cluster.add(joiner, options);
-  member.group.start();
-  REQUIRE(cluster.run_until([&] { return member.transport.bonded_peers().size() == 3; }, 10s));
   const auto appended = std::make_shared<int>(0);
-  asio::co_spawn(cluster.io, keep_appending(cluster[leader], 100, appended), asio::detached);
-  auto adding = cluster[leader].add_member(joiner);
-  const auto added = cluster.await(std::move(adding), 30s);
-  INFO("add_member: " << describe(added));
-  REQUIRE(added.has_value());
-  REQUIRE(added->ok());
+  const auto added = cluster.join(leader, joiner, options, 3, [&] {
+    asio::co_spawn(cluster.io, keep_appending(cluster[leader], 100, appended), asio::detached);
+  });
+  auto& member = cluster.member(joiner);
   auto all = voters;
   all.push_back(joiner);
-  REQUIRE(cluster.run_until([&] { return *appended == 100 && cluster.converged(all, added->value()); }, 30s));
+  REQUIRE(cluster.run_until([&] { return *appended == 100 && cluster.converged(all, added); }, 30s));
   CHECK(member.group.machine().value() == increments_sum(1, 20000) + 100 * increments_sum(1, 50));
   for (const auto id : all) {
     INFO("member " << id.value());

@@ -1,11 +1,13 @@
 #pragma once
-// Small helpers the simulated and the TCP group tests share: member ids and
-// counter workloads.
+// Small helpers the simulated and the TCP group tests share: member ids,
+// fast consensus timings and counter workloads.
 
 #include <cstdint>
 #include <vector>
 
 #include <mosaik/core/ids.hpp>
+#include <mosaik/core/time.hpp>
+#include <mosaik/group/config.hpp>
 #include <mosaik/machines/counter.hpp>
 
 namespace mosaik::test {
@@ -17,6 +19,21 @@ inline std::vector<PeerId> peers(std::uint64_t count) {
     out.push_back(PeerId{i});
   }
   return out;
+}
+
+/// Test timings: elections in ~200 ms of simulated time, heartbeats every 50 ms.
+inline group::GroupConfig fast_config(std::vector<PeerId> members) {
+  group::GroupConfig config;
+  for (const auto id : members) {
+    config.members.push_back(group::MemberSpec{id});
+  }
+  config.election_timeout = 200ms;
+  config.election_jitter = 100ms;
+  config.heartbeat_interval = 50ms;
+  config.bootstrap_delay = 100ms;
+  config.forward_timeout = 2s;
+  config.sync_retry_backoff = 100ms;
+  return config;
 }
 
 /// Inc(first..first+count-1).

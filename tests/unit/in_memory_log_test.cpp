@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/forwarding_log.hpp"
 #include <mosaik/storage/in_memory_log.hpp>
 
 using namespace mosaik;
@@ -35,21 +36,7 @@ Log make_log(std::uint64_t count) {
 }
 
 /// A LogStorage that forwards to an InMemoryLog but keeps the default read_range.
-class DefaultReadRange final : public LogStorage<std::string> {
-public:
-  explicit DefaultReadRange(Log& inner) : inner_(inner) {}
-  Index append(std::string command, Term term) override { return inner_.append(std::move(command), term); }
-  [[nodiscard]] const entry_type* get(Index index) const override { return inner_.get(index); }
-  [[nodiscard]] IndexRange available() const override { return inner_.available(); }
-  [[nodiscard]] Cursor last() const override { return inner_.last(); }
-  [[nodiscard]] std::optional<Term> term_at(Index index) const override { return inner_.term_at(index); }
-  void truncate(Index from) override { inner_.truncate(from); }
-  void prune_prefix(Index up_to) override { inner_.prune_prefix(up_to); }
-  void reset_to(Cursor cursor) override { inner_.reset_to(cursor); }
-
-private:
-  Log& inner_;
-};
+using DefaultReadRange = test::ForwardingLog<Log&>;
 
 std::vector<E> read(const LogStorage<std::string>& log, IndexRange range, std::size_t max_bytes = 1U << 30) {
   std::vector<E> out;
