@@ -73,20 +73,30 @@ inline constexpr std::size_t range_bytes = 16;
 }
 } // namespace wire
 
+/// Bytes a response occupies on the wire.
+template <class Command>
+[[nodiscard]] std::size_t wire_size(const FetchEntriesResponse<Command>& response) {
+  std::size_t bytes = wire::header_bytes + wire::range_bytes;
+  Term previous{0};
+  for (const auto& entry : response.entries) {
+    const auto size = command_size(entry.command);
+    bytes += wire::entry_framing_bytes(size, entry.term, previous) + size;
+    previous = entry.term;
+  }
+  return bytes;
+}
+[[nodiscard]] constexpr std::size_t wire_size(const AvailabilityRequest&) noexcept { return wire::header_bytes; }
+[[nodiscard]] constexpr std::size_t wire_size(const AvailabilityResponse&) noexcept {
+  return wire::header_bytes + wire::range_bytes;
+}
+[[nodiscard]] constexpr std::size_t wire_size(const FetchEntriesRequest&) noexcept {
+  return wire::header_bytes + wire::range_bytes;
+}
+
 /// Bytes the message occupies on the wire; the simulator charges links with it.
 template <class Command>
 [[nodiscard]] std::size_t wire_size(const LogReplayMessage<Command>& message) {
-  if (const auto* response = std::get_if<FetchEntriesResponse<Command>>(&message)) {
-    std::size_t bytes = wire::header_bytes + wire::range_bytes;
-    Term previous{0};
-    for (const auto& entry : response->entries) {
-      const auto size = command_size(entry.command);
-      bytes += wire::entry_framing_bytes(size, entry.term, previous) + size;
-      previous = entry.term;
-    }
-    return bytes;
-  }
-  return wire::header_bytes + (std::holds_alternative<AvailabilityRequest>(message) ? 0 : wire::range_bytes);
+  return std::visit([](const auto& alternative) { return wire_size(alternative); }, message);
 }
 
 } // namespace mosaik::sync

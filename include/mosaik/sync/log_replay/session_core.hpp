@@ -23,6 +23,8 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/storage/log_storage.hpp>
 #include <mosaik/sync/bond_event.hpp>
+#include <mosaik/sync/fetch_peer.hpp>
+#include <mosaik/sync/leader_buffer.hpp>
 #include <mosaik/sync/log_replay/config.hpp>
 #include <mosaik/sync/log_replay/messages.hpp>
 #include <mosaik/sync/log_replay/response_time.hpp>
@@ -51,7 +53,8 @@ public:
         started_at_(now), retry_backoff_(config.availability_retry_initial),
         scheduler_(
             FetchScheduler::Limits{config.batch_size, config.max_inflight_per_peer, config.fetch_timeout},
-            IndexRange{log.last().index.next(), target.index}, leader) {
+            IndexRange{log.last().index.next(), target.index}, leader),
+        buffer_(target) {
     const auto local = log_.last();
     total_ = target.index.distance_from(local.index);
     if (target.index <= local.index) {
@@ -116,35 +119,29 @@ public:
       ++counters_.stale_leader_batches;
       return;
     }
-    if (!terms_follow(position.term, entries)) {
+    if (!LeaderBuffer<Command>::terms_follow(position.term, entries)) {
       ++counters_.stale_leader_batches;
       log::warn("log-replay: ignored leader batch after {}: terms go backwards", position);
       return;
     }
-    const Cursor buffered_last =
-        buffer_.empty() ? target_ : Cursor{buffer_.back().term, target_.index + buffer_.size()};
-    if (position == buffered_last) {
-      move_append(buffer_, std::move(entries));
-    } else if (position.index > target_.index && position.index <= buffered_last.index &&
-               buffer_[position.index.distance_from(target_.index) - 1].term == position.term) {
-      // The leader re-sent from inside the buffer: its newer entries win.
-      buffer_.resize(static_cast<std::size_t>(position.index.distance_from(target_.index)));
-      move_append(buffer_, std::move(entries));
-    } else if (position.index >= target_.index) {
+    switch (buffer_.accept(position, std::move(entries))) {
+    case LeaderBuffer<Command>::Accepted::appended:
+      break;
+    case LeaderBuffer<Command>::Accepted::retargeted:
       // A hole or a different history after the target: fetch up to `position` from peers.
-      retarget(position);
-      buffer_ = std::move(entries);
-    } else {
+      retarget(buffer_.target());
+      break;
+    case LeaderBuffer<Command>::Accepted::stale:
       ++counters_.stale_leader_batches;
       log::warn("log-replay: ignored leader batch after {}: behind the target {}", position, target_);
       return;
     }
     if (buffer_.size() > config_.max_buffered_entries) {
-      const Cursor last{buffer_.back().term, target_.index + buffer_.size()};
+      const auto last = buffer_.last();
       ++counters_.buffer_overflows;
       log::info("log-replay: {} buffered leader entries exceed {}; fetching them from peers up to {}",
                 buffer_.size(), config_.max_buffered_entries, last);
-      buffer_.clear();
+      buffer_.drop_to(last);
       retarget(last);
     }
     counters_.max_buffered_entries = std::max<std::uint64_t>(counters_.max_buffered_entries, buffer_.size());
@@ -163,7 +160,7 @@ public:
       ++counters_.timeouts;
       auto& peer = peers_[fetch.peer];
       ++peer.progress.timeouts;
-      remember(peer.abandoned, fetch.range);
+      FetchPeer::remember(peer.abandoned, fetch.range);
       peer.response_time.back_off();
       log::warn("log-replay: fetch {} from peer {} timed out; rescheduling it and asking the peer again",
                 fetch.range, fetch.peer);
@@ -247,43 +244,11 @@ public:
   }
 
 private:
-  static constexpr std::size_t max_remembered_ranges = 16;
-  // How much longer than the slowest answering peer a peer that never answered is waited for.
-  static constexpr int unanswered_peer_factor = 8;
-
-  struct PeerRecord {
-    bool bonded = false;
-    PeerProgress progress;
-    std::deque<IndexRange>
-        abandoned; // requests given up on (timed out, released): a later answer is late, not bad
-    std::deque<IndexRange> accepted; // answers taken: a network duplicate of one is not the peer's fault
-    ResponseTimeEstimator response_time;
-  };
-
   struct Chunk {
     Index last;
     PeerId peer;
     std::vector<entry_type> entries;
   };
-
-  static void move_append(std::vector<entry_type>& into, std::vector<entry_type>&& from) {
-    if (into.empty()) {
-      into = std::move(from);
-    } else {
-      into.insert(into.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
-    }
-  }
-
-  /// Terms never go backwards in a log, and no entry has the sentinel's term 0.
-  static bool terms_follow(Term previous, const std::vector<entry_type>& entries) {
-    for (const auto& entry : entries) {
-      if (entry.term.value() == 0 || entry.term < previous) {
-        return false;
-      }
-      previous = entry.term;
-    }
-    return true;
-  }
 
   void on_bonded(PeerId peer) {
     auto& record = peers_[peer];
@@ -378,10 +343,10 @@ private:
     if (!fetch) {
       if (!scheduler_.inflight_overlapping(sender, range).empty()) {
         reject(sender, range, fmt::format("range {} is outside the range requested", range));
-      } else if (contains_any(it->second.abandoned, range)) {
+      } else if (FetchPeer::contains_any(it->second.abandoned, range)) {
         ++counters_.late_responses;
         log::debug("log-replay: dropped late answer {} from peer {}", range, sender);
-      } else if (contains_any(it->second.accepted, range)) {
+      } else if (FetchPeer::contains_any(it->second.accepted, range)) {
         ++counters_.duplicate_responses;
         log::debug("log-replay: dropped a second copy of {} from peer {}", range, sender);
       } else {
@@ -389,7 +354,7 @@ private:
       }
       return;
     }
-    if (!terms_follow(Term{1}, response.entries)) {
+    if (!LeaderBuffer<Command>::terms_follow(Term{1}, response.entries)) {
       reject(sender, range, fmt::format("terms of {} go backwards or are zero", range));
       return;
     }
@@ -412,7 +377,7 @@ private:
       }
     }
     scheduler_.complete(*fetch, range);
-    remember(it->second.accepted, range);
+    FetchPeer::remember(it->second.accepted, range);
     it->second.response_time.sample(now - fetch->sent_at);
     it->second.progress.response_time = it->second.response_time.smoothed().value_or(Duration{});
     apply_timeouts();
@@ -433,14 +398,14 @@ private:
     log::warn("log-replay: rejected response from peer {}: {}", sender, reason);
     for (const auto& fetch : scheduler_.inflight_overlapping(sender, range)) {
       scheduler_.release(fetch);
-      remember(record.abandoned, fetch.range);
+      FetchPeer::remember(record.abandoned, fetch.range);
     }
     if (record.progress.bad_responses >= config_.max_bad_responses && !record.progress.excluded) {
       record.progress.excluded = true;
       ++counters_.excluded_peers;
       scheduler_.remove_peer(sender);
       log::warn("log-replay: excluded peer {} after {} bad responses", sender, record.progress.bad_responses);
-      if (usable_peers() == 0) {
+      if (usable_peers(peers_) == 0) {
         finished_at_ = last_event_;
         outcome_ = SyncOutcome{
             SyncStatus::failed, log_.last(),
@@ -459,14 +424,11 @@ private:
     scheduler_.release(fetch);
     // Not asked again until it re-announces (on the backoff timer): no tight re-fetch loop.
     scheduler_.forget_availability(sender);
-    remember(peers_[sender].abandoned, fetch.range);
+    FetchPeer::remember(peers_[sender].abandoned, fetch.range);
     target_disagreements_.insert(sender);
     ++counters_.target_disagreements;
     log::warn("log-replay: peer {} contradicts the target {}: {}", sender, target_, reason);
-    const auto usable =
-        static_cast<std::size_t>(std::count_if(peers_.begin(), peers_.end(), [](const auto& item) {
-          return item.second.bonded && !item.second.progress.excluded;
-        }));
+    const auto usable = usable_peers(peers_);
     if (target_disagreements_.size() * 2 > usable) {
       finished_at_ = now;
       outcome_ = SyncOutcome{SyncStatus::term_mismatch, log_.last(),
@@ -517,8 +479,7 @@ private:
       log::warn("log-replay: catch-up failed: {}", outcome_->reason);
       return;
     }
-    log_.append_all(std::move(buffer_));
-    buffer_.clear();
+    log_.append_all(buffer_.take());
     outcome_ = SyncOutcome{SyncStatus::completed, log_.last(), {}};
     std::size_t used = 0;
     std::uint64_t leader_entries = 0;
@@ -563,45 +524,7 @@ private:
     }
   }
 
-  /// Peers that are bonded and not excluded.
-  [[nodiscard]] std::size_t usable_peers() const {
-    return static_cast<std::size_t>(std::count_if(peers_.begin(), peers_.end(), [](const auto& item) {
-      return item.second.bonded && !item.second.progress.excluded;
-    }));
-  }
-
-  static void remember(std::deque<IndexRange>& recent, IndexRange range) {
-    recent.push_back(range);
-    if (recent.size() > max_remembered_ranges) {
-      recent.pop_front();
-    }
-  }
-  [[nodiscard]] static bool contains_any(const std::deque<IndexRange>& recent, IndexRange range) {
-    return std::any_of(recent.begin(), recent.end(),
-                       [&](const IndexRange& held) { return held.contains(range); });
-  }
-
-  /// Each peer's fetches wait as long as its own response times justify. A
-  /// peer that has not answered yet gets a generous multiple of the slowest
-  /// answering peer's timeout, so a first request lost on the wire does not
-  /// hold its range for the whole fetch_timeout.
-  void apply_timeouts() {
-    std::optional<Duration> slowest;
-    for (const auto& [peer, record] : peers_) {
-      if (const auto timeout =
-              record.response_time.timeout(config_.min_fetch_timeout, config_.fetch_timeout)) {
-        slowest = std::max(slowest.value_or(Duration{}), *timeout);
-      }
-    }
-    const auto prior = slowest ? std::optional<Duration>{*slowest * unanswered_peer_factor} : std::nullopt;
-    for (auto& [peer, record] : peers_) {
-      if (const auto timeout =
-              record.response_time.timeout(config_.min_fetch_timeout, config_.fetch_timeout, prior)) {
-        scheduler_.set_timeout(peer, *timeout);
-        record.progress.fetch_timeout = *timeout;
-      }
-    }
-  }
+  void apply_timeouts() { learn_timeouts(peers_, scheduler_, config_.min_fetch_timeout, config_.fetch_timeout); }
 
   void retarget(Cursor position) {
     target_disagreements_.clear();
@@ -667,10 +590,10 @@ private:
   std::set<PeerId> awaiting_availability_; // asked what they hold, no answer yet
   std::set<PeerId> target_disagreements_;  // peers whose entries contradict the target cursor
   FetchScheduler scheduler_;
-  std::map<PeerId, PeerRecord> peers_;
+  std::map<PeerId, FetchPeer> peers_;
   std::map<Index, Chunk> chunks_; // received out of order, keyed by first index
   std::uint64_t entries_held_ = 0;
-  std::vector<entry_type> buffer_; // leader entries after the target, in order
+  LeaderBuffer<Command> buffer_; // leader entries after the target, in order
   std::vector<Outgoing> outbox_;
   std::optional<SyncOutcome> outcome_;
   std::uint64_t total_ = 0;
