@@ -352,6 +352,8 @@ private:
     }
     case Kind::leader_changed:
     case Kind::committed:
+    case Kind::snapshot_taken:
+    case Kind::snapshot_installed:
       break;
     }
   }

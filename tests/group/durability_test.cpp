@@ -47,7 +47,7 @@ CounterWorld::StorageFactory file_storage(std::filesystem::path root, storage::F
       FAIL("cannot open member " << id.value() << "'s storage: "
                                  << (log.index() != 0 ? std::get<1>(log) : std::get<1>(hard)));
     }
-    return CounterWorld::Storage{std::move(std::get<0>(log)), std::move(std::get<0>(hard))};
+    return CounterWorld::Storage{std::move(std::get<0>(log)), std::move(std::get<0>(hard)), nullptr};
   };
 }
 
@@ -134,7 +134,7 @@ TEST_CASE("a member whose storage fails stops; the others carry on", "[group][du
       [&](PeerId id) {
         auto log = std::make_unique<FailingLog>();
         logs[id] = log.get();
-        return CounterWorld::Storage{std::move(log), std::make_unique<group::InMemoryHardState>()};
+        return CounterWorld::Storage{std::move(log), std::make_unique<group::InMemoryHardState>(), nullptr};
       },
       false);
   const auto ids = peers(3);

@@ -999,7 +999,12 @@ TEST_CASE("wire: values outside their domain inside messages", "[wire]") {
     CHECK(verdict(decode_body<Kv>(3, member(2, 1))) == ok_verdict);
     CHECK(verdict(decode_body<Kv>(3, member(3, 1))) == verdict(DecodeError::bad_value));
     CHECK(verdict(decode_body<Kv>(3, member(0, 2))) == verdict(DecodeError::bad_value));
-    CHECK(verdict(decode_body<Ctr>(3, append_one_entry([](wire::Writer& out) { out.u8(3); }))) ==
+    // 3 is a SnapshotPoint (its requester follows); 4 names no alternative.
+    CHECK(verdict(decode_body<Ctr>(3, append_one_entry([](wire::Writer& out) {
+                                     out.u8(3);
+                                     out.varint(7);
+                                   }))) == ok_verdict);
+    CHECK(verdict(decode_body<Ctr>(3, append_one_entry([](wire::Writer& out) { out.u8(4); }))) ==
           verdict(DecodeError::bad_value));
     CHECK(verdict(decode_body<Ctr>(3, append_one_entry([](wire::Writer& out) { out.u8(0); }))) == ok_verdict);
   }

@@ -38,7 +38,9 @@
 #include <mosaik/group/group_id.hpp>
 #include <mosaik/group/raft_core.hpp>
 #include <mosaik/group/transport.hpp>
+#include <mosaik/storage/snapshot_store.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
+#include <mosaik/sync/snapshot/snapshot_sync.hpp>
 #include <mosaik/sync/state_sync.hpp>
 #include <mosaik/wire/group_messages.hpp> // the log commands' encodings (FileLog, TCP)
 
@@ -58,11 +60,13 @@ concept Queryable = requires(const SM& machine, const typename SM::Query& query)
 /// What a member reports to whoever watches it (timelines, tests, metrics).
 struct GroupEvent {
   enum class Kind : std::uint8_t {
-    role_changed,   ///< role and term
-    leader_changed, ///< leader (nullopt: none known) and term
-    sync_started,   ///< target
-    sync_finished,  ///< outcome and progress of the session
-    committed,      ///< the commit index advanced to `index`
+    role_changed,       ///< role and term
+    leader_changed,     ///< leader (nullopt: none known) and term
+    sync_started,       ///< target
+    sync_finished,      ///< outcome and progress of the session
+    committed,          ///< the commit index advanced to `index`
+    snapshot_taken,     ///< a snapshot of the state at `index` was saved (and offered)
+    snapshot_installed, ///< the state was replaced by a snapshot at `index` (applied jumps there)
   };
   Kind kind{};
   Term term;
@@ -78,6 +82,11 @@ template <StateMachine SM, sync::StateSync Strategy = sync::LogReplaySync<Replic
 requires std::same_as<typename Strategy::Command, LogCommand<typename SM::Command>>
 class Group {
 public:
+  /// Whether this group catches up by snapshot (and so takes, offers,
+  /// persists, installs snapshots and prunes its log).
+  static constexpr bool snapshots = sync::SnapshotStrategy<Strategy>;
+  using SnapshotItem = typename sync::SnapshotItemOf<Strategy>::type;
+  using SnapshotStore = storage::SnapshotStore<SnapshotItem>;
   using Command = typename SM::Command;
   using LogEntry = Entry<LogCommand<Command>>;
   using SyncMessage = typename Strategy::Message;
@@ -101,9 +110,21 @@ public:
 
   /// A member on `transport`, storing its log and hard state in the given
   /// storages (they outlive the Group; a restarted member passes the same).
-  Group(TransportType& transport, Log& log, HardStateStorage& hard, Options options, SM machine = SM{})
-      : transport_(transport), log_(log), hard_(hard), options_(std::move(options)),
-        machine_(std::move(machine)), group_id_(id_for(options_, machine_)),
+  Group(TransportType& transport, Log& log, HardStateStorage& hard, Options options,
+        SM machine = SM{}) requires(!snapshots)
+      : Group(transport, log, hard, nullptr, std::move(options), std::move(machine)) {}
+
+  /// A member of a group that catches up by snapshot: its latest snapshot is
+  /// kept in `snapshots` too (it outlives the Group), and restored on start.
+  Group(TransportType& transport, Log& log, HardStateStorage& hard, SnapshotStore& snapshot_store,
+        Options options, SM machine = SM{}) requires snapshots
+      : Group(transport, log, hard, &snapshot_store, std::move(options), std::move(machine)) {}
+
+private:
+  Group(TransportType& transport, Log& log, HardStateStorage& hard, SnapshotStore* snapshot_store,
+        Options options, SM machine)
+      : transport_(transport), log_(log), hard_(hard), snapshot_store_(snapshot_store),
+        options_(std::move(options)), machine_(std::move(machine)), group_id_(id_for(options_, machine_)),
         seed_(options_.seed != 0 ? options_.seed : random_seed()),
         core_(options_.config, transport.self(), log, hard, seed_, transport.timers().now()),
         session_context_(*this), provider_context_(*this) {
@@ -114,8 +135,12 @@ public:
         mix(seed_ ^ static_cast<std::uint64_t>(transport.timers().now().time_since_epoch().count()));
     next_request_ = (incarnation & 0xffffffffULL) << 32;
     provider_ = options_.strategy.create_provider(provider_context_);
+    if constexpr (snapshots) {
+      restore_snapshot();
+    }
   }
 
+public:
   /// The id of the group members with these options form: what a transport
   /// must know (to refuse other groups) before the Group exists.
   [[nodiscard]] static GroupId id_for(const Options& options, const SM& machine = SM{}) {
@@ -218,6 +243,8 @@ public:
   [[nodiscard]] const Core& core() const noexcept { return core_; }
   [[nodiscard]] const Log& log() const noexcept { return log_; }
   [[nodiscard]] const typename Strategy::Provider& provider() const noexcept { return *provider_; }
+  /// Where the latest snapshot this member saved was taken (snapshot strategies).
+  [[nodiscard]] std::optional<Cursor> snapshot_at() const noexcept { return snapshot_at_; }
   /// Messages dropped because they came from another group.
   [[nodiscard]] std::uint64_t foreign_messages() const noexcept { return foreign_messages_; }
 
@@ -261,9 +288,10 @@ public:
 private:
   // ---- the two sync contexts ---------------------------------------------------
 
-  class SessionContext final : public Strategy::SessionContext {
+  template <class Base>
+  class SessionContextFor : public Base {
   public:
-    explicit SessionContext(Group& group) : group_(group) {}
+    explicit SessionContextFor(Group& group) : group_(group) {}
     Log& log() override { return group_.log_; }
     [[nodiscard]] std::vector<PeerId> bonded_peers() const override {
       return group_.transport_.bonded_peers();
@@ -278,13 +306,24 @@ private:
     [[nodiscard]] asio::any_io_executor executor() const override { return group_.transport_.executor(); }
     TimerService& timers() override { return group_.transport_.timers(); }
 
-  private:
+  protected:
     Group& group_;
   };
-
-  class ProviderContext final : public Strategy::ProviderContext {
+  class SnapshotSessionContext final : public SessionContextFor<typename Strategy::SessionContext> {
   public:
-    explicit ProviderContext(Group& group) : group_(group) {}
+    using SessionContextFor<typename Strategy::SessionContext>::SessionContextFor;
+    std::optional<std::string> install_snapshot(const sync::SnapshotInfo& info,
+                                                std::vector<SnapshotItem> items) override {
+      return this->group_.install_snapshot(info, std::move(items));
+    }
+  };
+  using SessionContext = std::conditional_t<snapshots, SnapshotSessionContext,
+                                            SessionContextFor<typename Strategy::SessionContext>>;
+
+  template <class Base>
+  class ProviderContextFor : public Base {
+  public:
+    explicit ProviderContextFor(Group& group) : group_(group) {}
     [[nodiscard]] const Log& log() const override { return group_.log_; }
     [[nodiscard]] Index commit_index() const override { return group_.core_.commit(); }
     /// The leader's own log is authoritative for its followers: it serves
@@ -296,9 +335,17 @@ private:
     [[nodiscard]] GroupId group_id() const override { return group_.group_id_; }
     [[nodiscard]] NetworkId network_id() const override { return group_.options_.network; }
 
-  private:
+  protected:
     Group& group_;
   };
+  class SnapshotProviderContext final : public ProviderContextFor<typename Strategy::ProviderContext> {
+  public:
+    using ProviderContextFor<typename Strategy::ProviderContext>::ProviderContextFor;
+    [[nodiscard]] TimePoint now() const override { return this->group_.now(); }
+    void request_snapshot(PeerId requester) override { this->group_.request_snapshot(requester); }
+  };
+  using ProviderContext = std::conditional_t<snapshots, SnapshotProviderContext,
+                                             ProviderContextFor<typename Strategy::ProviderContext>>;
 
   // ---- waiting -------------------------------------------------------------------
 
@@ -566,6 +613,10 @@ private:
       return;
     }
     pumping_ = true;
+    if constexpr (snapshots) {
+      provider_->expire(now());
+      propose_periodic_snapshot();
+    }
     // Durable before anything that depends on it leaves: acknowledgements of
     // appended entries, the leader's AppendEntries (so that counting itself
     // in a quorum is honest). One sync per pump: group commit. Votes and
@@ -620,6 +671,11 @@ private:
       applied_ = index;
       if (apply_observer_) {
         apply_observer_(index, *entry);
+      }
+      if constexpr (snapshots) {
+        if (const auto* point = entry->command.snapshot_point()) {
+          take_snapshot(Cursor{entry->term, index}, point->requester);
+        }
       }
     }
   }
@@ -698,6 +754,136 @@ private:
     pump();
   }
 
+  // ---- snapshots (snapshot strategies only) -------------------------------------------
+
+  /// The snapshot's header: the membership in force at its index (the
+  /// log that held it is pruned or reset once the snapshot is installed).
+  [[nodiscard]] static std::vector<std::byte> snapshot_header(const Membership& membership) {
+    return ::mosaik::wire::to_bytes(membership);
+  }
+
+  void event(GroupEvent::Kind kind, Index index) {
+    if (observer_) {
+      observer_(GroupEvent{kind, core_.term(), core_.role(), core_.leader(), index, {}, {}, {}});
+    }
+  }
+
+  /// On start: the state below the stored snapshot comes from it (the log may be pruned there).
+  void restore_snapshot() {
+    std::string error;
+    auto image = snapshot_store_->load(error);
+    if (!image) {
+      if (!error.empty()) {
+        log::error("group {}: member {} cannot read its snapshot ({}); starting from the log alone",
+                   options_.key, self(), error);
+      }
+      return;
+    }
+    auto membership = ::mosaik::wire::from_bytes<Membership>(image->info.header);
+    if (!membership) {
+      log::error(
+          "group {}: member {}'s snapshot at {} has an undecodable membership; starting from the log alone",
+          options_.key, self(), image->info.at);
+      return;
+    }
+    const auto at = image->info.at;
+    if (log_.term_at(at.index) != at.term) {
+      // The log lacks the snapshot's entry or holds another term there (an
+      // uncommitted suffix that a crash interrupted the reset of).
+      log_.reset_to(at);
+      log_.sync();
+    }
+    machine_.install_snapshot(std::vector<SnapshotItem>(*image->items));
+    core_.restore_snapshot(at, std::move(membership).value());
+    applied_ = at.index;
+    snapshot_at_ = at;
+    log::info("group {}: member {} restored its snapshot at {} ({} items)", options_.key, self(), at,
+              image->info.items);
+  }
+
+  /// A catch-up session fetched a whole snapshot: saved first (so a crash
+  /// never leaves a reset log without the state it stands for), then the
+  /// machine, the log and the consensus state move to it.
+  std::optional<std::string> install_snapshot(const sync::SnapshotInfo& info,
+                                              std::vector<SnapshotItem> items) {
+    auto membership = ::mosaik::wire::from_bytes<Membership>(info.header);
+    if (!membership) {
+      return std::string{"its membership header is undecodable"};
+    }
+    if (info.at.index <= applied_) {
+      return fmt::format("it is not ahead of our applied index {}", applied_);
+    }
+    if (auto error = snapshot_store_->save(info, items)) {
+      return fmt::format("it could not be saved: {}", *error);
+    }
+    machine_.install_snapshot(std::move(items));
+    log_.reset_to(info.at);
+    log_.sync();
+    core_.restore_snapshot(info.at, std::move(membership).value());
+    applied_ = info.at.index;
+    snapshot_at_ = info.at;
+    log::info("group {}: member {} installed the snapshot at {} ({} items)", options_.key, self(), info.at,
+              info.items);
+    event(GroupEvent::Kind::snapshot_installed, info.at.index);
+    return std::nullopt;
+  }
+
+  /// A snapshot point was applied at `at`: every member snapshots here.
+  void take_snapshot(Cursor at, PeerId requester) {
+    if (pending_snapshot_point_ && *pending_snapshot_point_ <= at.index) {
+      pending_snapshot_point_.reset();
+    }
+    auto items = std::make_shared<const std::vector<SnapshotItem>>(machine_.snapshot_items());
+    sync::SnapshotInfo info{at, items->size(), snapshot_header(core_.membership_at(at.index))};
+    if (auto error = snapshot_store_->save(info, *items)) {
+      log::error("group {}: member {} could not save its snapshot at {}: {}; the log is not pruned",
+                 options_.key, self(), at, *error);
+      return;
+    }
+    snapshot_at_ = at;
+    provider_->offer(sync::SnapshotImage<SnapshotItem>{std::move(info), std::move(items)},
+                     requester != self() ? std::optional{requester} : std::nullopt);
+    event(GroupEvent::Kind::snapshot_taken, at.index);
+    prune_log();
+  }
+
+  /// Drops the log below the latest snapshot, keeping the retained window.
+  void prune_log() {
+    const auto retained = options_.strategy.config().retained_entries;
+    if (retained == 0 || !snapshot_at_ || snapshot_at_->index.value() <= retained) {
+      return;
+    }
+    const auto bound = std::min(Index{snapshot_at_->index.value() - retained}, applied_);
+    const auto held = log_.available();
+    if (!held.empty() && held.first() <= bound) {
+      log_.prune_prefix(bound);
+      log::debug("group {}: member {} pruned its log up to {} (snapshot at {})", options_.key, self(), bound,
+                 *snapshot_at_);
+    }
+  }
+
+  /// A lagging member asked this member (as leader) for a snapshot.
+  void request_snapshot(PeerId requester) {
+    if (stopped_ || core_.role() != Role::leader || pending_snapshot_point_) {
+      return; // not the leader, or a snapshot point is on its way (the requester polls for it)
+    }
+    if (auto index = core_.propose_snapshot_point(requester, now())) {
+      pending_snapshot_point_ = *index;
+      log::info("group {}: leader {} replicates a snapshot point at {} for peer {}", options_.key, self(),
+                *index, requester);
+    }
+  }
+
+  /// The leader snapshots every `snapshot_interval` applied entries.
+  void propose_periodic_snapshot() {
+    const auto interval = options_.strategy.config().snapshot_interval;
+    const auto since = snapshot_at_ ? snapshot_at_->index : Index{0};
+    if (interval > 0 && core_.role() == Role::leader && !pending_snapshot_point_ &&
+        applied_.distance_from(since) >= interval && applied_ > since) {
+      request_snapshot(self());
+    }
+  }
+
   // ---- sending ------------------------------------------------------------------------
 
   void send_consensus(PeerId peer, ConsensusMessage<Command> message) {
@@ -763,6 +949,9 @@ private:
   TransportType& transport_;
   Log& log_;
   HardStateStorage& hard_;
+  SnapshotStore* snapshot_store_;               // snapshot strategies only
+  std::optional<Cursor> snapshot_at_;           // where the latest snapshot saved by this member was taken
+  std::optional<Index> pending_snapshot_point_; // proposed by this leader, not applied yet
   Options options_;
   SM machine_;
   GroupId group_id_;

@@ -25,13 +25,24 @@ struct MembershipChange {
   friend bool operator==(const MembershipChange&, const MembershipChange&) = default;
 };
 
+/// Every member takes a snapshot of its state when it applies this entry, so
+/// all snapshot at the same index; the snapshot is offered to `requester`
+/// (the lagging member that asked for it; the leader itself for periodic ones).
+struct SnapshotPoint {
+  PeerId requester{};
+  friend bool operator==(const SnapshotPoint&, const SnapshotPoint&) = default;
+};
+
 template <class Command>
 struct LogCommand {
-  std::variant<Noop, MembershipChange, Command> body;
+  std::variant<Noop, MembershipChange, Command, SnapshotPoint> body;
 
   [[nodiscard]] const Command* user() const noexcept { return std::get_if<Command>(&body); }
   [[nodiscard]] const MembershipChange* membership() const noexcept {
     return std::get_if<MembershipChange>(&body);
+  }
+  [[nodiscard]] const SnapshotPoint* snapshot_point() const noexcept {
+    return std::get_if<SnapshotPoint>(&body);
   }
 
   friend bool operator==(const LogCommand&, const LogCommand&) = default;
@@ -46,13 +57,27 @@ template <class Command>
   if (const auto* change = command.membership()) {
     return 1 + 10 * change->membership.members().size();
   }
+  if (command.snapshot_point() != nullptr) {
+    return 1 + 8;
+  }
   return 1;
 }
 
 /// The group's log seen as a state machine, so a StateSync strategy can be
 /// instantiated over it (strategies need only the command type and a signature).
+/// Exposes the machine's snapshot item, when it has one.
+template <class SM>
+struct SnapshotItemOfMachine {};
+template <class SM>
+requires requires {
+  typename SM::SnapshotItem;
+}
+struct SnapshotItemOfMachine<SM> {
+  using SnapshotItem = typename SM::SnapshotItem;
+};
+
 template <StateMachine SM>
-struct Replicated {
+struct Replicated : SnapshotItemOfMachine<SM> {
   using Command = LogCommand<typename SM::Command>;
   SM* machine = nullptr;
 

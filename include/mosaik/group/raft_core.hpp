@@ -228,6 +228,37 @@ public:
     return Proposal{IndexRange{first, log_.last().index}, hard_.term};
   }
 
+  /// On the leader: appends a snapshot point (every member snapshots when it
+  /// applies it; the snapshot is offered to `requester`).
+  Result<Index> propose_snapshot_point(PeerId requester, TimePoint now) {
+    if (role_ != Role::leader) {
+      return Error{leader_ ? Errc::not_leader : Errc::offline,
+                   fmt::format("peer {} is not the leader", self_)};
+    }
+    const auto index = log_.append(LogCommand<Command>{SnapshotPoint{requester}}, hard_.term);
+    replicate(now);
+    return index;
+  }
+
+  /// The membership in force at `index` (the last change at or before it).
+  [[nodiscard]] Membership membership_at(Index index) const {
+    auto it = memberships_.upper_bound(index);
+    return std::prev(it)->second;
+  }
+
+  /// The state up to `at` now comes from a snapshot whose membership is
+  /// `membership` (installed by catch-up, or restored on start): what the
+  /// log held below it is gone, and everything up to it is committed.
+  void restore_snapshot(Cursor at, Membership membership) {
+    memberships_.erase(memberships_.upper_bound(Index{0}), memberships_.end());
+    memberships_[at.index] = std::move(membership);
+    rescan_memberships(at.index);
+    if (hard_.commit < at.index) {
+      hard_.commit = at.index;
+      persist();
+    }
+  }
+
   /// On the leader: adds `peer` as a learner; it is promoted once caught up.
   Result<Index> add_member(PeerId peer, Preference preference, TimePoint now) {
     if (membership().contains(peer)) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 namespace mosaik::machines {
 
@@ -25,6 +26,13 @@ public:
   struct Query {
     std::string key;
   };
+  /// One key and its value: what a snapshot holds, in key order.
+  struct Record {
+    std::string key;
+    std::string value;
+    friend bool operator==(const Record&, const Record&) = default;
+  };
+  using SnapshotItem = Record;
 
   [[nodiscard]] static Command put(std::string key, std::string value) {
     return Command{Command::Op::put, std::move(key), std::move(value)};
@@ -45,6 +53,23 @@ public:
     return it == data_.end() ? std::nullopt : std::optional{it->second};
   }
   [[nodiscard]] std::size_t size() const noexcept { return data_.size(); }
+
+  /// The whole state, in key order (sync::Snapshottable).
+  [[nodiscard]] std::vector<Record> snapshot_items() const {
+    std::vector<Record> items;
+    items.reserve(data_.size());
+    for (const auto& [key, value] : data_) {
+      items.push_back(Record{key, value});
+    }
+    return items;
+  }
+  /// Replaces the state with `items` (a later record of a key wins).
+  void install_snapshot(std::vector<Record> items) {
+    data_.clear();
+    for (auto& item : items) {
+      data_.insert_or_assign(data_.end(), std::move(item.key), std::move(item.value));
+    }
+  }
   [[nodiscard]] const std::map<std::string, std::string>& data() const noexcept { return data_; }
   /// FNV-1a over the sorted contents.
   [[nodiscard]] std::uint64_t digest() const noexcept {
@@ -77,9 +102,19 @@ void mosaik_fields(Self& self, F&& fields) {
   fields(self.op, self.key, self.value);
 }
 template <class Self, class F>
+requires std::same_as<std::remove_const_t<Self>, KvStore::Record>
+void mosaik_fields(Self& self, F&& fields) {
+  fields(self.key, self.value);
+}
+template <class Self, class F>
 requires std::same_as<std::remove_const_t<Self>, KvStore::Query>
 void mosaik_fields(Self& self, F&& fields) {
   fields(self.key);
+}
+
+/// Payload bytes of a snapshot record: key and value.
+[[nodiscard]] inline std::size_t mosaik_command_size(const KvStore::Record& record) noexcept {
+  return record.key.size() + record.value.size();
 }
 
 /// Payload bytes of a command: op, key and value.

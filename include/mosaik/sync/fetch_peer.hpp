@@ -24,8 +24,9 @@ struct FetchPeer {
 
   bool bonded = false;
   PeerProgress progress;
-  std::deque<IndexRange> abandoned; // requests given up on (timed out, released): a later answer is late, not bad
-  std::deque<IndexRange> accepted;  // answers taken: a network duplicate of one is not the peer's fault
+  std::deque<IndexRange>
+      abandoned; // requests given up on (timed out, released): a later answer is late, not bad
+  std::deque<IndexRange> accepted; // answers taken: a network duplicate of one is not the peer's fault
   ResponseTimeEstimator response_time;
 
   [[nodiscard]] bool usable() const noexcept { return bonded && !progress.excluded; }
@@ -37,7 +38,8 @@ struct FetchPeer {
     }
   }
   [[nodiscard]] static bool contains_any(const std::deque<IndexRange>& recent, IndexRange range) {
-    return std::any_of(recent.begin(), recent.end(), [&](const IndexRange& held) { return held.contains(range); });
+    return std::any_of(recent.begin(), recent.end(),
+                       [&](const IndexRange& held) { return held.contains(range); });
   }
 };
 

@@ -85,7 +85,8 @@ private:
     if (entries_.empty()) {
       entries_ = std::move(from);
     } else {
-      entries_.insert(entries_.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+      entries_.insert(entries_.end(), std::make_move_iterator(from.begin()),
+                      std::make_move_iterator(from.end()));
     }
   }
 

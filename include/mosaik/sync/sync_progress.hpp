@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 
 #include <mosaik/core/cursor.hpp>
 #include <mosaik/core/ids.hpp>
@@ -14,6 +15,7 @@ namespace mosaik::sync {
 /// What one peer did for a session.
 struct PeerProgress {
   std::uint64_t entries = 0;       ///< entries accepted from this peer
+  std::uint64_t items = 0;         ///< snapshot items accepted from this peer
   std::uint64_t requests = 0;      ///< fetch requests sent to it
   std::uint64_t bad_responses = 0; ///< responses rejected as malformed or unsolicited
   std::uint64_t timeouts = 0;      ///< fetches it left unanswered past the timeout
@@ -39,6 +41,15 @@ struct SessionCounters {
   std::uint64_t max_chunks_held = 0;  ///< high-water mark of out-of-order chunks held
   std::uint64_t max_entries_held = 0; ///< high-water mark of out-of-order entries held
   std::uint64_t max_buffered_entries = 0;
+  std::uint64_t snapshot_sessions = 0; ///< the gap lay below every peer's log: a snapshot was fetched
+};
+
+/// A snapshot a session fetches (snapshot catch-up only).
+struct SnapshotProgress {
+  Cursor at{};                ///< where it was taken
+  std::uint64_t items = 0;    ///< items it holds
+  std::uint64_t received = 0; ///< items received so far
+  bool installed = false;
 };
 
 struct SyncProgress {
@@ -51,6 +62,7 @@ struct SyncProgress {
   double entries_per_second = 0.0;
   std::map<PeerId, PeerProgress> peers;
   SessionCounters counters;
+  std::optional<SnapshotProgress> snapshot;
 };
 
 } // namespace mosaik::sync

@@ -60,6 +60,10 @@ template <FieldsOf<MembershipChange> Self, class F>
 void mosaik_fields(Self& self, F&& fields) {
   fields(self.membership);
 }
+template <FieldsOf<SnapshotPoint> Self, class F>
+void mosaik_fields(Self& self, F&& fields) {
+  fields(self.requester);
+}
 template <class Self, class F>
 requires FieldsOfTemplate<Self, LogCommand>
 void mosaik_fields(Self& self, F&& fields) {

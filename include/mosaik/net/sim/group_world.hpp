@@ -42,10 +42,11 @@ template <class Command, class SyncMessage>
   return sync::wire_size(std::get<1>(message.body));
 }
 
-template <StateMachine SM>
+template <StateMachine SM, class Strategy = sync::LogReplaySync<group::Replicated<SM>>>
 class GroupWorld {
 public:
-  using GroupType = group::Group<SM>;
+  using GroupType = group::Group<SM, Strategy>;
+  using SnapshotStore = typename GroupType::SnapshotStore;
   using Command = typename SM::Command;
   using LogEntry = typename GroupType::LogEntry;
   using Message = typename GroupType::Message;
@@ -62,6 +63,7 @@ public:
   struct Storage {
     std::unique_ptr<Log> log;
     std::unique_ptr<group::HardStateStorage> hard;
+    std::unique_ptr<SnapshotStore> snapshots; // snapshot strategies (in memory when not given)
   };
   /// Makes (or reopens) a member's storage; the default keeps it in memory.
   using StorageFactory = std::function<Storage(PeerId)>;
@@ -72,6 +74,7 @@ public:
     Options options;
     std::unique_ptr<Log> log;
     std::unique_ptr<group::HardStateStorage> hard;
+    std::unique_ptr<SnapshotStore> snapshots;
     std::unique_ptr<typename GroupNetwork<Message>::Endpoint> endpoint;
     std::unique_ptr<GroupType> group;
     std::uint64_t restarts = 0;
@@ -119,7 +122,14 @@ public:
     if (!member.log) {
       open_storage(member);
     }
-    member.group = std::make_unique<GroupType>(*member.endpoint, *member.log, *member.hard, member.options);
+    if constexpr (GroupType::snapshots) {
+      member.group = std::make_unique<GroupType>(*member.endpoint, *member.log, *member.hard,
+                                                 *member.snapshots, member.options);
+    } else {
+      member.group = std::make_unique<GroupType>(*member.endpoint, *member.log, *member.hard, member.options);
+    }
+    // A member that restored a snapshot applies from after it.
+    last_applied_[id] = member.group->applied();
     observe(member);
     member.group->start();
     return *member.group;
@@ -134,6 +144,7 @@ public:
     if (reopen_on_restart_) {
       member.log.reset();
       member.hard.reset();
+      member.snapshots.reset();
     }
     last_applied_.erase(id);
     network_.crash(id);
@@ -258,6 +269,8 @@ private:
         on_elected(id, event.term);
       } else if (event.kind == group::GroupEvent::Kind::committed) {
         on_committed(id, event.index);
+      } else if (event.kind == group::GroupEvent::Kind::snapshot_installed) {
+        last_applied_[id] = event.index; // the state up to it came whole
       }
       if (event_observer_) {
         event_observer_(id, event);
@@ -285,7 +298,12 @@ private:
     }
     // Leader completeness: every entry committed so far is in the new leader's log.
     const auto& log = *members_.at(id)->log;
+    // Below its log's base, a leader's state comes from a snapshot of committed entries.
+    const auto base = log.available().empty() ? log.last().index : log.available().first().prev();
     for (const auto& [index, record] : committed_) {
+      if (index <= base) {
+        continue;
+      }
       const auto term_held = log.term_at(index);
       if (!term_held || *term_held != record.term) {
         violation("leader completeness",
@@ -393,9 +411,13 @@ private:
       auto storage = storage_factory_(member.id);
       member.log = std::move(storage.log);
       member.hard = std::move(storage.hard);
+      member.snapshots = std::move(storage.snapshots);
     } else {
       member.log = std::make_unique<InMemoryLog<group::LogCommand<Command>>>();
       member.hard = std::make_unique<group::InMemoryHardState>();
+    }
+    if (!member.snapshots) {
+      member.snapshots = std::make_unique<storage::InMemorySnapshotStore<typename GroupType::SnapshotItem>>();
     }
   }
 

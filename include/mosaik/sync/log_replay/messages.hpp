@@ -85,7 +85,9 @@ template <class Command>
   }
   return bytes;
 }
-[[nodiscard]] constexpr std::size_t wire_size(const AvailabilityRequest&) noexcept { return wire::header_bytes; }
+[[nodiscard]] constexpr std::size_t wire_size(const AvailabilityRequest&) noexcept {
+  return wire::header_bytes;
+}
 [[nodiscard]] constexpr std::size_t wire_size(const AvailabilityResponse&) noexcept {
   return wire::header_bytes + wire::range_bytes;
 }

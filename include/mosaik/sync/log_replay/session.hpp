@@ -25,8 +25,8 @@ public:
   /// before `entries`) and then appends `entries`.
   LogReplaySession(const LogReplayConfig& config, Context& context, Cursor position, Index leader_commit,
                    std::vector<Entry<Command>> entries)
-      : SessionDriver<LogReplayCore<Command>, Context>(context, config, context.log(), position, leader_commit,
-                                                       context.leader(), std::move(entries),
+      : SessionDriver<LogReplayCore<Command>, Context>(context, config, context.log(), position,
+                                                       leader_commit, context.leader(), std::move(entries),
                                                        context.timers().now()) {}
 };
 

@@ -524,7 +524,9 @@ private:
     }
   }
 
-  void apply_timeouts() { learn_timeouts(peers_, scheduler_, config_.min_fetch_timeout, config_.fetch_timeout); }
+  void apply_timeouts() {
+    learn_timeouts(peers_, scheduler_, config_.min_fetch_timeout, config_.fetch_timeout);
+  }
 
   void retarget(Cursor position) {
     target_disagreements_.clear();

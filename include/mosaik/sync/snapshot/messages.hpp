@@ -1,0 +1,123 @@
+#pragma once
+// The messages of snapshot catch-up. The strategy's message type is the
+// log-replay messages (first, at the same positions, so a snapshot member
+// also catches up by replay) followed by five of its own: the lagging member
+// asks the leader for a snapshot, asks peers which snapshot they hold, and
+// fetches ranges of its items (item positions count from 1, as indices do,
+// so one scheduler serves both strategies).
+
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <mosaik/core/command_size.hpp>
+#include <mosaik/core/index_range.hpp>
+#include <mosaik/sync/log_replay/messages.hpp>
+#include <mosaik/sync/snapshot/snapshottable.hpp>
+
+namespace mosaik::sync {
+
+/// Session → leader: have the group take a snapshot above `after` (the
+/// session's last index) unless you already hold one.
+struct SnapshotRequest {
+  Index after;
+  friend bool operator==(const SnapshotRequest&, const SnapshotRequest&) = default;
+};
+
+/// Session → provider: which snapshot do you hold?
+struct SnapshotQuery {
+  friend bool operator==(const SnapshotQuery&, const SnapshotQuery&) = default;
+};
+
+/// Provider → session: the snapshot I hold (none: nullopt). Sent as the
+/// answer to a query, and unasked to the member whose request made the
+/// group take it.
+struct SnapshotOffer {
+  std::optional<SnapshotInfo> snapshot;
+  friend bool operator==(const SnapshotOffer&, const SnapshotOffer&) = default;
+};
+
+/// Session → provider: items `range` of the snapshot taken at `at`.
+struct FetchItemsRequest {
+  Cursor at;
+  IndexRange range;
+  friend bool operator==(const FetchItemsRequest&, const FetchItemsRequest&) = default;
+};
+
+/// Provider → session: the items of `range`, in order. As with entries, a
+/// provider that no longer holds the snapshot echoes the range with no items.
+template <class Item>
+struct FetchItemsResponse {
+  Cursor at;
+  IndexRange range;
+  std::vector<Item> items;
+  friend bool operator==(const FetchItemsResponse&, const FetchItemsResponse&) = default;
+};
+
+template <class Command, class Item>
+using SnapshotSyncMessage = std::variant<AvailabilityRequest, AvailabilityResponse, FetchEntriesRequest,
+                                         FetchEntriesResponse<Command>, SnapshotRequest, SnapshotQuery,
+                                         SnapshotOffer, FetchItemsRequest, FetchItemsResponse<Item>>;
+
+/// The log-replay part of a snapshot strategy's message, when it is one.
+template <class Command, class Item>
+[[nodiscard]] std::optional<LogReplayMessage<Command>>
+as_log_replay(SnapshotSyncMessage<Command, Item>&& message) {
+  return std::visit(
+      [](auto&& alternative) -> std::optional<LogReplayMessage<Command>> {
+        using T = std::decay_t<decltype(alternative)>;
+        if constexpr (std::is_constructible_v<LogReplayMessage<Command>, T&&> &&
+                      !std::is_same_v<T, FetchItemsResponse<Item>>) {
+          return LogReplayMessage<Command>{std::move(alternative)};
+        } else {
+          return std::nullopt;
+        }
+      },
+      std::move(message));
+}
+
+/// A log-replay message as a snapshot strategy's message.
+template <class Command, class Item>
+[[nodiscard]] SnapshotSyncMessage<Command, Item> from_log_replay(LogReplayMessage<Command>&& message) {
+  return std::visit(
+      [](auto&& alternative) { return SnapshotSyncMessage<Command, Item>{std::move(alternative)}; },
+      std::move(message));
+}
+
+namespace wire {
+inline constexpr std::size_t cursor_bytes = 16;
+}
+
+template <class Item>
+[[nodiscard]] std::size_t wire_size(const FetchItemsResponse<Item>& response) {
+  std::size_t bytes = wire::header_bytes + wire::cursor_bytes + wire::range_bytes;
+  for (const auto& item : response.items) {
+    const auto size = command_size(item);
+    bytes += wire::varint_bytes(size) + size;
+  }
+  return bytes;
+}
+[[nodiscard]] inline std::size_t wire_size(const SnapshotOffer& offer) {
+  return wire::header_bytes + 1 +
+         (offer.snapshot ? wire::cursor_bytes + 8 + offer.snapshot->header.size() : 0);
+}
+[[nodiscard]] constexpr std::size_t wire_size(const FetchItemsRequest&) noexcept {
+  return wire::header_bytes + wire::cursor_bytes + wire::range_bytes;
+}
+[[nodiscard]] constexpr std::size_t wire_size(const SnapshotRequest&) noexcept {
+  return wire::header_bytes + 8;
+}
+[[nodiscard]] constexpr std::size_t wire_size(const SnapshotQuery&) noexcept {
+  return wire::header_bytes;
+}
+
+/// Bytes the message occupies on the wire; the simulator charges links with it.
+template <class Command, class Item>
+[[nodiscard]] std::size_t wire_size(const SnapshotSyncMessage<Command, Item>& message) {
+  return std::visit([](const auto& alternative) { return wire_size(alternative); }, message);
+}
+
+} // namespace mosaik::sync

@@ -1,0 +1,665 @@
+#pragma once
+// SnapshotSyncCore: every decision of a snapshot-strategy catch-up session,
+// as plain deterministic logic (fed events, answering with messages, a
+// deadline and at the end an outcome), like LogReplayCore, which it embeds.
+//
+// It first asks every peer which entries it holds. When some peer still
+// holds the start of the gap, the session is a log-replay session. When
+// every peer pruned past it, it asks the leader for a snapshot (the leader
+// replicates the request, so every member snapshots at the same index and
+// offers it), fetches the snapshot's items from every peer that offers the
+// same snapshot (scheduled as log replay schedules entries: in parallel, in
+// a bounded window, leader last, with learned timeouts), hands the whole to
+// the host to install, and then replays whatever lies between the snapshot
+// and the leader's entries buffered meanwhile.
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <mosaik/core/format.hpp>
+#include <mosaik/core/log.hpp>
+#include <mosaik/storage/log_storage.hpp>
+#include <mosaik/sync/bond_event.hpp>
+#include <mosaik/sync/fetch_peer.hpp>
+#include <mosaik/sync/leader_buffer.hpp>
+#include <mosaik/sync/log_replay/scheduler.hpp>
+#include <mosaik/sync/log_replay/session_core.hpp>
+#include <mosaik/sync/snapshot/config.hpp>
+#include <mosaik/sync/snapshot/contexts.hpp>
+#include <mosaik/sync/snapshot/messages.hpp>
+#include <mosaik/sync/sync_outcome.hpp>
+#include <mosaik/sync/sync_progress.hpp>
+
+namespace mosaik::sync {
+
+template <class Command, class Item>
+class SnapshotSyncCore {
+public:
+  using Message = SnapshotSyncMessage<Command, Item>;
+  using entry_type = Entry<Command>;
+
+  struct Outgoing {
+    PeerId peer{};
+    Message message;
+  };
+
+  enum class Phase : std::uint8_t {
+    probing,  ///< asking peers what they hold
+    snapshot, ///< fetching a snapshot's items
+    replay,   ///< replaying entries (from the start, or after the snapshot)
+  };
+
+  SnapshotSyncCore(const SnapshotConfig& config, LogStorage<Command>& log, SnapshotSink<Item>& sink,
+                   Cursor target, Index leader_commit, std::optional<PeerId> leader,
+                   std::vector<entry_type> entries, TimePoint now)
+      : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader),
+        started_at_(now), buffer_(target), poll_backoff_(config.replay.availability_retry_initial) {
+    if (LeaderBuffer<Command>::terms_follow(target.term, entries)) {
+      buffer_.accept(target, std::move(entries));
+    } else {
+      ++counters_.stale_leader_batches;
+    }
+    if (target.index <= log_.last().index) {
+      phase_ = Phase::replay; // nothing to fetch: log replay checks the target and appends the rest
+    }
+  }
+
+  // ---- events --------------------------------------------------------------
+
+  void start(const std::vector<PeerId>& bonded, TimePoint now) {
+    for (const auto peer : bonded) {
+      peers_[peer].bonded = true;
+    }
+    if (phase_ == Phase::replay) {
+      start_replay(now);
+      return;
+    }
+    log::info("snapshot-sync: catching up from {} to {}; asking {} peers what they hold", log_.last(),
+              buffer_.target(), bonded.size());
+    probe(now);
+  }
+
+  void on_bond(const BondEvent& event, TimePoint now) {
+    if (outcome_) {
+      return;
+    }
+    auto& record = peers_[event.peer];
+    const bool bonded = event.kind == BondEvent::Kind::bonded;
+    if (record.bonded == bonded) {
+      return;
+    }
+    record.bonded = bonded;
+    if (replay_) {
+      replay_->on_bond(event, now);
+      collect_replay();
+      return;
+    }
+    if (!bonded) {
+      awaiting_.erase(event.peer);
+      offers_.erase(event.peer);
+      if (items_) {
+        const auto released = items_->remove_peer(event.peer);
+        log::debug("snapshot-sync: peer {} left; {} item fetches return to the pool", event.peer,
+                   released.size());
+      }
+    } else if (!record.progress.excluded) {
+      if (phase_ == Phase::probing) {
+        ask(event.peer, AvailabilityRequest{});
+        awaiting_.insert(event.peer);
+      } else {
+        ask(event.peer, SnapshotQuery{});
+      }
+    }
+    if (phase_ == Phase::probing) {
+      decide_when_ready(now);
+    }
+    schedule(now);
+  }
+
+  void on_message(PeerId sender, Message message, TimePoint now) {
+    if (outcome_) {
+      return;
+    }
+    if (replay_) {
+      if (auto replayed = as_log_replay<Command, Item>(std::move(message))) {
+        replay_->on_message(sender, std::move(*replayed), now);
+        collect_replay();
+      }
+      return; // a late snapshot answer: the snapshot is installed already
+    }
+    const auto it = peers_.find(sender);
+    if (it == peers_.end() || !it->second.bonded) {
+      ++counters_.unbonded_messages;
+      log::debug("snapshot-sync: ignored a message from unbonded peer {}", sender);
+      return;
+    }
+    if (it->second.progress.excluded) {
+      return;
+    }
+    if (const auto* availability = std::get_if<AvailabilityResponse>(&message)) {
+      if (phase_ == Phase::probing) {
+        on_availability(sender, availability->available, now);
+      }
+    } else if (const auto* offer = std::get_if<SnapshotOffer>(&message)) {
+      on_offer(sender, *offer, now);
+    } else if (auto* items = std::get_if<FetchItemsResponse<Item>>(&message)) {
+      on_items(sender, std::move(*items), now);
+    }
+    schedule(now);
+  }
+
+  /// The leader sent `entries` after `position` while the session runs.
+  void on_buffer(Cursor position, std::vector<entry_type> entries, TimePoint now) {
+    if (outcome_) {
+      ++counters_.stale_leader_batches;
+      return;
+    }
+    if (replay_) {
+      replay_->on_buffer(position, std::move(entries), now);
+      collect_replay();
+      return;
+    }
+    if (!LeaderBuffer<Command>::terms_follow(position.term, entries) ||
+        buffer_.accept(position, std::move(entries)) == LeaderBuffer<Command>::Accepted::stale) {
+      ++counters_.stale_leader_batches;
+      log::warn("snapshot-sync: ignored leader batch after {} (target {})", position, buffer_.target());
+      return;
+    }
+    if (buffer_.size() > config_.replay.max_buffered_entries) {
+      // Replayed from peers after the snapshot instead.
+      ++counters_.buffer_overflows;
+      buffer_.drop_to(buffer_.last());
+    }
+    counters_.max_buffered_entries = std::max<std::uint64_t>(counters_.max_buffered_entries, buffer_.size());
+  }
+
+  /// Time passed: decide after the probe, expire fetches, poll for offers.
+  void on_tick(TimePoint now) {
+    if (outcome_) {
+      return;
+    }
+    if (replay_) {
+      replay_->on_tick(now);
+      collect_replay();
+      return;
+    }
+    if (phase_ == Phase::probing) {
+      if (now >= probe_deadline_) {
+        if (any_availability_) {
+          decide(now);
+        } else {
+          log::debug("snapshot-sync: no peer said what it holds; asking again");
+          probe(now);
+        }
+      }
+      return;
+    }
+    std::set<PeerId> to_query;
+    if (items_) {
+      for (const auto& fetch : items_->expire(now)) {
+        ++counters_.timeouts;
+        auto& peer = peers_[fetch.peer];
+        ++peer.progress.timeouts;
+        FetchPeer::remember(peer.abandoned, fetch.range);
+        peer.response_time.back_off();
+        log::warn("snapshot-sync: items {} from peer {} timed out; rescheduling them", fetch.range,
+                  fetch.peer);
+        items_->forget_availability(fetch.peer);
+        offers_.erase(fetch.peer);
+        if (peer.usable()) {
+          to_query.insert(fetch.peer);
+        }
+        learn_timeouts(peers_, *items_, config_.replay.min_fetch_timeout, config_.replay.fetch_timeout);
+      }
+    }
+    if (poll_at_ && now >= *poll_at_) {
+      poll_at_.reset();
+      if (needs_offers()) {
+        if (leader_ && peers_[*leader_].usable() && !chosen_) {
+          ask(*leader_, SnapshotRequest{log_.last().index});
+        }
+        for (const auto& [peer, record] : peers_) {
+          if (record.usable()) {
+            to_query.insert(peer);
+          }
+        }
+        poll_backoff_ = std::min(poll_backoff_ * 2, config_.replay.availability_retry_max);
+      }
+    }
+    for (const auto peer : to_query) {
+      ask(peer, SnapshotQuery{});
+    }
+    schedule(now);
+  }
+
+  /// Ends the session: it reports `cancelled` and sends nothing more.
+  void cancel(std::string reason = "cancelled by the host") {
+    if (outcome_) {
+      return;
+    }
+    if (replay_) {
+      replay_->cancel(std::move(reason));
+      collect_replay();
+      return;
+    }
+    outcome_ = SyncOutcome{SyncStatus::cancelled, log_.last(), std::move(reason)};
+    outbox_.clear();
+  }
+
+  // ---- outputs -------------------------------------------------------------
+
+  [[nodiscard]] std::vector<Outgoing> take_outbox() {
+    collect_replay();
+    return std::exchange(outbox_, {});
+  }
+
+  [[nodiscard]] std::optional<TimePoint> next_deadline() const {
+    if (outcome_) {
+      return std::nullopt;
+    }
+    if (replay_) {
+      return replay_->next_deadline();
+    }
+    if (phase_ == Phase::probing) {
+      return probe_deadline_;
+    }
+    std::optional<TimePoint> deadline = items_ ? items_->next_deadline() : std::nullopt;
+    for (const auto& other : {poll_at_, leader_hold_until_}) {
+      if (other && (!deadline || *other < *deadline)) {
+        deadline = other;
+      }
+    }
+    return deadline;
+  }
+
+  [[nodiscard]] const std::optional<SyncOutcome>& outcome() const noexcept { return outcome_; }
+  [[nodiscard]] Phase phase() const noexcept { return phase_; }
+  /// The snapshot installed by this session, if it installed one.
+  [[nodiscard]] std::optional<Cursor> installed() const noexcept { return installed_; }
+  [[nodiscard]] const std::optional<SnapshotInfo>& chosen() const noexcept { return chosen_; }
+  [[nodiscard]] const SessionCounters& counters() const noexcept { return counters_; }
+  /// The log-replay part, once it runs.
+  [[nodiscard]] const LogReplayCore<Command>* replay() const noexcept {
+    return replay_ ? &*replay_ : nullptr;
+  }
+
+  [[nodiscard]] SyncProgress progress(TimePoint now) const {
+    SyncProgress progress;
+    if (replay_) {
+      progress = replay_->progress(now);
+    } else {
+      progress.target = buffer_.target();
+      progress.buffered = buffer_.size();
+      progress.elapsed = (outcome_ ? finished_at_ : now) - started_at_;
+      progress.counters = counters_;
+    }
+    if (chosen_) {
+      progress.snapshot = SnapshotProgress{chosen_->at, chosen_->items, items_done_, installed_.has_value()};
+    }
+    for (const auto& [peer, record] : peers_) {
+      auto& merged = progress.peers[peer];
+      merged.items += record.progress.items;
+      merged.requests += record.progress.requests;
+      merged.bad_responses += record.progress.bad_responses;
+      merged.timeouts += record.progress.timeouts;
+      merged.excluded = merged.excluded || record.progress.excluded;
+    }
+    return progress;
+  }
+
+private:
+  struct Chunk {
+    Index last;
+    PeerId peer;
+    std::vector<Item> items;
+  };
+
+  template <class Body>
+  void ask(PeerId peer, Body body) {
+    if constexpr (std::is_same_v<Body, AvailabilityRequest>) {
+      ++counters_.availability_requests;
+    }
+    outbox_.push_back(Outgoing{peer, Message{std::move(body)}});
+  }
+
+  // ---- probing ---------------------------------------------------------------
+
+  void probe(TimePoint now) {
+    probe_deadline_ = now + config_.probe_timeout;
+    for (const auto& [peer, record] : peers_) {
+      if (record.usable()) {
+        awaiting_.insert(peer);
+        ask(peer, AvailabilityRequest{});
+      }
+    }
+  }
+
+  void on_availability(PeerId sender, IndexRange available, TimePoint now) {
+    awaiting_.erase(sender);
+    any_availability_ = true;
+    log::trace("snapshot-sync: peer {} holds {}", sender, available);
+    if (!available.empty() && available.first() <= log_.last().index.next()) {
+      covered_ = true; // a peer still holds the start of the gap
+    }
+    decide_when_ready(now);
+  }
+
+  void decide_when_ready(TimePoint now) {
+    if (covered_ || (any_availability_ && awaiting_.empty())) {
+      decide(now);
+    }
+  }
+
+  void decide(TimePoint now) {
+    if (covered_) {
+      start_replay(now);
+      return;
+    }
+    phase_ = Phase::snapshot;
+    ++counters_.snapshot_sessions;
+    if (!leader_) {
+      fail(now, "every peer pruned past our log and no leader is known to ask for a snapshot");
+      return;
+    }
+    log::info("snapshot-sync: every peer pruned past {}; asking leader {} for a snapshot",
+              log_.last().index.next(), *leader_);
+    ask(*leader_, SnapshotRequest{log_.last().index});
+    for (const auto& [peer, record] : peers_) {
+      if (record.usable() && peer != *leader_) {
+        ask(peer, SnapshotQuery{});
+      }
+    }
+    poll_at_ = now + poll_backoff_;
+  }
+
+  // ---- snapshot ----------------------------------------------------------------
+
+  [[nodiscard]] static IndexRange all_items(const SnapshotInfo& info) {
+    return IndexRange::starting_at(Index{1}, info.items);
+  }
+
+  /// Whether the session must look for offers: none chosen yet, or nobody serves the chosen one.
+  [[nodiscard]] bool needs_offers() const {
+    return !chosen_ || (items_->inflight_total() == 0 && items_->has_uncovered());
+  }
+
+  void on_offer(PeerId sender, const SnapshotOffer& offer, TimePoint now) {
+    if (!offer.snapshot) {
+      offers_.erase(sender);
+      if (items_) {
+        items_->forget_availability(sender);
+      }
+      return;
+    }
+    const auto& info = *offer.snapshot;
+    offers_[sender] = info;
+    if (chosen_ && info == *chosen_) {
+      items_->set_availability(sender, all_items(info));
+      return;
+    }
+    // The leader's offer decides which snapshot is fetched (others offer the
+    // same once they applied the same request); a new one replaces the chosen
+    // one only when nobody serves that any more.
+    if (sender == leader_ && info.at.index > log_.last().index && (!chosen_ || needs_offers())) {
+      choose(info, now);
+    }
+  }
+
+  void choose(const SnapshotInfo& info, TimePoint now) {
+    chosen_ = info;
+    items_.emplace(FetchScheduler::Limits{config_.item_batch, config_.replay.max_inflight_per_peer,
+                                          config_.replay.fetch_timeout},
+                   all_items(info), leader_);
+    chunks_.clear();
+    assembled_.clear();
+    assembled_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(info.items, 1U << 20)));
+    items_done_ = 0;
+    std::size_t sources = 0;
+    for (const auto& [peer, offered] : offers_) {
+      if (offered == info && peers_[peer].usable()) {
+        items_->set_availability(peer, all_items(info));
+        ++sources;
+      }
+    }
+    learn_timeouts(peers_, *items_, config_.replay.min_fetch_timeout, config_.replay.fetch_timeout);
+    // Leader last: give the others a moment to offer the same snapshot.
+    leader_hold_until_ = now + config_.replay.availability_retry_initial;
+    poll_backoff_ = config_.replay.availability_retry_initial;
+    log::info("snapshot-sync: fetching the snapshot at {} ({} items) from {} peers so far", info.at,
+              info.items, sources);
+    for (const auto& [peer, record] : peers_) {
+      if (record.usable() && peer != leader_ && (!offers_.contains(peer) || offers_[peer] != info)) {
+        ask(peer, SnapshotQuery{});
+      }
+    }
+    if (info.items == 0) {
+      install(now);
+    }
+  }
+
+  void on_items(PeerId sender, FetchItemsResponse<Item> response, TimePoint now) {
+    auto& record = peers_[sender];
+    if (!chosen_ || response.at != chosen_->at) {
+      ++counters_.late_responses;
+      log::debug("snapshot-sync: dropped items of the snapshot at {} from peer {}: not the one fetched",
+                 response.at, sender);
+      return;
+    }
+    const auto range = response.range;
+    if (response.items.empty()) {
+      const auto fetch = items_->find_inflight(sender, range);
+      if (fetch && fetch->range == range) {
+        ++counters_.empty_responses;
+        log::debug("snapshot-sync: peer {} no longer holds the snapshot; asking elsewhere", sender);
+        items_->release(*fetch);
+        items_->forget_availability(sender);
+        offers_.erase(sender);
+        return;
+      }
+      reject(sender, range, fmt::format("empty response for items {} matches no request in flight", range));
+      return;
+    }
+    if (range.empty() || response.items.size() != range.size()) {
+      reject(sender, range, fmt::format("{} items do not match the range {}", response.items.size(), range));
+      return;
+    }
+    const auto fetch = items_->find_inflight(sender, range);
+    if (!fetch) {
+      if (!items_->inflight_overlapping(sender, range).empty()) {
+        reject(sender, range, fmt::format("items {} lie outside the range requested", range));
+      } else if (FetchPeer::contains_any(record.abandoned, range)) {
+        ++counters_.late_responses;
+      } else if (FetchPeer::contains_any(record.accepted, range)) {
+        ++counters_.duplicate_responses;
+      } else {
+        reject(sender, range, fmt::format("unsolicited or duplicate items {}", range));
+      }
+      return;
+    }
+    items_->complete(*fetch, range);
+    FetchPeer::remember(record.accepted, range);
+    record.response_time.sample(now - fetch->sent_at);
+    record.progress.response_time = record.response_time.smoothed().value_or(Duration{});
+    record.progress.items += range.size();
+    learn_timeouts(peers_, *items_, config_.replay.min_fetch_timeout, config_.replay.fetch_timeout);
+    chunks_.emplace(range.first(), Chunk{range.last(), sender, std::move(response.items)});
+    // Assemble in order: the scheduler's window then bounds what is held out of order.
+    while (!chunks_.empty() && chunks_.begin()->first.value() == assembled_.size() + 1) {
+      auto chunk = std::move(chunks_.begin()->second);
+      chunks_.erase(chunks_.begin());
+      assembled_.insert(assembled_.end(), std::make_move_iterator(chunk.items.begin()),
+                        std::make_move_iterator(chunk.items.end()));
+      items_->advance(chunk.last);
+    }
+    items_done_ = assembled_.size();
+    for (const auto& [first, chunk] : chunks_) {
+      items_done_ += chunk.items.size();
+    }
+    if (assembled_.size() == chosen_->items) {
+      install(now);
+    }
+  }
+
+  void reject(PeerId sender, IndexRange range, const std::string& reason) {
+    ++counters_.bad_responses;
+    auto& record = peers_[sender];
+    ++record.progress.bad_responses;
+    log::warn("snapshot-sync: rejected response from peer {}: {}", sender, reason);
+    if (items_) {
+      for (const auto& fetch : items_->inflight_overlapping(sender, range)) {
+        items_->release(fetch);
+        FetchPeer::remember(record.abandoned, fetch.range);
+      }
+    }
+    if (record.progress.bad_responses >= config_.replay.max_bad_responses && !record.progress.excluded) {
+      record.progress.excluded = true;
+      ++counters_.excluded_peers;
+      offers_.erase(sender);
+      if (items_) {
+        items_->remove_peer(sender);
+      }
+      log::warn("snapshot-sync: excluded peer {} after {} bad responses", sender,
+                record.progress.bad_responses);
+    }
+  }
+
+  void install(TimePoint now) {
+    const auto info = *chosen_;
+    log::info("snapshot-sync: installing the snapshot at {} ({} items)", info.at, info.items);
+    if (auto error = sink_.install_snapshot(info, std::exchange(assembled_, {}))) {
+      fail(now, fmt::format("the snapshot at {} was refused: {}", info.at, *error));
+      return;
+    }
+    installed_ = info.at;
+    leader_hold_until_.reset();
+    poll_at_.reset();
+    items_.reset();
+    if (buffer_.target().index > info.at.index) {
+      start_replay(now); // entries between the snapshot and the leader's come from peers
+      return;
+    }
+    // The snapshot covers the target: keep the buffered entries that follow it.
+    auto entries = buffer_.take();
+    const auto skip = info.at.index.distance_from(buffer_.target().index);
+    if (skip <= entries.size() && (skip == 0 || entries[skip - 1].term == info.at.term)) {
+      entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(skip));
+      log_.append_all(std::move(entries));
+    } else if (!entries.empty() && skip <= entries.size()) {
+      log::warn("snapshot-sync: buffered leader entries contradict the snapshot at {}; dropped", info.at);
+    }
+    finish(now, SyncOutcome{SyncStatus::completed, log_.last(), {}});
+  }
+
+  // ---- replay ------------------------------------------------------------------
+
+  void start_replay(TimePoint now) {
+    phase_ = Phase::replay;
+    leader_hold_until_.reset();
+    poll_at_.reset();
+    const auto target = buffer_.target();
+    replay_.emplace(config_.replay, log_, target, leader_commit_, leader_, buffer_.take(), now);
+    std::vector<PeerId> bonded;
+    for (const auto& [peer, record] : peers_) {
+      if (record.usable()) {
+        bonded.push_back(peer);
+      }
+    }
+    replay_->start(bonded, now);
+    collect_replay();
+  }
+
+  void collect_replay() {
+    if (!replay_) {
+      return;
+    }
+    for (auto& outgoing : replay_->take_outbox()) {
+      outbox_.push_back(Outgoing{outgoing.peer, from_log_replay<Command, Item>(std::move(outgoing.message))});
+    }
+    if (!outcome_ && replay_->outcome()) {
+      outcome_ = replay_->outcome();
+    }
+  }
+
+  // ---- plumbing ----------------------------------------------------------------
+
+  void fail(TimePoint now, std::string reason) {
+    log::warn("snapshot-sync: catch-up failed: {}", reason);
+    finish(now, SyncOutcome{SyncStatus::failed, log_.last(), std::move(reason)});
+  }
+
+  void finish(TimePoint now, SyncOutcome outcome) {
+    finished_at_ = now;
+    outcome_ = std::move(outcome);
+  }
+
+  /// Sends the item fetches the scheduler plans and keeps a timer armed.
+  void schedule(TimePoint now) {
+    if (outcome_ || replay_ || phase_ != Phase::snapshot) {
+      return;
+    }
+    if (items_) {
+      if (leader_hold_until_) {
+        const bool others_offer = std::any_of(offers_.begin(), offers_.end(), [this](const auto& item) {
+          return item.first != leader_ && item.second == *chosen_;
+        });
+        if (now >= *leader_hold_until_ || others_offer) {
+          leader_hold_until_.reset();
+        }
+      }
+      items_->hold_leader(leader_hold_until_.has_value());
+      for (const auto& fetch : items_->plan(now)) {
+        ++counters_.fetch_requests;
+        ++peers_[fetch.peer].progress.requests;
+        log::trace("snapshot-sync: fetching items {} from peer {}", fetch.range, fetch.peer);
+        ask(fetch.peer, FetchItemsRequest{chosen_->at, fetch.range});
+      }
+    }
+    if (!poll_at_ && needs_offers()) {
+      poll_at_ = now + poll_backoff_;
+    }
+  }
+
+  SnapshotConfig config_;
+  LogStorage<Command>& log_;
+  SnapshotSink<Item>& sink_;
+  Index leader_commit_;
+  std::optional<PeerId> leader_;
+  TimePoint started_at_;
+  TimePoint finished_at_{};
+  LeaderBuffer<Command> buffer_;
+  Phase phase_ = Phase::probing;
+  std::map<PeerId, FetchPeer> peers_;
+  std::vector<Outgoing> outbox_;
+  std::optional<SyncOutcome> outcome_;
+  SessionCounters counters_;
+
+  // probing
+  TimePoint probe_deadline_{};
+  std::set<PeerId> awaiting_;
+  bool any_availability_ = false;
+  bool covered_ = false;
+
+  // snapshot
+  Duration poll_backoff_;
+  std::optional<TimePoint> poll_at_;
+  std::optional<TimePoint> leader_hold_until_;
+  std::map<PeerId, SnapshotInfo> offers_;
+  std::optional<SnapshotInfo> chosen_;
+  std::optional<FetchScheduler> items_;
+  std::map<Index, Chunk> chunks_;
+  std::vector<Item> assembled_;
+  std::uint64_t items_done_ = 0;
+  std::optional<Cursor> installed_;
+
+  // replay
+  std::optional<LogReplayCore<Command>> replay_;
+};
+
+} // namespace mosaik::sync
