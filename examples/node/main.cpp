@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       "always|batch|never]] [--log-level LEVEL]\n"
       "                       [--tls-cert PEM --tls-key PEM --tls-ca PEM] [--sync-batch N --sync-inflight "
       "N]\n"
+      "                       [--snapshot-interval ENTRIES [--retain ENTRIES]]\n"
       "       mosaik-node client --connect HOST:PORT [--connect HOST:PORT]... --key-file PATH COMMAND\n"
       "         COMMAND: put KEY VALUE | get KEY [--weak] | add-member ID | status\n"
       "                | bench N [--size BYTES] [--batch K] [--clients C]\n"

@@ -37,7 +37,10 @@ namespace mosaik::node {
 namespace {
 
 using Machine = machines::KvStore;
-using NodeGroup = group::Group<Machine>;
+// Snapshot catch-up: with --snapshot-interval the leader snapshots and members
+// prune their logs; without it members keep their logs and catch up by replay.
+using Strategy = sync::SnapshotSync<group::Replicated<Machine>>;
+using NodeGroup = group::Group<Machine, Strategy>;
 using Transport = tcp::TcpTransport<NodeGroup::Message>;
 
 struct RunOptions {
@@ -55,6 +58,8 @@ struct RunOptions {
   // Catch-up settings: part of the group's identity, so every member must pass the same.
   std::uint64_t sync_batch = sync::LogReplayConfig{}.batch_size;
   std::uint64_t sync_inflight = sync::LogReplayConfig{}.max_inflight_per_peer;
+  std::uint64_t snapshot_interval = 0; // entries between the leader's snapshots (0: none)
+  std::uint64_t retain = sync::SnapshotConfig{}.retained_entries;
 };
 
 [[nodiscard]] double cpu_seconds() {
@@ -98,12 +103,14 @@ using NodeLog = LogStorage<group::LogCommand<Machine::Command>>;
 struct Storage {
   std::unique_ptr<NodeLog> log;
   std::unique_ptr<group::HardStateStorage> hard;
+  std::unique_ptr<NodeGroup::SnapshotStore> snapshots;
 };
 
 std::variant<Storage, std::string> open_storage(const RunOptions& options) {
   if (options.data_dir.empty()) {
     return Storage{std::make_unique<InMemoryLog<group::LogCommand<Machine::Command>>>(),
-                   std::make_unique<group::InMemoryHardState>()};
+                   std::make_unique<group::InMemoryHardState>(),
+                   std::make_unique<storage::InMemorySnapshotStore<Machine::SnapshotItem>>()};
   }
   const std::filesystem::path root{options.data_dir};
   std::error_code error;
@@ -128,7 +135,8 @@ std::variant<Storage, std::string> open_storage(const RunOptions& options) {
             options.data_dir, report.records, report.segments, file_log.available().first(), file_log.last(),
             options.fsync,
             report.bytes_cut != 0 ? fmt::format("; cut a damaged tail of {} bytes", report.bytes_cut) : "");
-  return Storage{std::move(std::get<0>(log)), std::move(std::get<0>(hard))};
+  return Storage{std::move(std::get<0>(log)), std::move(std::get<0>(hard)),
+                 std::make_unique<storage::FileSnapshotStore<Machine::SnapshotItem>>(root)};
 }
 
 class Node {
@@ -137,7 +145,7 @@ public:
        Storage storage)
       : io_(io), options_(std::move(options)), storage_(std::move(storage)),
         transport_(io.get_executor(), mesh_options(members), std::move(key)),
-        group_(transport_, *storage_.log, *storage_.hard, group_options(members)) {
+        group_(transport_, *storage_.log, *storage_.hard, *storage_.snapshots, group_options(members)) {
     for (const auto& peer : options_.peers) {
       addresses_[peer.id] = peer.endpoint.to_string();
     }
@@ -172,7 +180,7 @@ public:
               "handshakes {} completed, {} refused",
               options_.id, group::to_string(group_.core().role()), group_.core().term(), group_.committed(),
               group_.applied(), group_.last().index, group_.machine().size(),
-              group_.provider().counters().entries_served, sessions_, stats.frames_sent,
+              group_.provider().replay_counters().entries_served, sessions_, stats.frames_sent,
               stats.frames_received, stats.frames_rejected, stats.handshakes_completed,
               stats.handshakes_refused);
     group_.stop();
@@ -200,7 +208,11 @@ private:
     sync::LogReplayConfig sync;
     sync.batch_size = options_.sync_batch;
     sync.max_inflight_per_peer = static_cast<std::uint32_t>(options_.sync_inflight);
-    options.strategy = sync::LogReplaySync<group::Replicated<Machine>>{sync};
+    sync::SnapshotConfig snapshot;
+    snapshot.replay = sync;
+    snapshot.snapshot_interval = options_.snapshot_interval;
+    snapshot.retained_entries = options_.retain;
+    options.strategy = Strategy{snapshot};
     return options;
   }
 
@@ -223,7 +235,11 @@ private:
       record.cpu = cpu_seconds() - sync_cpu_;
       record.reason = event.outcome->reason;
       for (const auto& [peer, progress] : event.progress->peers) {
-        record.peers[peer] = progress.entries;
+        record.peers[peer] = progress.entries + progress.items;
+      }
+      if (const auto& snapshot = event.progress->snapshot) {
+        log::info("member {}: catch-up fetched the snapshot at {} ({} items{})", options_.id, snapshot->at,
+                  snapshot->items, snapshot->installed ? ", installed" : ", not installed");
       }
       log::info("member {}: catch-up {}: {} entries, {:.1f} MB in {:.3f} s ({:.1f} MB/s, {:.0f} entries/s, "
                 "{:.2f} CPU s); peers used: {}{}",
@@ -363,7 +379,7 @@ private:
         options_.id, group::to_string(group_.core().role()), group_.core().term().value(),
         leader ? leader->value() : 0, group_.committed().value(), group_.applied().value(),
         group_.last().index.value(), group_.machine().size(), group_.machine().digest(),
-        group_.core().syncing(), sessions_, last_sync, group_.provider().counters().entries_served,
+        group_.core().syncing(), sessions_, last_sync, group_.provider().replay_counters().entries_served,
         transport_.bonded_peers().size(), stats.frames_rejected, stats.handshakes_refused,
         stats.connections_refused, bad_requests_, cpu_seconds());
   }
@@ -414,6 +430,8 @@ int run_node(int argc, char** argv) {
           Option<RunOptions>{"--progress-interval", "SECONDS", &RunOptions::progress_interval},
           Option<RunOptions>{"--sync-batch", "ENTRIES", &RunOptions::sync_batch},
           Option<RunOptions>{"--sync-inflight", "N", &RunOptions::sync_inflight},
+          Option<RunOptions>{"--snapshot-interval", "ENTRIES", &RunOptions::snapshot_interval},
+          Option<RunOptions>{"--retain", "ENTRIES", &RunOptions::retain},
           Option<RunOptions>{"--tls-cert", "PEM", &RunOptions::tls_cert},
           Option<RunOptions>{"--tls-key", "PEM", &RunOptions::tls_key},
           Option<RunOptions>{"--tls-ca", "PEM", &RunOptions::tls_ca},

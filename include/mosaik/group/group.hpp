@@ -615,6 +615,9 @@ private:
     pumping_ = true;
     if constexpr (snapshots) {
       provider_->expire(now());
+      if (core_.role() != Role::leader) {
+        pending_snapshot_point_.reset(); // a deposed leader's point may never commit
+      }
       propose_periodic_snapshot();
     }
     // Durable before anything that depends on it leaves: acknowledgements of
