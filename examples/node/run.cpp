@@ -168,6 +168,11 @@ public:
     transport_.mesh().on_client(
         [this](tcp::ClientId client, std::span<const std::byte> body) { on_request(client, body); });
     group_.start();
+    if (group_.stopped()) {
+      log::error("member {}: {}", options_.id, group_.refusal());
+      transport_.stop();
+      return false;
+    }
     asio::co_spawn(io_, report_progress(), asio::detached);
     return true;
   }

@@ -159,6 +159,20 @@ public:
       return;
     }
     started_ = true;
+    // The state must reach the log's first entry: a pruned log whose snapshot
+    // is lost (damaged, removed) cannot rebuild it. Running anyway would
+    // serve a state missing committed entries; refusing is the honest end.
+    const auto held = log_.available();
+    const auto base = held.empty() ? log_.last().index : held.first().prev();
+    if (base > applied_) {
+      refused_ = fmt::format("its log begins after index {} but its state reaches only index {} (no snapshot "
+                             "covers the pruned entries); restore its snapshot, or clear its storage to "
+                             "rejoin as a new member",
+                             base, applied_);
+      log::error("group {}: member {} refuses to start: {}", options_.key, self(), refused_);
+      stop();
+      return;
+    }
     receiving_ =
         transport_.receive([this](PeerId from, Message message) { on_message(from, std::move(message)); });
     log::info("group {}: member {} starting (group id {}, log {}, commit {})", options_.key, self(),
@@ -236,6 +250,10 @@ public:
   [[nodiscard]] std::optional<PeerId> leader() const noexcept { return core_.leader(); }
   /// A leader is known and this member is not catching up.
   [[nodiscard]] bool is_online() const noexcept { return !stopped_ && core_.leader() && !core_.syncing(); }
+  /// Stopped (by stop(), a storage failure, or a refusal to start).
+  [[nodiscard]] bool stopped() const noexcept { return stopped_; }
+  /// Why start() refused to run this member (empty when it did not).
+  [[nodiscard]] const std::string& refusal() const noexcept { return refused_; }
   [[nodiscard]] Index committed() const noexcept { return core_.commit(); }
   [[nodiscard]] Index applied() const noexcept { return applied_; }
   [[nodiscard]] Cursor last() const { return log_.last(); }
@@ -970,6 +988,7 @@ private:
   Index applied_;
   bool started_ = false;
   bool stopped_ = false;
+  std::string refused_;
   bool pumping_ = false;
   Subscription receiving_;
   std::optional<TimerService::TimerId> timer_;

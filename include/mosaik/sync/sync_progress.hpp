@@ -1,6 +1,7 @@
 #pragma once
 // SyncProgress: what a host can observe of a running catch-up session.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -42,6 +43,27 @@ struct SessionCounters {
   std::uint64_t max_entries_held = 0; ///< high-water mark of out-of-order entries held
   std::uint64_t max_buffered_entries = 0;
   std::uint64_t snapshot_sessions = 0; ///< the gap lay below every peer's log: a snapshot was fetched
+
+  /// Adds another phase's counts (high-water marks take the larger).
+  SessionCounters& operator+=(const SessionCounters& other) {
+    availability_requests += other.availability_requests;
+    fetch_requests += other.fetch_requests;
+    bad_responses += other.bad_responses;
+    empty_responses += other.empty_responses;
+    target_disagreements += other.target_disagreements;
+    late_responses += other.late_responses;
+    duplicate_responses += other.duplicate_responses;
+    timeouts += other.timeouts;
+    excluded_peers += other.excluded_peers;
+    unbonded_messages += other.unbonded_messages;
+    buffer_overflows += other.buffer_overflows;
+    stale_leader_batches += other.stale_leader_batches;
+    max_chunks_held = std::max(max_chunks_held, other.max_chunks_held);
+    max_entries_held = std::max(max_entries_held, other.max_entries_held);
+    max_buffered_entries = std::max(max_buffered_entries, other.max_buffered_entries);
+    snapshot_sessions += other.snapshot_sessions;
+    return *this;
+  }
 };
 
 /// A snapshot a session fetches (snapshot catch-up only).

@@ -148,7 +148,9 @@ public:
         on_availability(sender, availability->available, now);
       }
     } else if (const auto* offer = std::get_if<SnapshotOffer>(&message)) {
-      on_offer(sender, *offer, now);
+      if (phase_ == Phase::snapshot) {
+        on_offer(sender, *offer, now); // while probing, replay may still do: no snapshot is chosen yet
+      }
     } else if (auto* items = std::get_if<FetchItemsResponse<Item>>(&message)) {
       on_items(sender, std::move(*items), now);
     }
@@ -222,7 +224,9 @@ public:
     if (poll_at_ && now >= *poll_at_) {
       poll_at_.reset();
       if (needs_offers()) {
-        if (leader_ && peers_[*leader_].usable() && !chosen_) {
+        // Also once one is chosen: when every source dropped it, only a new
+        // request makes the group take (and the leader offer) another.
+        if (leader_ && peers_[*leader_].usable()) {
           ask(*leader_, SnapshotRequest{log_.last().index});
         }
         for (const auto& [peer, record] : peers_) {
@@ -247,6 +251,7 @@ public:
     if (replay_) {
       replay_->cancel(std::move(reason));
       collect_replay();
+      outbox_.clear(); // what the replay part queued before is not sent either
       return;
     }
     outcome_ = SyncOutcome{SyncStatus::cancelled, log_.last(), std::move(reason)};
@@ -294,6 +299,7 @@ public:
     SyncProgress progress;
     if (replay_) {
       progress = replay_->progress(now);
+      progress.counters += counters_; // what the probe and the snapshot phase did too
     } else {
       progress.target = buffer_.target();
       progress.buffered = buffer_.size();
@@ -345,7 +351,12 @@ private:
     awaiting_.erase(sender);
     any_availability_ = true;
     log::trace("snapshot-sync: peer {} holds {}", sender, available);
-    if (!available.empty() && available.first() <= log_.last().index.next()) {
+    // A peer that lags further behind has pruned nothing yet holds nothing of
+    // the gap; the leader serves its tail up to the target beyond what it
+    // announces (LogReplayCore::leader_reach), so it only must not have pruned past it.
+    const auto start = log_.last().index.next();
+    if (!available.empty() && available.first() <= start &&
+        (available.contains(start) || sender == leader_)) {
       covered_ = true; // a peer still holds the start of the gap
     }
     decide_when_ready(now);
@@ -414,6 +425,11 @@ private:
 
   void choose(const SnapshotInfo& info, TimePoint now) {
     chosen_ = info;
+    for (auto& [peer, record] : peers_) {
+      // Ranges remembered from another snapshot say nothing about this one's answers.
+      record.accepted.clear();
+      record.abandoned.clear();
+    }
     items_.emplace(FetchScheduler::Limits{config_.item_batch, config_.replay.max_inflight_per_peer,
                                           config_.replay.fetch_timeout},
                    all_items(info), leader_);
@@ -463,23 +479,25 @@ private:
         offers_.erase(sender);
         return;
       }
-      reject(sender, range, fmt::format("empty response for items {} matches no request in flight", range));
+      reject(sender, range, now,
+             fmt::format("empty response for items {} matches no request in flight", range));
       return;
     }
     if (range.empty() || response.items.size() != range.size()) {
-      reject(sender, range, fmt::format("{} items do not match the range {}", response.items.size(), range));
+      reject(sender, range, now,
+             fmt::format("{} items do not match the range {}", response.items.size(), range));
       return;
     }
     const auto fetch = items_->find_inflight(sender, range);
     if (!fetch) {
       if (!items_->inflight_overlapping(sender, range).empty()) {
-        reject(sender, range, fmt::format("items {} lie outside the range requested", range));
+        reject(sender, range, now, fmt::format("items {} lie outside the range requested", range));
       } else if (FetchPeer::contains_any(record.abandoned, range)) {
         ++counters_.late_responses;
       } else if (FetchPeer::contains_any(record.accepted, range)) {
         ++counters_.duplicate_responses;
       } else {
-        reject(sender, range, fmt::format("unsolicited or duplicate items {}", range));
+        reject(sender, range, now, fmt::format("unsolicited or duplicate items {}", range));
       }
       return;
     }
@@ -490,6 +508,7 @@ private:
     record.progress.items += range.size();
     learn_timeouts(peers_, *items_, config_.replay.min_fetch_timeout, config_.replay.fetch_timeout);
     chunks_.emplace(range.first(), Chunk{range.last(), sender, std::move(response.items)});
+    counters_.max_chunks_held = std::max<std::uint64_t>(counters_.max_chunks_held, chunks_.size());
     // Assemble in order: the scheduler's window then bounds what is held out of order.
     while (!chunks_.empty() && chunks_.begin()->first.value() == assembled_.size() + 1) {
       auto chunk = std::move(chunks_.begin()->second);
@@ -499,15 +518,18 @@ private:
       items_->advance(chunk.last);
     }
     items_done_ = assembled_.size();
+    std::uint64_t held = 0; // out of order, waiting for the ranges before them
     for (const auto& [first, chunk] : chunks_) {
-      items_done_ += chunk.items.size();
+      held += chunk.items.size();
     }
+    items_done_ += held;
+    counters_.max_entries_held = std::max(counters_.max_entries_held, held);
     if (assembled_.size() == chosen_->items) {
       install(now);
     }
   }
 
-  void reject(PeerId sender, IndexRange range, const std::string& reason) {
+  void reject(PeerId sender, IndexRange range, TimePoint now, const std::string& reason) {
     ++counters_.bad_responses;
     auto& record = peers_[sender];
     ++record.progress.bad_responses;
@@ -527,6 +549,10 @@ private:
       }
       log::warn("snapshot-sync: excluded peer {} after {} bad responses", sender,
                 record.progress.bad_responses);
+      if (usable_peers(peers_) == 0) {
+        // Nobody left to fetch from (excluded peers are never asked again): end, as log replay does.
+        fail(now, fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender));
+      }
     }
   }
 

@@ -20,6 +20,7 @@
 #include <mosaik/sync/snapshot/session.hpp>
 #include <mosaik/sync/snapshot/snapshottable.hpp>
 #include <mosaik/sync/state_sync.hpp>
+#include <mosaik/sync/strategy_base.hpp>
 
 namespace mosaik::sync {
 
@@ -27,19 +28,19 @@ namespace mosaik::sync {
 /// runtime passes group::Replicated<SM>): its commands are the log's, its
 /// snapshot items the user machine's.
 template <class Machine>
-class SnapshotSync {
+class SnapshotSync : public StrategyBase<
+                         typename Machine::Command, SnapshotConfig,
+                         SnapshotProvider<typename Machine::Command, typename Machine::SnapshotItem>,
+                         SnapshotSyncSession<typename Machine::Command, typename Machine::SnapshotItem>,
+                         SnapshotSessionContext<typename Machine::Command, typename Machine::SnapshotItem>,
+                         SnapshotProviderContext<typename Machine::Command, typename Machine::SnapshotItem>> {
 public:
   using Command = typename Machine::Command;
   using Item = typename Machine::SnapshotItem;
   using Message = SnapshotSyncMessage<Command, Item>;
-  using Session = SnapshotSyncSession<Command, Item>;
-  using Provider = SnapshotProvider<Command, Item>;
-  using SessionContext = SnapshotSessionContext<Command, Item>;
-  using ProviderContext = SnapshotProviderContext<Command, Item>;
 
-  explicit SnapshotSync(SnapshotConfig config = {}) : config_(std::move(config)) {}
+  explicit SnapshotSync(SnapshotConfig config = {}) : SnapshotSync::StrategyBase(std::move(config)) {}
 
-  [[nodiscard]] std::string signature() const { return config_.signature(); }
   /// Requests go to the provider, responses to the session.
   [[nodiscard]] static bool is_request(const Message& message) noexcept {
     return std::holds_alternative<AvailabilityRequest>(message) ||
@@ -48,20 +49,6 @@ public:
            std::holds_alternative<SnapshotQuery>(message) ||
            std::holds_alternative<FetchItemsRequest>(message);
   }
-  [[nodiscard]] const SnapshotConfig& config() const noexcept { return config_; }
-
-  [[nodiscard]] std::unique_ptr<Provider> create_provider(ProviderContext& context) const {
-    return std::make_unique<Provider>(config_, context);
-  }
-
-  [[nodiscard]] std::unique_ptr<Session> create_session(SessionContext& context, Cursor position,
-                                                        Index leader_commit,
-                                                        std::vector<Entry<Command>> entries) const {
-    return std::make_unique<Session>(config_, context, position, leader_commit, std::move(entries));
-  }
-
-private:
-  SnapshotConfig config_;
 };
 
 /// Strategies that catch up by snapshot (the group runtime then takes,

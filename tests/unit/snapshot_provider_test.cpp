@@ -1,0 +1,471 @@
+// Unit tests of SnapshotProvider, the serving side of snapshot catch-up,
+// through a fake SnapshotProviderContext with a settable clock. Items are a
+// small struct with its own command size, so byte caps are exact.
+
+#include <catch2/catch.hpp>
+
+#include "reference_history.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/snapshot/provider.hpp>
+
+using namespace mosaik;
+using namespace mosaik::sync;
+using mosaik::test::r;
+
+namespace record_items {
+
+/// A snapshot item: one key and value of a store.
+struct Record {
+  std::string key;
+  std::string value;
+  friend bool operator==(const Record&, const Record&) = default;
+};
+
+/// Its payload bytes: what max_response_bytes counts.
+std::size_t mosaik_command_size(const Record& record) {
+  return record.key.size() + record.value.size();
+}
+
+} // namespace record_items
+
+namespace {
+
+using record_items::Record;
+using Provider = SnapshotProvider<std::string, Record>;
+using Message = SnapshotSyncMessage<std::string, Record>;
+using Items = FetchItemsResponse<Record>;
+using Entries = FetchEntriesResponse<std::string>;
+
+const PeerId asker{42};
+const PeerId other{43};
+
+std::string command_for(std::uint64_t index) {
+  return "command-" + std::to_string(index);
+}
+Term term_for(std::uint64_t index) {
+  return Term{1 + index / 7};
+}
+
+/// Records of 10 bytes each ("key-NN" and "vals"), numbered from 1.
+Record record_for(std::uint64_t position) {
+  const auto digits = std::to_string(position % 100);
+  return Record{"key-" + std::string(2 - digits.size(), '0') + digits, "vals"};
+}
+
+class FakeContext final : public SnapshotProviderContext<std::string, Record> {
+public:
+  InMemoryLog<std::string> storage;
+  Index commit{};
+  TimePoint clock{};
+  std::vector<std::pair<PeerId, Message>> sent;
+  std::vector<PeerId> snapshot_requests; // request_snapshot() calls
+
+  void fill(std::uint64_t count, std::uint64_t committed) {
+    for (std::uint64_t i = 1; i <= count; ++i) {
+      storage.append(command_for(i), term_for(i));
+    }
+    commit = Index{committed};
+  }
+
+  [[nodiscard]] const LogStorage<std::string>& log() const override { return storage; }
+  [[nodiscard]] Index commit_index() const override { return commit; }
+  void send_to(PeerId peer, Message message) override { sent.emplace_back(peer, std::move(message)); }
+  [[nodiscard]] GroupId group_id() const override { return GroupId{1}; }
+  [[nodiscard]] NetworkId network_id() const override { return NetworkId{2}; }
+  [[nodiscard]] TimePoint now() const override { return clock; }
+  void request_snapshot(PeerId requester) override { snapshot_requests.push_back(requester); }
+};
+
+SnapshotInfo info_at(std::uint64_t index, std::uint64_t items) {
+  return SnapshotInfo{
+      Cursor{term_for(index), Index{index}}, items, {std::byte{1}, std::byte{2}, std::byte{3}}};
+}
+
+/// A snapshot at `index` holding `items` records.
+SnapshotImage<Record> image_at(std::uint64_t index, std::uint64_t items) {
+  auto records = std::make_shared<std::vector<Record>>();
+  for (std::uint64_t i = 1; i <= items; ++i) {
+    records->push_back(record_for(i));
+  }
+  return SnapshotImage<Record>{info_at(index, items), std::move(records)};
+}
+
+SnapshotConfig config_with(std::uint64_t item_batch, std::size_t max_bytes = std::size_t{4} << 20) {
+  SnapshotConfig config;
+  config.item_batch = item_batch;
+  config.max_response_bytes = max_bytes;
+  config.snapshot_ttl = std::chrono::seconds{10};
+  config.replay.batch_size = 5;
+  return config;
+}
+
+/// The one message the provider sent to `asker` for `message`, which must be a `T`.
+template <class T>
+T answer(Provider& provider, FakeContext& context, const Message& message, PeerId from = asker) {
+  context.sent.clear();
+  provider.receive(from, message);
+  REQUIRE(context.sent.size() == 1);
+  CHECK(context.sent[0].first == from);
+  const auto* body = std::get_if<T>(&context.sent[0].second);
+  REQUIRE(body != nullptr);
+  return *body;
+}
+
+Items fetch(Provider& provider, FakeContext& context, Cursor at, IndexRange range) {
+  return answer<Items>(provider, context, Message{FetchItemsRequest{at, range}});
+}
+
+/// The response holds the records of its range, in order, as the snapshot has them.
+void check_records_match(const Items& response) {
+  REQUIRE(response.items.size() == response.range.size());
+  for (std::uint64_t i = 0; i < response.items.size(); ++i) {
+    CHECK(response.items[i] == record_for(response.range.first().value() + i));
+  }
+}
+
+} // namespace
+
+TEST_CASE("SnapshotProvider: queries are answered with the snapshot held", "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  const auto config = config_with(10);
+  Provider provider(config, context);
+  CHECK_FALSE(provider.offered());
+
+  CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) == SnapshotOffer{std::nullopt});
+
+  context.sent.clear();
+  provider.offer(image_at(200, 25), std::nullopt);
+  CHECK(context.sent.empty()); // offered to nobody in particular
+  REQUIRE(provider.offered());
+  CHECK(provider.offered()->info == info_at(200, 25));
+  CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) ==
+        SnapshotOffer{info_at(200, 25)});
+  CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}, other) ==
+        SnapshotOffer{info_at(200, 25)});
+
+  // A newer snapshot replaces it.
+  provider.offer(image_at(300, 7), std::nullopt);
+  CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) == SnapshotOffer{info_at(300, 7)});
+
+  CHECK(provider.counters().queries == 4);
+  CHECK(provider.counters().snapshots_offered == 2);
+  CHECK(context.snapshot_requests.empty());
+}
+
+TEST_CASE("SnapshotProvider: a snapshot taken for a member is offered to it at once",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  const auto config = config_with(10);
+  Provider provider(config, context);
+  provider.offer(image_at(200, 25), asker);
+  REQUIRE(context.sent.size() == 1);
+  CHECK(context.sent[0].first == asker);
+  CHECK(context.sent[0].second == Message{SnapshotOffer{info_at(200, 25)}});
+  CHECK(provider.counters().snapshots_offered == 1);
+}
+
+TEST_CASE("SnapshotProvider: items are served in order, capped by item_batch",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  const auto config = config_with(10);
+  Provider provider(config, context);
+  provider.offer(image_at(200, 25), std::nullopt);
+  const auto at = info_at(200, 25).at;
+
+  auto response = fetch(provider, context, at, r(1, 25));
+  CHECK(response.at == at);
+  CHECK(response.range == r(1, 10));
+  check_records_match(response);
+
+  response = fetch(provider, context, at, r(11, 25));
+  CHECK(response.range == r(11, 20));
+  check_records_match(response);
+
+  response = fetch(provider, context, at, r(21, 30)); // past the last item: clipped
+  CHECK(response.range == r(21, 25));
+  check_records_match(response);
+
+  response = fetch(provider, context, at, r(7, 7));
+  CHECK(response.range == r(7, 7));
+  check_records_match(response);
+
+  CHECK(provider.counters().item_requests == 4);
+  CHECK(provider.counters().items_served == 10 + 10 + 5 + 1);
+  CHECK(provider.counters().empty_answers == 0);
+}
+
+TEST_CASE("SnapshotProvider: responses are capped by max_response_bytes, at least one item",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  SECTION("three 10-byte records fit in 35 bytes") {
+    const auto config = config_with(10, 35);
+    Provider provider(config, context);
+    provider.offer(image_at(200, 25), std::nullopt);
+    const auto response = fetch(provider, context, info_at(200, 25).at, r(5, 20));
+    CHECK(response.range == r(5, 7));
+    check_records_match(response);
+    CHECK(provider.counters().items_served == 3);
+  }
+  SECTION("exactly at the cap") {
+    const auto config = config_with(10, 40);
+    Provider provider(config, context);
+    provider.offer(image_at(200, 25), std::nullopt);
+    const auto response = fetch(provider, context, info_at(200, 25).at, r(1, 20));
+    CHECK(response.range == r(1, 4));
+    check_records_match(response);
+  }
+  SECTION("an item larger than the cap is still sent, alone") {
+    const auto config = config_with(10, 5);
+    Provider provider(config, context);
+    provider.offer(image_at(200, 25), std::nullopt);
+    const auto response = fetch(provider, context, info_at(200, 25).at, r(3, 20));
+    CHECK(response.range == r(3, 3));
+    check_records_match(response);
+  }
+  SECTION("item_batch caps before bytes do") {
+    const auto config = config_with(2, 1000);
+    Provider provider(config, context);
+    provider.offer(image_at(200, 25), std::nullopt);
+    const auto response = fetch(provider, context, info_at(200, 25).at, r(3, 20));
+    CHECK(response.range == r(3, 4));
+    check_records_match(response);
+  }
+  SECTION("records of different sizes") {
+    const auto config = config_with(10, 25);
+    Provider provider(config, context);
+    auto records = std::make_shared<std::vector<Record>>();
+    records->push_back(Record{"a", "123456789"});          // 10
+    records->push_back(Record{"b", "12345678901234"});     // 15
+    records->push_back(Record{"c", ""});                   // 1
+    records->push_back(Record{"d", std::string(30, 'x')}); // 31
+    const SnapshotInfo info{Cursor{Term{3}, Index{50}}, 4, {}};
+    provider.offer(SnapshotImage<Record>{info, records}, std::nullopt);
+    auto response = fetch(provider, context, info.at, r(1, 4));
+    CHECK(response.range == r(1, 2));
+    CHECK(response.items == std::vector<Record>{(*records)[0], (*records)[1]});
+    response = fetch(provider, context, info.at, r(3, 4));
+    CHECK(response.range == r(3, 3)); // 1 + 31 > 25
+    response = fetch(provider, context, info.at, r(4, 4));
+    CHECK(response.range == r(4, 4)); // alone, above the cap
+    CHECK(response.items == std::vector<Record>{(*records)[3]});
+  }
+}
+
+TEST_CASE("SnapshotProvider: fetches of a snapshot not held are echoed empty",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  const auto config = config_with(10);
+  Provider provider(config, context);
+
+  // No snapshot at all.
+  auto response = fetch(provider, context, info_at(200, 25).at, r(1, 10));
+  CHECK(response == Items{info_at(200, 25).at, r(1, 10), {}});
+  CHECK(provider.counters().empty_answers == 1);
+
+  provider.offer(image_at(200, 25), std::nullopt);
+  SECTION("another index") {
+    response = fetch(provider, context, info_at(190, 25).at, r(1, 10));
+    CHECK(response == Items{info_at(190, 25).at, r(1, 10), {}});
+  }
+  SECTION("the same index, another term") {
+    const Cursor at{Term{99}, Index{200}};
+    response = fetch(provider, context, at, r(11, 20));
+    CHECK(response == Items{at, r(11, 20), {}});
+  }
+  SECTION("positions past the last item") {
+    response = fetch(provider, context, info_at(200, 25).at, r(26, 40));
+    CHECK(response == Items{info_at(200, 25).at, r(26, 40), {}});
+  }
+  CHECK(provider.counters().empty_answers == 2);
+  CHECK(provider.counters().items_served == 0);
+
+  // An empty range is not answered at all.
+  context.sent.clear();
+  provider.receive(asker, Message{FetchItemsRequest{info_at(200, 25).at, IndexRange{}}});
+  CHECK(context.sent.empty());
+  CHECK(provider.counters().item_requests == 3);
+}
+
+TEST_CASE("SnapshotProvider: a snapshot request is answered at once with a fresh enough snapshot",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  const auto config = config_with(10);
+  Provider provider(config, context);
+
+  SECTION("none held: the group is asked to take one") {
+    provider.receive(asker, Message{SnapshotRequest{Index{150}}});
+    CHECK(context.sent.empty());
+    CHECK(context.snapshot_requests == std::vector<PeerId>{asker});
+    // The group takes it and the provider offers it to the requester.
+    provider.offer(image_at(210, 25), asker);
+    REQUIRE(context.sent.size() == 1);
+    CHECK(context.sent[0] == std::pair<PeerId, Message>{asker, SnapshotOffer{info_at(210, 25)}});
+    CHECK(provider.counters().snapshot_requests == 1);
+  }
+  SECTION("one above `after` held: offered at once") {
+    provider.offer(image_at(200, 25), std::nullopt);
+    CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotRequest{Index{150}}}) ==
+          SnapshotOffer{info_at(200, 25)});
+    CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotRequest{Index{199}}}, other) ==
+          SnapshotOffer{info_at(200, 25)});
+    CHECK(context.snapshot_requests.empty());
+    CHECK(provider.counters().snapshot_requests == 2);
+  }
+  SECTION("one at `after` held: too old, a new one is asked for") {
+    provider.offer(image_at(200, 25), std::nullopt);
+    context.sent.clear();
+    provider.receive(asker, Message{SnapshotRequest{Index{200}}});
+    provider.receive(other, Message{SnapshotRequest{Index{250}}});
+    CHECK(context.sent.empty());
+    CHECK(context.snapshot_requests == std::vector<PeerId>{asker, other});
+    CHECK(provider.counters().snapshot_requests == 2);
+  }
+}
+
+TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetches keep it",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  const auto config = config_with(10);
+  const auto ttl = config.snapshot_ttl;
+  Provider provider(config, context);
+  const auto at = info_at(200, 25).at;
+  provider.offer(image_at(200, 25), std::nullopt);
+
+  SECTION("expire() drops it at the TTL, not before") {
+    provider.expire(context.clock + ttl - std::chrono::milliseconds{1});
+    CHECK(provider.offered());
+    CHECK(provider.counters().snapshots_expired == 0);
+    provider.expire(context.clock + ttl);
+    CHECK_FALSE(provider.offered());
+    CHECK(provider.counters().snapshots_expired == 1);
+    provider.expire(context.clock + 3 * ttl); // nothing left to drop
+    CHECK(provider.counters().snapshots_expired == 1);
+  }
+  SECTION("fetches refresh it") {
+    for (int i = 1; i <= 4; ++i) {
+      context.clock += ttl - std::chrono::seconds{1};
+      const auto response = fetch(provider, context, at, r(1, 10));
+      CHECK(response.range == r(1, 10));
+    }
+    CHECK(context.clock - TimePoint{} > 3 * ttl);
+    CHECK(provider.offered());
+    provider.expire(context.clock + ttl - std::chrono::milliseconds{1});
+    CHECK(provider.offered());
+    // Then no fetch for the TTL: the next fetch finds it gone.
+    context.clock += ttl;
+    const auto response = fetch(provider, context, at, r(1, 10));
+    CHECK(response.items.empty());
+    CHECK(response.range == r(1, 10));
+    CHECK_FALSE(provider.offered());
+    CHECK(provider.counters().snapshots_expired == 1);
+    CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) == SnapshotOffer{std::nullopt});
+  }
+  SECTION("queries do not refresh it") {
+    context.clock += ttl - std::chrono::seconds{1};
+    CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) ==
+          SnapshotOffer{info_at(200, 25)});
+    context.clock += std::chrono::seconds{1};
+    CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) == SnapshotOffer{std::nullopt});
+    CHECK(provider.counters().snapshots_expired == 1);
+  }
+  SECTION("fetches of another snapshot do not refresh it") {
+    context.clock += ttl - std::chrono::seconds{1};
+    CHECK(fetch(provider, context, info_at(190, 25).at, r(1, 10)).items.empty());
+    context.clock += std::chrono::seconds{1};
+    provider.expire(context.clock);
+    CHECK_FALSE(provider.offered());
+  }
+  SECTION("a request answered with it refreshes it") {
+    context.clock += ttl - std::chrono::seconds{1};
+    CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotRequest{Index{100}}}) ==
+          SnapshotOffer{info_at(200, 25)});
+    context.clock += ttl - std::chrono::seconds{1};
+    provider.expire(context.clock);
+    CHECK(provider.offered());
+    context.clock += std::chrono::seconds{1};
+    provider.expire(context.clock);
+    CHECK_FALSE(provider.offered());
+  }
+  SECTION("a new offer restarts the TTL") {
+    context.clock += ttl - std::chrono::seconds{1};
+    provider.offer(image_at(300, 5), std::nullopt);
+    context.clock += ttl - std::chrono::seconds{1};
+    provider.expire(context.clock);
+    REQUIRE(provider.offered());
+    CHECK(provider.offered()->info == info_at(300, 5));
+    // The replaced snapshot is not served any more.
+    CHECK(fetch(provider, context, at, r(1, 10)).items.empty());
+  }
+}
+
+TEST_CASE("SnapshotProvider: log-replay requests are served by the embedded provider",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  context.fill(50, 30);
+  const auto config = config_with(10);
+  Provider provider(config, context);
+  provider.offer(image_at(20, 5), std::nullopt);
+
+  CHECK(answer<AvailabilityResponse>(provider, context, Message{AvailabilityRequest{}}) ==
+        AvailabilityResponse{r(1, 30)});
+
+  // Capped by the replay batch size (5), entries as stored.
+  auto entries = answer<Entries>(provider, context, Message{FetchEntriesRequest{r(11, 40)}});
+  CHECK(entries.range == r(11, 15));
+  REQUIRE(entries.entries.size() == 5);
+  for (std::uint64_t i = 0; i < 5; ++i) {
+    CHECK(entries.entries[i] == Entry<std::string>{term_for(11 + i), command_for(11 + i)});
+  }
+  // Nothing of the range held (beyond the commit index): echoed empty.
+  entries = answer<Entries>(provider, context, Message{FetchEntriesRequest{r(31, 40)}}, other);
+  CHECK(entries == Entries{r(31, 40), {}});
+
+  // A pruned prefix is announced as such.
+  context.storage.prune_prefix(Index{20});
+  CHECK(answer<AvailabilityResponse>(provider, context, Message{AvailabilityRequest{}}) ==
+        AvailabilityResponse{r(21, 30)});
+
+  CHECK(provider.replay_counters().availability_requests == 2);
+  CHECK(provider.replay_counters().fetch_requests == 2);
+  CHECK(provider.replay_counters().entries_served == 5);
+  CHECK(provider.replay_counters().empty_answers == 1);
+  // None of it touches the snapshot side.
+  CHECK(provider.counters().item_requests == 0);
+  CHECK(provider.counters().queries == 0);
+  CHECK(provider.counters().ignored_messages == 0);
+}
+
+TEST_CASE("SnapshotProvider: responses sent to a provider are ignored and counted",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  context.fill(20, 20);
+  const auto config = config_with(10);
+  Provider provider(config, context);
+  provider.offer(image_at(20, 5), std::nullopt);
+  context.sent.clear();
+
+  provider.receive(asker, Message{AvailabilityResponse{r(1, 5)}});
+  provider.receive(asker, Message{Entries{r(1, 1), {Entry<std::string>{Term{1}, "x"}}}});
+  provider.receive(asker, Message{SnapshotOffer{info_at(20, 5)}});
+  provider.receive(asker, Message{SnapshotOffer{std::nullopt}});
+  provider.receive(asker, Message{Items{info_at(20, 5).at, r(1, 1), {record_for(1)}}});
+  CHECK(context.sent.empty());
+  CHECK(context.snapshot_requests.empty());
+  CHECK(provider.counters().ignored_messages == 5);
+  CHECK(provider.replay_counters().ignored_messages == 0);
+  // The snapshot held is unchanged by an offer sent to it.
+  REQUIRE(provider.offered());
+  CHECK(provider.offered()->info == info_at(20, 5));
+  CHECK(provider.offered()->items->size() == 5);
+}
