@@ -233,14 +233,21 @@ TEST_CASE("snapshot store: no file is no snapshot, and no error", "[snapshot][st
 
 TEST_CASE("snapshot store: a save that cannot write says why", "[snapshot][storage]") {
   TempDir dir;
-  // The store does not create its directory: a missing one is an error, not a crash.
-  Store missing{dir.path / "missing"};
+  // The store creates its directory; where a file stands in its way, it says so.
   const std::vector<Record> items{Record{"k", "v"}};
   const auto info = info_for(Cursor{Term{1}, Index{5}}, items, {});
-  const auto error = missing.save(info, items);
+  Store created{dir.path / "missing" / "deeper"};
+  CHECK_FALSE(created.save(info, items).has_value());
+  CHECK(load(created).image.has_value());
+  {
+    std::ofstream file(dir.path / "plain");
+    file << "x";
+  }
+  Store under_a_file{dir.path / "plain" / "below"};
+  const auto error = under_a_file.save(info, items);
   REQUIRE(error.has_value());
-  CHECK(error->find((dir.path / "missing").string()) != std::string::npos);
-  CHECK_FALSE(load(missing).image.has_value());
+  CHECK(error->find((dir.path / "plain").string()) != std::string::npos);
+  CHECK_FALSE(load(under_a_file).image.has_value());
 
   // Where the file should be there is a directory: save and load both refuse.
   std::filesystem::create_directories(dir.path / "snapshot");

@@ -682,8 +682,8 @@ private:
       const auto index = applied_.next();
       const auto* entry = log_.get(index);
       if (entry == nullptr) {
-        log::error("group {}: committed entry {} is missing from the log; apply stops at {}", self(), index,
-                   applied_);
+        log::error("group {}: member {}: committed entry {} is missing from the log; apply stops at {}",
+                   options_.key, self(), index, applied_);
         return;
       }
       if (const auto* command = entry->command.user()) {

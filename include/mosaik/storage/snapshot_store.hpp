@@ -69,6 +69,8 @@ public:
     wire::encode(writer, info);
     wire::encode(writer, items);
     writer.fixed32(crc32c(bytes));
+    std::error_code created; // a failure shows in the write below
+    std::filesystem::create_directories(path_.parent_path(), created);
     if (auto error = write_atomically(path_, bytes)) {
       return fmt::format("snapshot {}: {}", path_.string(), *error);
     }
