@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "fake_provider_context.hpp"
 #include "reference_history.hpp"
 
 #include <cstdint>
@@ -24,37 +25,18 @@ namespace {
 using Message = LogReplayMessage<std::string>;
 using Response = FetchEntriesResponse<std::string>;
 
+using mosaik::test::command_for;
 using mosaik::test::r;
-std::string command_for(std::uint64_t index) {
-  return "command-" + std::to_string(index);
-}
-Term term_for(std::uint64_t index) {
-  return Term{1 + index / 7};
-}
+using mosaik::test::term_for;
 
-class FakeProviderContext final : public SyncProviderContext<std::string, Message> {
+class FakeProviderContext final
+    : public mosaik::test::FakeLogContext<SyncProviderContext<std::string, Message>, Message> {
 public:
-  InMemoryLog<std::string> storage;
-  Index commit{};
   std::optional<Index> limit; // serve_limit(); nullopt: the default (the commit index)
-  std::vector<std::pair<PeerId, Message>> sent;
 
-  /// Entries 1..=count, committed up to `committed`.
-  void fill(std::uint64_t count, std::uint64_t committed) {
-    for (std::uint64_t i = 1; i <= count; ++i) {
-      storage.append(command_for(i), term_for(i));
-    }
-    commit = Index{committed};
-  }
-
-  [[nodiscard]] const LogStorage<std::string>& log() const override { return storage; }
-  [[nodiscard]] Index commit_index() const override { return commit; }
   [[nodiscard]] Index serve_limit() const override {
     return limit ? *limit : SyncProviderContext::serve_limit();
   }
-  void send_to(PeerId peer, Message message) override { sent.emplace_back(peer, std::move(message)); }
-  [[nodiscard]] GroupId group_id() const override { return GroupId{1}; }
-  [[nodiscard]] NetworkId network_id() const override { return NetworkId{2}; }
 };
 
 const PeerId asker{42};

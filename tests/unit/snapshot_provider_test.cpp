@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "fake_provider_context.hpp"
 #include "reference_history.hpp"
 
 #include <chrono>
@@ -50,12 +51,8 @@ using Entries = FetchEntriesResponse<std::string>;
 const PeerId asker{42};
 const PeerId other{43};
 
-std::string command_for(std::uint64_t index) {
-  return "command-" + std::to_string(index);
-}
-Term term_for(std::uint64_t index) {
-  return Term{1 + index / 7};
-}
+using mosaik::test::command_for;
+using mosaik::test::term_for;
 
 /// Records of 10 bytes each ("key-NN" and "vals"), numbered from 1.
 Record record_for(std::uint64_t position) {
@@ -63,26 +60,12 @@ Record record_for(std::uint64_t position) {
   return Record{"key-" + std::string(2 - digits.size(), '0') + digits, "vals"};
 }
 
-class FakeContext final : public SnapshotProviderContext<std::string, Record> {
+class FakeContext final
+    : public mosaik::test::FakeLogContext<SnapshotProviderContext<std::string, Record>, Message> {
 public:
-  InMemoryLog<std::string> storage;
-  Index commit{};
   TimePoint clock{};
-  std::vector<std::pair<PeerId, Message>> sent;
   std::vector<PeerId> snapshot_requests; // request_snapshot() calls
 
-  void fill(std::uint64_t count, std::uint64_t committed) {
-    for (std::uint64_t i = 1; i <= count; ++i) {
-      storage.append(command_for(i), term_for(i));
-    }
-    commit = Index{committed};
-  }
-
-  [[nodiscard]] const LogStorage<std::string>& log() const override { return storage; }
-  [[nodiscard]] Index commit_index() const override { return commit; }
-  void send_to(PeerId peer, Message message) override { sent.emplace_back(peer, std::move(message)); }
-  [[nodiscard]] GroupId group_id() const override { return GroupId{1}; }
-  [[nodiscard]] NetworkId network_id() const override { return NetworkId{2}; }
   [[nodiscard]] TimePoint now() const override { return clock; }
   void request_snapshot(PeerId requester) override { snapshot_requests.push_back(requester); }
 };
@@ -208,38 +191,29 @@ TEST_CASE("SnapshotProvider: items are served in order, capped by item_batch",
 TEST_CASE("SnapshotProvider: responses are capped by max_response_bytes, at least one item",
           "[snapshot][snapshot_provider]") {
   FakeContext context;
-  SECTION("three 10-byte records fit in 35 bytes") {
-    const auto config = config_with(10, 35);
-    Provider provider(config, context);
-    provider.offer(image_at(200, 25), std::nullopt);
-    const auto response = fetch(provider, context, info_at(200, 25).at, r(5, 20));
-    CHECK(response.range == r(5, 7));
-    check_records_match(response);
-    CHECK(provider.counters().items_served == 3);
-  }
-  SECTION("exactly at the cap") {
-    const auto config = config_with(10, 40);
-    Provider provider(config, context);
-    provider.offer(image_at(200, 25), std::nullopt);
-    const auto response = fetch(provider, context, info_at(200, 25).at, r(1, 20));
-    CHECK(response.range == r(1, 4));
-    check_records_match(response);
-  }
-  SECTION("an item larger than the cap is still sent, alone") {
-    const auto config = config_with(10, 5);
-    Provider provider(config, context);
-    provider.offer(image_at(200, 25), std::nullopt);
-    const auto response = fetch(provider, context, info_at(200, 25).at, r(3, 20));
-    CHECK(response.range == r(3, 3));
-    check_records_match(response);
-  }
-  SECTION("item_batch caps before bytes do") {
-    const auto config = config_with(2, 1000);
-    Provider provider(config, context);
-    provider.offer(image_at(200, 25), std::nullopt);
-    const auto response = fetch(provider, context, info_at(200, 25).at, r(3, 20));
-    CHECK(response.range == r(3, 4));
-    check_records_match(response);
+  struct Case {
+    const char* name;
+    std::uint64_t item_batch;
+    std::size_t max_bytes;
+    IndexRange asked;
+    IndexRange served;
+  };
+  const Case cases[] = {
+      {"three 10-byte records fit in 35 bytes", 10, 35, r(5, 20), r(5, 7)},
+      {"exactly at the cap", 10, 40, r(1, 20), r(1, 4)},
+      {"an item larger than the cap is still sent, alone", 10, 5, r(3, 20), r(3, 3)},
+      {"item_batch caps before bytes do", 2, 1000, r(3, 20), r(3, 4)},
+  };
+  for (const auto& c : cases) {
+    DYNAMIC_SECTION(c.name) {
+      const auto config = config_with(c.item_batch, c.max_bytes);
+      Provider provider(config, context);
+      provider.offer(image_at(200, 25), std::nullopt);
+      const auto response = fetch(provider, context, info_at(200, 25).at, c.asked);
+      CHECK(response.range == c.served);
+      check_records_match(response);
+      CHECK(provider.counters().items_served == c.served.size());
+    }
   }
   SECTION("records of different sizes") {
     const auto config = config_with(10, 25);

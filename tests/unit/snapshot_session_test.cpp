@@ -7,12 +7,14 @@
 #include <catch2/catch.hpp>
 
 #include "reference_history.hpp"
+#include "session_harness.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -110,21 +112,24 @@ bool is_to(const Outgoing& outgoing, PeerId peer) {
 const FetchItemsRequest* item_fetch(const Outgoing& outgoing) {
   return std::get_if<FetchItemsRequest>(&outgoing.message);
 }
+/// An item fetch to a peer other than `peer` whose range holds `index`.
+bool is_item_fetch_elsewhere(const Outgoing& outgoing, PeerId peer, Index index) {
+  const auto* fetch = item_fetch(outgoing);
+  return fetch != nullptr && outgoing.peer != peer && fetch->range.contains(index);
+}
+/// An entry fetch whose range starts at or below `index`.
+bool is_entry_fetch_from_at_most(const Outgoing& outgoing, Index index) {
+  const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
+  return fetch != nullptr && fetch->range.first() <= index;
+}
 
 /// Drives a SnapshotSyncCore by hand. Messages the core sends queue up until
 /// the test delivers them; each fake peer answers honestly unless the test's
 /// `intercept` hook answers instead.
-class Harness {
+class Harness : public SessionHarness<Harness, Core, FakePeer, SnapshotConfig> {
 public:
-  /// Decides a peer's answer instead of the honest one: return true when handled.
-  using Intercept = std::function<bool(Harness&, const Outgoing&)>;
-
   explicit Harness(std::uint64_t reference_size = 300, SnapshotConfig cfg = default_config())
-      : config(std::move(cfg)) {
-    for (std::uint64_t i = 1; i <= reference_size; ++i) {
-      reference.append(ref_command(i), ref_term(i));
-    }
-  }
+      : SessionHarness(reference_size, std::move(cfg)) {}
 
   static SnapshotConfig default_config() {
     SnapshotConfig config;
@@ -134,51 +139,15 @@ public:
     return config;
   }
 
-  SnapshotConfig config;
-  InMemoryLog<std::string> reference;
-  InMemoryLog<std::string> local;
   FakeSink sink{local};
-  std::map<PeerId, FakePeer> peers;
-  std::optional<PeerId> leader;
   /// What the leader's group snapshots when asked for a snapshot it does not hold (nothing: no answer).
   std::optional<SnapshotInfo> taken_on_request;
   std::vector<std::pair<PeerId, SnapshotRequest>> snapshot_requests; // as the peers received them
-  TimePoint now{};
-  std::unique_ptr<Core> core;
-  std::deque<Outgoing> queue;   // sent by the core, not yet delivered
-  std::vector<Outgoing> sent;   // everything the core sent, in order
-  std::vector<Outgoing> parked; // fetches the peers hold back
-  Intercept intercept;
   /// When set: items held out of order never exceed it, nor do fetches reach past the assembled prefix plus
   /// it.
   std::optional<std::uint64_t> window_bound;
   std::map<std::uint64_t, std::uint64_t> delivered; // item ranges answered honestly: first -> last
   std::uint64_t max_held = 0;                       // most items held out of order seen
-  bool started = false;
-
-  [[nodiscard]] Cursor cursor(std::uint64_t index) const {
-    return Cursor{*reference.term_at(Index{index}), Index{index}};
-  }
-
-  [[nodiscard]] std::vector<E> ref_entries(std::uint64_t first, std::uint64_t last) const {
-    std::vector<E> entries;
-    for (auto i = first; i <= last; ++i) {
-      entries.push_back(*reference.get(Index{i}));
-    }
-    return entries;
-  }
-
-  void prefill(std::uint64_t last) {
-    for (std::uint64_t i = 1; i <= last; ++i) {
-      local.append(ref_command(i), ref_term(i));
-    }
-  }
-
-  void add_peers(std::initializer_list<PeerId> ids, IndexRange holds) {
-    for (const auto id : ids) {
-      peers[id] = FakePeer{holds};
-    }
-  }
 
   /// The usual group: the local log ends at 100; P1, P2 and the leader P3
   /// pruned past it (they hold 151..=300) and offer `offered`.
@@ -196,16 +165,6 @@ public:
     collect();
   }
 
-  void start() {
-    std::vector<PeerId> bonded;
-    for (const auto& [id, peer] : peers) {
-      bonded.push_back(id);
-    }
-    core->start(bonded, now);
-    started = true;
-    collect();
-  }
-
   /// The number of items assembled in order, as far as the honest answers delivered tell.
   [[nodiscard]] std::uint64_t delivered_prefix() const {
     std::uint64_t next = 1;
@@ -215,19 +174,21 @@ public:
     return next - 1;
   }
 
-  /// Moves the core's outbox to the queue and checks the invariants.
-  void collect() {
-    for (auto& outgoing : core->take_outbox()) {
-      if (window_bound && !core->installed()) {
-        if (const auto* fetch = item_fetch(outgoing)) {
-          INFO("fetch of items " << fetch->range.first().value() << ".." << fetch->range.last().value());
-          REQUIRE(fetch->range.last().value() <= delivered_prefix() + *window_bound);
-        }
+  /// Checks that an item fetch stays within the window.
+  void on_send(const Outgoing& outgoing) {
+    if (window_bound && !core->installed()) {
+      if (const auto* fetch = item_fetch(outgoing)) {
+        INFO("fetch of items " << fetch->range.first().value() << ".." << fetch->range.last().value());
+        REQUIRE(fetch->range.last().value() <= delivered_prefix() + *window_bound);
       }
-      sent.push_back(outgoing);
-      queue.push_back(std::move(outgoing));
     }
-    check_invariants();
+  }
+
+  /// Records the item ranges answered honestly.
+  void on_answer(const Message& answer) {
+    if (const auto* items = std::get_if<Items>(&answer); items && !items->items.empty()) {
+      delivered[items->range.first().value()] = items->range.last().value();
+    }
   }
 
   void check_invariants() {
@@ -248,19 +209,8 @@ public:
     }
   }
 
-  void feed(PeerId from, Message message) {
-    core->on_message(from, std::move(message), now);
-    collect();
-  }
-
-  void bond(PeerId peer, BondEvent::Kind kind) {
-    core->on_bond(BondEvent{peer, kind}, now);
-    collect();
-  }
-
-  void buffer(Cursor position, std::vector<E> entries) {
-    core->on_buffer(position, std::move(entries), now);
-    collect();
+  static bool parkable(const Outgoing& outgoing) {
+    return is<FetchItemsRequest>(outgoing) || is<FetchEntriesRequest>(outgoing);
   }
 
   /// The honest answer of `peer` to `message`, if it answers.
@@ -316,51 +266,6 @@ public:
     return std::nullopt;
   }
 
-  /// Delivers the oldest queued message and feeds the answer back. False when the queue is empty.
-  bool deliver_one() {
-    if (queue.empty()) {
-      return false;
-    }
-    auto outgoing = std::move(queue.front());
-    queue.pop_front();
-    if (intercept && intercept(*this, outgoing)) {
-      return true;
-    }
-    const auto it = peers.find(outgoing.peer);
-    if (it == peers.end()) {
-      return true; // nobody there
-    }
-    const bool fetch = is<FetchItemsRequest>(outgoing) || is<FetchEntriesRequest>(outgoing);
-    if (fetch && !it->second.answers_fetches) {
-      parked.push_back(std::move(outgoing));
-      return true;
-    }
-    if (auto answer = honest_answer(outgoing.peer, outgoing.message)) {
-      if (const auto* items = std::get_if<Items>(&*answer); items && !items->items.empty()) {
-        delivered[items->range.first().value()] = items->range.last().value();
-      }
-      feed(outgoing.peer, std::move(*answer));
-    }
-    return true;
-  }
-
-  void deliver_all() {
-    for (int i = 0; i < 1'000'000 && !core->outcome() && deliver_one(); ++i) {
-    }
-    if (core->outcome()) {
-      queue.clear();
-    }
-  }
-
-  /// Advances the clock to the core's next deadline and ticks.
-  void tick() {
-    const auto deadline = core->next_deadline();
-    REQUIRE(deadline.has_value());
-    now = std::max(now, *deadline);
-    core->on_tick(now);
-    collect();
-  }
-
   /// Advances the clock by `by` and ticks.
   void advance(Duration by) {
     now += by;
@@ -368,28 +273,25 @@ public:
     collect();
   }
 
-  /// Delivers and ticks until the session ends or `limit` of time passed.
-  void run(Duration limit = std::chrono::minutes{10}) {
-    const auto end = now + limit;
-    while (!core->outcome() && now <= end) {
-      deliver_all();
-      if (core->outcome()) {
-        break;
-      }
-      tick();
+  /// Delivers one message at a time until the item transfer started.
+  void deliver_until_transfer_started() {
+    while (core->progress(now).snapshot.value_or(SnapshotProgress{}).received == 0) {
+      REQUIRE(deliver_one());
     }
   }
 
-  [[nodiscard]] std::size_t count_sent(std::size_t from,
-                                       const std::function<bool(const Outgoing&)>& pred) const {
-    return static_cast<std::size_t>(
-        std::count_if(sent.begin() + static_cast<std::ptrdiff_t>(from), sent.end(), pred));
+  /// Delivers one message at a time until the snapshot is installed.
+  void deliver_until_installed() {
+    while (!core->installed()) {
+      REQUIRE(deliver_one());
+    }
   }
 
-  [[nodiscard]] PeerProgress peer_progress(PeerId peer) const {
-    const auto progress = core->progress(now);
-    const auto it = progress.peers.find(peer);
-    return it == progress.peers.end() ? PeerProgress{} : it->second;
+  /// Queues the parked fetches for delivery.
+  void requeue_parked() {
+    for (auto& outgoing : std::exchange(parked, {})) {
+      queue.push_back(std::move(outgoing));
+    }
   }
 
   /// The item fetches sent so far whose range starts at `first`.
@@ -411,19 +313,6 @@ public:
       }
     }
     return std::nullopt;
-  }
-
-  /// The local log holds exactly the reference's entries first..=last (after a base at first - 1).
-  void require_log_is_reference(std::uint64_t first, std::uint64_t last) const {
-    REQUIRE(local.available() == r(first, last));
-    REQUIRE(local.last() == cursor(last));
-    for (std::uint64_t i = first; i <= last; ++i) {
-      const auto* entry = local.get(Index{i});
-      REQUIRE(entry != nullptr);
-      INFO("index " << i);
-      REQUIRE(entry->command == ref_command(i));
-      REQUIRE(entry->term == ref_term(i));
-    }
   }
 
   /// The one install: `info` with all its items, in order.
@@ -526,10 +415,7 @@ TEST_CASE("SnapshotSyncCore: every peer pruned past the gap: the leader is asked
   h.require_installed(info);
   h.require_log_is_reference(201, 250);
   // Nothing of the pruned range was ever asked for.
-  CHECK(h.count_sent(0, [](const Outgoing& o) {
-    const auto* fetch = std::get_if<FetchEntriesRequest>(&o.message);
-    return fetch != nullptr && fetch->range.first() <= Index{200};
-  }) == 0);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_entry_fetch_from_at_most(o, Index{200}); }) == 0);
 }
 
 TEST_CASE("SnapshotSyncCore: the probe decides at its timeout with the answers it has",
@@ -553,8 +439,7 @@ TEST_CASE("SnapshotSyncCore: the probe decides at its timeout with the answers i
   CHECK(h.core->phase() == Phase::snapshot);
   CHECK(h.count_sent(0, is<SnapshotRequest>) == 1);
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
 }
 
@@ -578,8 +463,7 @@ TEST_CASE("SnapshotSyncCore: a probe nobody answers is sent again", "[snapshot][
     peer.answers_probes = true;
   }
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
 }
 
 TEST_CASE("SnapshotSyncCore: peers bonding and leaving while the session probes",
@@ -592,9 +476,7 @@ TEST_CASE("SnapshotSyncCore: peers bonding and leaving while the session probes"
   h.peers[P1].answers_probes = false;
   h.create(h.cursor(250));
   // P4 is not bonded at the start.
-  h.core->start({P1, P2, P3}, h.now);
-  h.started = true;
-  h.collect();
+  h.start({P1, P2, P3});
   h.deliver_all();
   CHECK(h.core->phase() == Phase::probing); // P1 has not answered
 
@@ -610,8 +492,7 @@ TEST_CASE("SnapshotSyncCore: peers bonding and leaving while the session probes"
   h.bond(P1, BondEvent::Kind::terminated);
   CHECK(h.core->phase() == Phase::snapshot);
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   CHECK(h.peer_progress(P1).requests == 0);
 }
@@ -645,16 +526,12 @@ TEST_CASE("SnapshotSyncCore: a peer that lags further behind does not make it a 
   h.create(h.cursor(250));
   h.start();
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   CHECK(h.core->counters().snapshot_sessions == 1);
   h.require_installed(info);
   h.require_log_is_reference(201, 250);
   CHECK(h.count_sent(0, is<FetchEntriesRequest>) > 0);
-  CHECK(h.count_sent(0, [](const Outgoing& o) {
-    const auto* fetch = std::get_if<FetchEntriesRequest>(&o.message);
-    return fetch != nullptr && fetch->range.first() <= Index{200};
-  }) == 0);
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_entry_fetch_from_at_most(o, Index{200}); }) == 0);
 }
 
 TEST_CASE("SnapshotSyncCore: a leader whose announcement ends at the local log still replays its tail",
@@ -744,8 +621,7 @@ TEST_CASE("SnapshotSyncCore: only the leader's offer chooses the snapshot", "[sn
   CHECK(*h.core->chosen() == info);
 
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   CHECK(h.peer_progress(P2).items == 0);
   CHECK(h.count_sent(0, [](const Outgoing& o) { return is_to<FetchItemsRequest>(o, P2); }) == 0);
@@ -780,26 +656,65 @@ TEST_CASE("SnapshotSyncCore: a leader without a fresh snapshot is asked again on
   const auto info = snapshot_at(210, 25);
   h.taken_on_request = info;
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   h.require_log_is_reference(211, 250);
 }
 
 // ---- fetching items ----------------------------------------------------------------------
 
-TEST_CASE("SnapshotSyncCore: the leader gets no item fetch while it alone offers, until its hold ends",
-          "[snapshot][snapshot_session]") {
-  Harness h;
-  const auto info = snapshot_at(200, 95);
+namespace {
+
+/// The usual group offering `info`, but the others have not taken the snapshot
+/// yet: only the leader offers it at first. Returns when the session chose it.
+void leader_alone_offers(Harness& h, const SnapshotInfo& info) {
   h.pruned_group(info);
-  // The others have not taken the snapshot yet: only the leader offers it at first.
   h.peers[P1].snapshot.reset();
   h.peers[P2].snapshot.reset();
   h.create(h.cursor(250));
   h.start();
   h.deliver_all();
   REQUIRE(h.core->chosen());
+}
+
+/// The usual group with the item fetches to `slow` parked: the test answers them itself.
+/// Returns when the first fetch to each of them is in flight.
+void park_fetches(Harness& h, const SnapshotInfo& info, std::initializer_list<PeerId> slow) {
+  h.pruned_group(info);
+  for (const auto peer : slow) {
+    h.peers[peer].answers_fetches = false;
+  }
+  h.create(h.cursor(250));
+  h.start();
+  h.deliver_all();
+  REQUIRE(h.core->chosen());
+  for (const auto peer : slow) {
+    INFO("peer " << peer.value());
+    REQUIRE(h.parked_item_fetch(peer));
+  }
+}
+
+/// The usual group with every item fetch parked.
+void park_all_fetches(Harness& h, const SnapshotInfo& info) {
+  park_fetches(h, info, {P1, P2, P3});
+}
+
+/// Lets every peer answer from now on, answers what is parked, and runs to the end.
+void answer_everything(Harness& h) {
+  for (auto& [id, peer] : h.peers) {
+    peer.answers_fetches = true;
+  }
+  h.requeue_parked();
+  h.run();
+}
+
+} // namespace
+
+TEST_CASE("SnapshotSyncCore: the leader gets no item fetch while it alone offers, until its hold ends",
+          "[snapshot][snapshot_session]") {
+  Harness h;
+  const auto info = snapshot_at(200, 95);
+  leader_alone_offers(h, info);
   CHECK(*h.core->chosen() == info);
   const auto chosen_at = h.now;
   CHECK(h.count_sent(0, is<FetchItemsRequest>) == 0);
@@ -828,8 +743,7 @@ TEST_CASE("SnapshotSyncCore: the leader gets no item fetch while it alone offers
   CHECK(h.count_sent(0, is<FetchItemsRequest>) == 3);
 
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   std::uint64_t total = 0;
   for (const auto peer : {P1, P2, P3}) {
@@ -882,8 +796,7 @@ TEST_CASE("SnapshotSyncCore: with every offer in, items come from all peers at o
   CHECK(fetches[P3] == r(21, 30));
 
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   for (const auto peer : {P1, P2, P3}) {
     INFO("peer " << peer.value());
@@ -895,21 +808,14 @@ TEST_CASE("SnapshotSyncCore: a leader alone serves the whole snapshot once its h
           "[snapshot][snapshot_session]") {
   Harness h;
   const auto info = snapshot_at(200, 35);
-  h.pruned_group(info);
-  h.peers[P1].snapshot.reset();
-  h.peers[P2].snapshot.reset();
-  h.create(h.cursor(250));
-  h.start();
-  h.deliver_all();
-  REQUIRE(h.core->chosen());
+  leader_alone_offers(h, info);
   const auto chosen_at = h.now;
   CHECK(h.count_sent(0, is<FetchItemsRequest>) == 0);
   h.tick();
   CHECK(h.now == chosen_at + h.config.replay.availability_retry_initial);
   CHECK(h.count_sent(0, [](const Outgoing& o) { return is_to<FetchItemsRequest>(o, P3); }) == 1);
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   CHECK(h.peer_progress(P3).items == 35);
   CHECK(h.peer_progress(P1).items == 0);
@@ -930,8 +836,7 @@ TEST_CASE("SnapshotSyncCore: items held out of order stay within the scheduler's
   h.create(h.cursor(250));
   h.start();
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   // The slow head range made others' items wait, but never more than the window.
   CHECK(h.max_held > 0);
@@ -940,37 +845,6 @@ TEST_CASE("SnapshotSyncCore: items held out of order stay within the scheduler's
 }
 
 // ---- validating answers -------------------------------------------------------------------
-
-namespace {
-
-/// The usual group with every item fetch parked: the test answers them itself.
-/// Returns when the three first fetches are in flight.
-void park_all_fetches(Harness& h, const SnapshotInfo& info) {
-  h.pruned_group(info);
-  for (auto& [id, peer] : h.peers) {
-    peer.answers_fetches = false;
-  }
-  h.create(h.cursor(250));
-  h.start();
-  h.deliver_all();
-  REQUIRE(h.core->chosen());
-  REQUIRE(h.parked_item_fetch(P1));
-  REQUIRE(h.parked_item_fetch(P2));
-  REQUIRE(h.parked_item_fetch(P3));
-}
-
-/// Lets every peer answer from now on, answers what is parked, and runs to the end.
-void answer_everything(Harness& h) {
-  for (auto& [id, peer] : h.peers) {
-    peer.answers_fetches = true;
-  }
-  for (auto& outgoing : std::exchange(h.parked, {})) {
-    h.queue.push_back(std::move(outgoing));
-  }
-  h.run();
-}
-
-} // namespace
 
 TEST_CASE("SnapshotSyncCore: malformed item responses are rejected and the range fetched again",
           "[snapshot][snapshot_session]") {
@@ -1009,8 +883,7 @@ TEST_CASE("SnapshotSyncCore: malformed item responses are rejected and the range
   CHECK(counters.late_responses == 0);
 
   answer_everything(h);
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
 }
 
@@ -1049,8 +922,7 @@ TEST_CASE("SnapshotSyncCore: unsolicited items are bad, items of another snapsho
   }
 
   answer_everything(h);
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
 }
 
@@ -1073,8 +945,7 @@ TEST_CASE("SnapshotSyncCore: a duplicate of accepted items is dropped and not th
   });
 
   answer_everything(h);
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
 }
 
@@ -1094,15 +965,12 @@ TEST_CASE("SnapshotSyncCore: a peer that dropped the snapshot answers empty; its
   std::erase_if(h.parked, [](const Outgoing& o) { return o.peer == P1; });
 
   answer_everything(h);
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   // The range came from another peer; P1 was not asked for items again.
   CHECK(h.count_sent(before, [](const Outgoing& o) { return is_to<FetchItemsRequest>(o, P1); }) == 0);
-  CHECK(h.count_sent(before, [&](const Outgoing& o) {
-    const auto* fetch = item_fetch(o);
-    return fetch != nullptr && o.peer != P1 && fetch->range.contains(range.first());
-  }) >= 1);
+  CHECK(h.count_sent(before,
+                     [&](const Outgoing& o) { return is_item_fetch_elsewhere(o, P1, range.first()); }) >= 1);
   CHECK(h.peer_progress(P1).items == 0);
 }
 
@@ -1127,8 +995,7 @@ TEST_CASE("SnapshotSyncCore: a peer is excluded after max_bad_responses", "[snap
   std::erase_if(h.parked, [](const Outgoing& o) { return o.peer == P1; });
 
   answer_everything(h);
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   CHECK(h.count_sent(excluded_at, [](const Outgoing& o) { return o.peer == P1; }) == 0);
   CHECK(h.peer_progress(P1).items == 0);
@@ -1158,14 +1025,8 @@ TEST_CASE("SnapshotSyncCore: a timed-out item fetch goes to another peer; its la
           "[snapshot][snapshot_session]") {
   Harness h;
   const auto info = snapshot_at(200, 45);
-  h.pruned_group(info);
-  h.peers[P1].answers_fetches = false;
-  h.create(h.cursor(250));
-  h.start();
-  h.deliver_all();
-  const auto slow = h.parked_item_fetch(P1);
-  REQUIRE(slow);
-  const auto range = slow->range;
+  park_fetches(h, info, {P1});
+  const auto range = h.parked_item_fetch(P1)->range;
   CHECK(h.core->counters().timeouts == 0);
 
   // Tick until the fetch to P1 expires.
@@ -1179,10 +1040,8 @@ TEST_CASE("SnapshotSyncCore: a timed-out item fetch goes to another peer; its la
   CHECK(h.peer_progress(P1).timeouts == 1);
   // P1 is asked whether it still holds the snapshot; its range goes to another peer.
   CHECK(h.count_sent(before, [](const Outgoing& o) { return is_to<SnapshotQuery>(o, P1); }) == 1);
-  CHECK(h.count_sent(before, [&](const Outgoing& o) {
-    const auto* fetch = item_fetch(o);
-    return fetch != nullptr && o.peer != P1 && fetch->range.contains(range.first());
-  }) == 1);
+  CHECK(h.count_sent(before,
+                     [&](const Outgoing& o) { return is_item_fetch_elsewhere(o, P1, range.first()); }) == 1);
   CHECK(h.count_sent(before, [](const Outgoing& o) { return is_to<FetchItemsRequest>(o, P1); }) == 0);
 
   // P1's answer comes after all: late, not bad.
@@ -1194,8 +1053,7 @@ TEST_CASE("SnapshotSyncCore: a timed-out item fetch goes to another peer; its la
   h.peers[P1].answers_fetches = true;
 
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
 }
 
@@ -1203,23 +1061,15 @@ TEST_CASE("SnapshotSyncCore: a source whose bond terminates mid-transfer leaves 
           "[snapshot][snapshot_session]") {
   Harness h;
   const auto info = snapshot_at(200, 95);
-  h.pruned_group(info);
-  h.peers[P1].answers_fetches = false;
-  h.create(h.cursor(250));
-  h.start();
-  h.deliver_all();
-  const auto slow = h.parked_item_fetch(P1);
-  REQUIRE(slow);
-  const auto range = slow->range;
+  park_fetches(h, info, {P1});
+  const auto range = h.parked_item_fetch(P1)->range;
   REQUIRE(h.core->progress(h.now).snapshot->received > 0);
 
   // P1 leaves: its range is asked of another peer at once, without waiting for a timeout.
   const auto before = h.sent.size();
   h.bond(P1, BondEvent::Kind::terminated);
-  CHECK(h.count_sent(before, [&](const Outgoing& o) {
-    const auto* fetch = item_fetch(o);
-    return fetch != nullptr && o.peer != P1 && fetch->range.contains(range.first());
-  }) == 1);
+  CHECK(h.count_sent(before,
+                     [&](const Outgoing& o) { return is_item_fetch_elsewhere(o, P1, range.first()); }) == 1);
   h.parked.clear();
   // Whatever P1 still sends is ignored.
   h.feed(P1, Items{info.at, range, items_of(info, range)});
@@ -1227,8 +1077,7 @@ TEST_CASE("SnapshotSyncCore: a source whose bond terminates mid-transfer leaves 
   CHECK(h.core->counters().bad_responses == 0);
 
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   CHECK(h.core->counters().timeouts == 0);
   CHECK(h.count_sent(before, [](const Outgoing& o) { return o.peer == P1; }) == 0);
@@ -1243,19 +1092,14 @@ TEST_CASE("SnapshotSyncCore: a peer bonding mid-transfer is asked for its offer 
   h.add_peers({P4}, r(151, 300));
   h.peers[P4].snapshot = info;
   h.create(h.cursor(250));
-  h.core->start({P1, P2, P3}, h.now);
-  h.started = true;
-  h.collect();
+  h.start({P1, P2, P3});
   // Run until the transfer started.
-  while (h.core->progress(h.now).snapshot.value_or(SnapshotProgress{}).received == 0) {
-    REQUIRE(h.deliver_one());
-  }
+  h.deliver_until_transfer_started();
   const auto before = h.sent.size();
   h.bond(P4, BondEvent::Kind::bonded);
   CHECK(h.count_sent(before, [](const Outgoing& o) { return is_to<SnapshotQuery>(o, P4); }) == 1);
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   CHECK(h.peer_progress(P4).items > 0);
 }
@@ -1270,9 +1114,7 @@ TEST_CASE("SnapshotSyncCore: when every source dropped the chosen snapshot the l
     peer.snapshot.reset();
     peer.answers_fetches = true;
   }
-  for (auto& outgoing : std::exchange(h.parked, {})) {
-    h.queue.push_back(std::move(outgoing));
-  }
+  h.requeue_parked();
   h.deliver_all();
   CHECK(h.core->counters().empty_responses == 3);
   CHECK_FALSE(h.core->outcome());
@@ -1281,8 +1123,7 @@ TEST_CASE("SnapshotSyncCore: when every source dropped the chosen snapshot the l
   const auto fresh = snapshot_at(220, 30);
   h.taken_on_request = fresh;
   h.run(std::chrono::minutes{1});
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   CHECK(h.snapshot_requests.size() > requests);
   REQUIRE(h.core->chosen());
   CHECK(*h.core->chosen() == fresh);
@@ -1321,9 +1162,7 @@ TEST_CASE(
   h.create(h.cursor(250), h.ref_entries(251, 260));
   h.start();
   // Run until the transfer started, then the leader sends more.
-  while (h.core->progress(h.now).snapshot.value_or(SnapshotProgress{}).received == 0) {
-    REQUIRE(h.deliver_one());
-  }
+  h.deliver_until_transfer_started();
   h.buffer(h.cursor(260), h.ref_entries(261, 265));
   CHECK(h.core->progress(h.now).buffered == 15);
   // Stale batches are ignored.
@@ -1333,9 +1172,7 @@ TEST_CASE(
   CHECK(h.count_sent(0, is<FetchEntriesRequest>) == 0);
 
   // Deliver up to the install.
-  while (!h.core->installed()) {
-    REQUIRE(h.deliver_one());
-  }
+  h.deliver_until_installed();
   h.require_installed(info);
   CHECK(h.core->phase() == Phase::replay);
   REQUIRE(h.core->replay() != nullptr);
@@ -1373,16 +1210,13 @@ TEST_CASE("SnapshotSyncCore: a buffer that overflows during the transfer is repl
   h.pruned_group(info);
   h.create(h.cursor(250), h.ref_entries(251, 255));
   h.start();
-  while (h.core->progress(h.now).snapshot.value_or(SnapshotProgress{}).received == 0) {
-    REQUIRE(h.deliver_one());
-  }
+  h.deliver_until_transfer_started();
   h.buffer(h.cursor(255), h.ref_entries(256, 265));
   CHECK(h.core->counters().buffer_overflows == 1);
   CHECK(h.core->progress(h.now).buffered == 0);
   CHECK(h.core->progress(h.now).target == h.cursor(265));
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   h.require_installed(info);
   h.require_log_is_reference(201, 265);
   CHECK(h.count_sent(0, [](const Outgoing& o) {
@@ -1394,52 +1228,37 @@ TEST_CASE("SnapshotSyncCore: a buffer that overflows during the transfer is repl
 TEST_CASE("SnapshotSyncCore: a snapshot covering the target keeps only the buffered entries after it",
           "[snapshot][snapshot_session]") {
   Harness h;
-  SECTION("buffer reaching past the snapshot") {
-    const auto info = snapshot_at(200, 25);
+  /// Runs a session to `target` with the entries first..=last buffered, to the install of `info`.
+  const auto install = [&h](const SnapshotInfo& info, std::uint64_t target, std::uint64_t first,
+                            std::uint64_t last) {
     h.pruned_group(info);
-    h.create(h.cursor(190), h.ref_entries(191, 210));
+    h.create(h.cursor(target), h.ref_entries(first, last));
     h.start();
     h.run();
-    REQUIRE(h.core->outcome());
+    h.require_ok();
+    h.require_installed(info);
+  };
+  SECTION("buffer reaching past the snapshot") {
+    install(snapshot_at(200, 25), 190, 191, 210);
     CHECK(h.core->outcome()->status == SyncStatus::completed);
     CHECK(h.core->outcome()->last == h.cursor(210));
-    h.require_installed(info);
     // 191..=200 are in the snapshot; 201..=210 follow it.
     h.require_log_is_reference(201, 210);
     CHECK(h.core->replay() == nullptr);
   }
   SECTION("target at the snapshot") {
-    const auto info = snapshot_at(200, 25);
-    h.pruned_group(info);
-    h.create(h.cursor(200), h.ref_entries(201, 204));
-    h.start();
-    h.run();
-    REQUIRE(h.core->outcome());
-    CHECK(h.core->outcome()->ok());
-    h.require_installed(info);
+    install(snapshot_at(200, 25), 200, 201, 204);
     h.require_log_is_reference(201, 204);
   }
   SECTION("buffer ending at or before the snapshot") {
     const auto info = snapshot_at(200, 25);
-    h.pruned_group(info);
-    h.create(h.cursor(190), h.ref_entries(191, 195));
-    h.start();
-    h.run();
-    REQUIRE(h.core->outcome());
-    CHECK(h.core->outcome()->ok());
-    h.require_installed(info);
+    install(info, 190, 191, 195);
     CHECK(h.local.available().empty());
     CHECK(h.local.last() == info.at);
   }
   SECTION("buffer contradicting the snapshot") {
     const auto info = snapshot_at(200, 25, Term{42});
-    h.pruned_group(info);
-    h.create(h.cursor(190), h.ref_entries(191, 210));
-    h.start();
-    h.run();
-    REQUIRE(h.core->outcome());
-    CHECK(h.core->outcome()->ok());
-    h.require_installed(info);
+    install(info, 190, 191, 210);
     CHECK(h.local.available().empty());
     CHECK(h.local.last() == info.at);
   }
@@ -1465,8 +1284,7 @@ TEST_CASE("SnapshotSyncCore: a snapshot of no items is installed at once", "[sna
   CHECK(h.sink.calls[0].items.empty());
   CHECK(h.core->installed() == info.at);
   h.run();
-  REQUIRE(h.core->outcome());
-  CHECK(h.core->outcome()->ok());
+  h.require_ok();
   CHECK(h.count_sent(0, is<FetchItemsRequest>) == 0);
   h.require_log_is_reference(201, 250);
 }
@@ -1487,16 +1305,12 @@ TEST_CASE("SnapshotSyncCore: cancel ends the session with nothing more to send",
     CHECK(h.core->phase() == Phase::probing);
   }
   SECTION("while fetching items") {
-    while (h.core->progress(h.now).snapshot.value_or(SnapshotProgress{}).received == 0) {
-      REQUIRE(h.deliver_one());
-    }
+    h.deliver_until_transfer_started();
     h.core->on_bond(BondEvent{P4, BondEvent::Kind::bonded}, h.now);
     CHECK(h.core->phase() == Phase::snapshot);
   }
   SECTION("while replaying after the install") {
-    while (!h.core->installed()) {
-      REQUIRE(h.deliver_one());
-    }
+    h.deliver_until_installed();
     h.core->on_bond(BondEvent{P4, BondEvent::Kind::bonded}, h.now);
     CHECK(h.core->phase() == Phase::replay);
   }

@@ -383,9 +383,14 @@ TEST_CASE("snapshot wire: every strict prefix of a body is truncated, a trailing
 }
 
 TEST_CASE("snapshot wire: values outside their domain in snapshot messages", "[snapshot][wire]") {
-  // SnapshotOffer: the optional's flag must be 0 or 1.
-  CHECK(verdict(decode_body(kind_offer, Bytes{std::byte{0}})) == ok_verdict);
-  CHECK(verdict(decode_body(kind_offer, Bytes{std::byte{2}})) == verdict(DecodeError::bad_value));
+  // SnapshotOffer: the optional's flag and the replay flag must be 0 or 1.
+  CHECK(verdict(decode_body(kind_offer, Bytes{std::byte{0}, std::byte{0}})) == ok_verdict);
+  CHECK(verdict(decode_body(kind_offer, Bytes{std::byte{0}, std::byte{1}})) == ok_verdict);
+  CHECK(verdict(decode_body(kind_offer, Bytes{std::byte{2}, std::byte{0}})) ==
+        verdict(DecodeError::bad_value));
+  CHECK(verdict(decode_body(kind_offer, Bytes{std::byte{0}, std::byte{2}})) ==
+        verdict(DecodeError::bad_value));
+  CHECK(verdict(decode_body(kind_offer, Bytes{std::byte{0}})) == verdict(DecodeError::truncated));
   // A SnapshotQuery has no body at all.
   CHECK(verdict(decode_body(kind_query, Bytes{})) == ok_verdict);
   CHECK(verdict(decode_body(kind_query, Bytes{std::byte{0}})) == verdict(DecodeError::trailing_bytes));
@@ -635,10 +640,10 @@ TEST_CASE("snapshot wire: wire_size stays within a small factor of the exact fra
   const sync::SnapshotOffer offer{sync::SnapshotInfo{Cursor{Term{3}, Index{2500}}, 1000, header}};
   CHECK(Codec::encode(catch_up(offer)).size() == 16 + 1 + varint_bytes(3) + varint_bytes(2500) +
                                                      varint_bytes(1000) + varint_bytes(header.size()) +
-                                                     header.size());
-  CHECK(sync::wire_size(offer) == 16 + 1 + 16 + 8 + header.size());
-  CHECK(sync::wire_size(sync::SnapshotOffer{}) == 17);
-  CHECK(Codec::encode(catch_up(sync::SnapshotOffer{})).size() == 17);
+                                                     header.size() + 1);
+  CHECK(sync::wire_size(offer) == 16 + 2 + 16 + 8 + header.size());
+  CHECK(sync::wire_size(sync::SnapshotOffer{}) == 18);
+  CHECK(Codec::encode(catch_up(sync::SnapshotOffer{})).size() == 18);
   CHECK(sync::wire_size(sync::SnapshotQuery{}) == 16);
   CHECK(Codec::encode(catch_up(sync::SnapshotQuery{})).size() == 16);
   CHECK(sync::wire_size(sync::SnapshotRequest{Index{300}}) == 24);

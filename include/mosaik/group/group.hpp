@@ -135,6 +135,7 @@ private:
         mix(seed_ ^ static_cast<std::uint64_t>(transport.timers().now().time_since_epoch().count()));
     next_request_ = (incarnation & 0xffffffffULL) << 32;
     provider_ = options_.strategy.create_provider(provider_context_);
+    core_.set_snapshot_catch_up(snapshots);
     if constexpr (snapshots) {
       restore_snapshot();
     }
@@ -737,7 +738,7 @@ private:
     session_done_ = false;
     ++session_generation_;
     session_ = options_.strategy.create_session(session_context_, start.position, start.leader_commit,
-                                                std::move(start.entries));
+                                                std::move(start.entries), start.replace_suffix);
     if (observer_) {
       observer_(GroupEvent{
           GroupEvent::Kind::sync_started, core_.term(), core_.role(), core_.leader(), {}, target, {}, {}});

@@ -91,6 +91,10 @@ public:
     std::vector<LogEntry> entries;
     PeerId leader{};
     Term term;
+    /// The local log holds a suffix no leader could check (the leader pruned
+    /// below it): the session must replace it by a snapshot taken above it,
+    /// never append after it.
+    bool replace_suffix = false;
   };
   /// Hand these leader entries (after `position`) to the running session.
   struct SyncBuffer {
@@ -207,6 +211,10 @@ public:
   void step(PeerId from, Message message, TimePoint now) {
     std::visit([&](auto& body) { on(from, std::move(body), now); }, message);
   }
+
+  /// The host's catch-up strategy can replace a suffix by a snapshot (see
+  /// SyncStart::replace_suffix); without it such a follower keeps asking.
+  void set_snapshot_catch_up(bool enabled) noexcept { snapshot_catch_up_ = enabled; }
 
   /// A client's commands, on the leader: appended in the current term.
   Result<Proposal> propose(std::vector<Command> commands, TimePoint now) {
@@ -447,10 +455,25 @@ private:
       return;
     }
     if (!suffix_verified(request.prev)) {
+      if (snapshot_catch_up_ && probe_asked_ == Cursor{hard_.term, local.index}) {
+        // We asked this term's leader to probe at our last index and it
+        // answered from beyond it again: it pruned below our last entry and
+        // cannot check our suffix. A snapshot taken above our last index
+        // holds every committed entry up to it; installing it replaces the
+        // suffix without dropping anything a majority may rely on.
+        probe_asked_.reset();
+        if (!sync_retry_at_) {
+          open_sync(from, std::move(request), /*replace_suffix=*/true);
+        } else {
+          send(from, AppendResponse{hard_.term, false, true, hard_.commit, request.round});
+        }
+        return;
+      }
       // Our uncommitted suffix may come from a deposed leader. Dropping it
       // unproven could drop entries a majority acknowledged (and then vote for
       // a log that lacks them); instead, ask the leader to check it: it probes
       // at our last index and we truncate only what it proves wrong.
+      probe_asked_ = Cursor{hard_.term, local.index};
       send(from, AppendResponse{hard_.term, false, false, local.index, request.round});
       return;
     }
@@ -606,7 +629,7 @@ private:
     send(from, AppendResponse{hard_.term, true, false, match, request.round});
   }
 
-  void open_sync(PeerId from, AppendEntries<Command> request) {
+  void open_sync(PeerId from, AppendEntries<Command> request, bool replace_suffix = false) {
     sync_ = SyncState::running;
     sync_term_ = hard_.term;
     sync_leader_ = from;
@@ -614,7 +637,8 @@ private:
     ++counters_.sync_sessions_started;
     log::info("group {}: behind leader {} (local {}, leader's previous {}); opening a catch-up session",
               self_, from, log_.last(), request.prev);
-    sync_start_ = SyncStart{request.prev, request.commit, std::move(request.entries), from, hard_.term};
+    sync_start_ =
+        SyncStart{request.prev, request.commit, std::move(request.entries), from, hard_.term, replace_suffix};
     send(from, AppendResponse{hard_.term, false, true, log_.last().index, request.round});
   }
 
@@ -1008,6 +1032,8 @@ private:
 
   // Catch-up.
   SyncState sync_ = SyncState::idle;
+  bool snapshot_catch_up_ = false;
+  std::optional<Cursor> probe_asked_; // (term, our last index) when we last asked the leader to probe there
   Term sync_term_;
   PeerId sync_leader_{};
   Index sync_leader_commit_;

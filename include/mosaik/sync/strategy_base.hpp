@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -32,11 +33,21 @@ public:
     return std::make_unique<Provider>(config_, context);
   }
 
-  /// A session that fills the log up to `position` (the leader's cursor before `entries`).
+  /// A session that fills the log up to `position` (the leader's cursor
+  /// before `entries`). With `replace_suffix`, the local log ends in a suffix
+  /// no leader could check: a strategy that can must replace it (by a
+  /// snapshot above it); one that cannot gets the plain session.
   [[nodiscard]] std::unique_ptr<Session> create_session(SessionContext& context, Cursor position,
                                                         Index leader_commit,
-                                                        std::vector<Entry<Command>> entries) const {
-    return std::make_unique<Session>(config_, context, position, leader_commit, std::move(entries));
+                                                        std::vector<Entry<Command>> entries,
+                                                        bool replace_suffix = false) const {
+    if constexpr (std::is_constructible_v<Session, const Config&, SessionContext&, Cursor, Index,
+                                          std::vector<Entry<Command>>, bool>) {
+      return std::make_unique<Session>(config_, context, position, leader_commit, std::move(entries),
+                                       replace_suffix);
+    } else {
+      return std::make_unique<Session>(config_, context, position, leader_commit, std::move(entries));
+    }
   }
 
 private:

@@ -24,7 +24,7 @@ void mosaik_fields(Self&, F&& fields) {
 }
 template <group::FieldsOf<SnapshotOffer> Self, class F>
 void mosaik_fields(Self& self, F&& fields) {
-  fields(self.snapshot);
+  fields(self.snapshot, self.replay);
 }
 template <group::FieldsOf<FetchItemsRequest> Self, class F>
 void mosaik_fields(Self& self, F&& fields) {

@@ -354,6 +354,19 @@ private:
       }
       return;
     }
+    if (range.first() != fetch->range.first()) {
+      // Entries carry no index: a range that starts later than asked cannot
+      // be told from the same entries shifted onto other indices. An honest
+      // provider answers so only when it pruned since it announced what it
+      // holds; so take nothing and ask it again what it holds (no blame).
+      ++counters_.empty_responses;
+      log::debug("log-replay: peer {} answered {} for {}: not from its start; asking what it holds", sender,
+                 range, fetch->range);
+      scheduler_.release(*fetch);
+      FetchPeer::remember(it->second.abandoned, fetch->range);
+      scheduler_.forget_availability(sender);
+      return;
+    }
     if (!LeaderBuffer<Command>::terms_follow(Term{1}, response.entries)) {
       reject(sender, range, fmt::format("terms of {} go backwards or are zero", range));
       return;
@@ -405,11 +418,16 @@ private:
       ++counters_.excluded_peers;
       scheduler_.remove_peer(sender);
       log::warn("log-replay: excluded peer {} after {} bad responses", sender, record.progress.bad_responses);
-      if (usable_peers(peers_) == 0) {
+      // Without the leader, what only it holds (its uncommitted tail) is out of
+      // reach for the rest of the session: end it, so that the host retries
+      // with a fresh one (the leader may have been faulty only for a while).
+      if (usable_peers(peers_) == 0 || sender == leader_) {
         finished_at_ = last_event_;
         outcome_ = SyncOutcome{
             SyncStatus::failed, log_.last(),
-            fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender)};
+            sender == leader_
+                ? fmt::format("the leader, peer {}, was excluded for bad responses", sender)
+                : fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender)};
         log::warn("log-replay: catch-up failed: {}", outcome_->reason);
       }
     }

@@ -32,6 +32,10 @@ struct SnapshotConfig {
   /// How long a session waits for peers to say what they hold before choosing
   /// between log replay and a snapshot.
   Duration probe_timeout = std::chrono::milliseconds{500};
+  /// A session that appends no entry and receives no item for this long
+  /// fails (the host retries with a fresh one): what it waits for may be
+  /// gone, e.g. pruned by every peer after the session chose replay.
+  Duration stall_timeout = std::chrono::seconds{60};
 
   /// Identifies the strategy and every setting that must agree across the group.
   [[nodiscard]] std::string signature() const {

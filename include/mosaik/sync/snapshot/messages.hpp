@@ -34,9 +34,11 @@ struct SnapshotQuery {
 
 /// Provider → session: the snapshot I hold (none: nullopt). Sent as the
 /// answer to a query, and unasked to the member whose request made the
-/// group take it.
+/// group take it. The leader answers a SnapshotRequest with `replay` set
+/// (and no snapshot) when its log still holds what the session lacks.
 struct SnapshotOffer {
   std::optional<SnapshotInfo> snapshot;
+  bool replay = false;
   friend bool operator==(const SnapshotOffer&, const SnapshotOffer&) = default;
 };
 
@@ -101,7 +103,7 @@ template <class Item>
   return bytes;
 }
 [[nodiscard]] inline std::size_t wire_size(const SnapshotOffer& offer) {
-  return wire::header_bytes + 1 +
+  return wire::header_bytes + 2 +
          (offer.snapshot ? wire::cursor_bytes + 8 + offer.snapshot->header.size() : 0);
 }
 [[nodiscard]] constexpr std::size_t wire_size(const FetchItemsRequest&) noexcept {

@@ -85,6 +85,14 @@ private:
   }
   void on(PeerId sender, const SnapshotRequest& request) {
     ++counters_.snapshot_requests;
+    const auto held = context_.log().available();
+    if ((request.after.is_sentinel() || held.contains(request.after)) &&
+        held.contains(request.after.next())) {
+      // Our log still holds what the session lacks (uncommitted entries, say,
+      // that need its acknowledgement to commit): no snapshot, replay from us.
+      context_.send_to(sender, SnapshotOffer{std::nullopt, /*replay=*/true});
+      return;
+    }
     if (image_ && image_->info.at.index > request.after) {
       last_used_ = context_.now(); // a fresh enough snapshot: no need for another
       context_.send_to(sender, SnapshotOffer{image_->info});

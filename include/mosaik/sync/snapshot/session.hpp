@@ -19,10 +19,10 @@ public:
   using Context = SnapshotSessionContext<Command, Item>;
 
   SnapshotSyncSession(const SnapshotConfig& config, Context& context, Cursor position, Index leader_commit,
-                      std::vector<Entry<Command>> entries)
-      : SessionDriver<SnapshotSyncCore<Command, Item>, Context>(context, config, context.log(), context,
-                                                                position, leader_commit, context.leader(),
-                                                                std::move(entries), context.timers().now()) {}
+                      std::vector<Entry<Command>> entries, bool replace_suffix = false)
+      : SessionDriver<SnapshotSyncCore<Command, Item>, Context>(
+            context, config, context.log(), context, position, leader_commit, context.leader(),
+            std::move(entries), context.timers().now(), replace_suffix) {}
 };
 
 } // namespace mosaik::sync

@@ -58,15 +58,16 @@ public:
 
   SnapshotSyncCore(const SnapshotConfig& config, LogStorage<Command>& log, SnapshotSink<Item>& sink,
                    Cursor target, Index leader_commit, std::optional<PeerId> leader,
-                   std::vector<entry_type> entries, TimePoint now)
+                   std::vector<entry_type> entries, TimePoint now, bool replace_suffix = false)
       : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader),
-        started_at_(now), buffer_(target), poll_backoff_(config.replay.availability_retry_initial) {
+        started_at_(now), buffer_(target), poll_backoff_(config.replay.availability_retry_initial),
+        progress_mark_(log.last().index, 0), progress_at_(now), replace_suffix_(replace_suffix) {
     if (LeaderBuffer<Command>::terms_follow(target.term, entries)) {
       buffer_.accept(target, std::move(entries));
     } else {
       ++counters_.stale_leader_batches;
     }
-    if (target.index <= log_.last().index) {
+    if (target.index <= log_.last().index && !replace_suffix_) {
       phase_ = Phase::replay; // nothing to fetch: log replay checks the target and appends the rest
     }
   }
@@ -79,6 +80,13 @@ public:
     }
     if (phase_ == Phase::replay) {
       start_replay(now);
+      return;
+    }
+    if (replace_suffix_) {
+      // Replay would append after a suffix no leader checked: only a snapshot above it will do.
+      log::info("snapshot-sync: our log's suffix up to {} could not be checked; fetching a snapshot above it",
+                log_.last());
+      decide(now);
       return;
     }
     log::info("snapshot-sync: catching up from {} to {}; asking {} peers what they hold", log_.last(),
@@ -187,6 +195,9 @@ public:
     if (outcome_) {
       return;
     }
+    if (stalled(now)) {
+      return;
+    }
     if (replay_) {
       replay_->on_tick(now);
       collect_replay();
@@ -269,14 +280,16 @@ public:
     if (outcome_) {
       return std::nullopt;
     }
+    const auto stall = progress_at_ + config_.stall_timeout;
     if (replay_) {
-      return replay_->next_deadline();
+      const auto replay = replay_->next_deadline();
+      return replay ? std::min(*replay, stall) : stall;
     }
     if (phase_ == Phase::probing) {
-      return probe_deadline_;
+      return std::min(probe_deadline_, stall);
     }
     std::optional<TimePoint> deadline = items_ ? items_->next_deadline() : std::nullopt;
-    for (const auto& other : {poll_at_, leader_hold_until_}) {
+    for (const auto& other : {poll_at_, leader_hold_until_, std::optional{stall}}) {
       if (other && (!deadline || *other < *deadline)) {
         deadline = other;
       }
@@ -402,6 +415,15 @@ private:
   }
 
   void on_offer(PeerId sender, const SnapshotOffer& offer, TimePoint now) {
+    if (offer.replay && sender == leader_ && !chosen_ && !replace_suffix_) {
+      // The leader still holds the start of the gap (what it announced is
+      // commit-bounded; its uncommitted tail may need our acknowledgement to
+      // commit): replay from it rather than wait for a snapshot that cannot commit.
+      log::info("snapshot-sync: leader {} still holds {}; replaying from it", sender,
+                log_.last().index.next());
+      start_replay(now);
+      return;
+    }
     if (!offer.snapshot) {
       offers_.erase(sender);
       if (items_) {
@@ -501,6 +523,12 @@ private:
       }
       return;
     }
+    if (range.first() != fetch->range.first()) {
+      // Providers serve items from the start of a request (items are never pruned).
+      reject(sender, range, now,
+             fmt::format("items {} do not start where the request {} does", range, fetch->range));
+      return;
+    }
     items_->complete(*fetch, range);
     FetchPeer::remember(record.accepted, range);
     record.response_time.sample(now - fetch->sent_at);
@@ -549,9 +577,12 @@ private:
       }
       log::warn("snapshot-sync: excluded peer {} after {} bad responses", sender,
                 record.progress.bad_responses);
-      if (usable_peers(peers_) == 0) {
+      if (usable_peers(peers_) == 0 || sender == leader_) {
         // Nobody left to fetch from (excluded peers are never asked again): end, as log replay does.
-        fail(now, fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender));
+        fail(now,
+             sender == leader_
+                 ? fmt::format("the leader, peer {}, was excluded for bad responses", sender)
+                 : fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender));
       }
     }
   }
@@ -614,6 +645,33 @@ private:
   }
 
   // ---- plumbing ----------------------------------------------------------------
+
+  /// Ends a session that made no progress (no entry appended, no item
+  /// received) for the stall timeout: what it waits for may be gone for good
+  /// (every peer pruned the entries a replay needs after it chose replay, the
+  /// only source was excluded); the host retries with a fresh session, whose
+  /// probe sees the peers as they are now.
+  bool stalled(TimePoint now) {
+    const auto mark = std::pair{log_.last().index, items_done_};
+    if (mark != progress_mark_) {
+      progress_mark_ = mark;
+      progress_at_ = now;
+      return false;
+    }
+    if (now - progress_at_ < config_.stall_timeout) {
+      return false;
+    }
+    if (replay_) {
+      replay_->cancel("stalled");
+      (void)replay_->take_outbox();
+    }
+    outbox_.clear();
+    fail(now,
+         fmt::format("no progress for {} ms (log at {}, {} snapshot items)",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(config_.stall_timeout).count(),
+                     log_.last(), items_done_));
+    return true;
+  }
 
   void fail(TimePoint now, std::string reason) {
     log::warn("snapshot-sync: catch-up failed: {}", reason);
@@ -686,6 +744,11 @@ private:
 
   // replay
   std::optional<LogReplayCore<Command>> replay_;
+
+  // progress, for the stall timeout
+  std::pair<Index, std::uint64_t> progress_mark_;
+  TimePoint progress_at_;
+  bool replace_suffix_ = false;
 };
 
 } // namespace mosaik::sync

@@ -1,0 +1,750 @@
+// mosaik-torture: a randomized fault-injection campaign on the simulator, in
+// the manner of FoundationDB's simulation and TigerBeetle's VOPR. Each seed
+// builds a random world — a KvStore group of 3 to 7 peers catching up by log
+// replay or by snapshot, in memory or on FileLogs, with some members joining
+// late — runs a random client workload under random faults (crashes and
+// restarts, symmetric and one-way partitions, loss up to 30%, duplication,
+// reordering, latency spikes, a slow peer, late joiners, the leader crashed
+// during a catch-up, byzantine providers answering catch-up requests with
+// wrong ranges, wrong terms, truncated or miscounted payloads), then stops
+// the faults and checks:
+//
+//   - Raft's safety rules, continuously (GroupWorld: one leader per term, log
+//     matching, leader completeness, state-machine safety);
+//   - no acknowledged command lost (every acknowledged put is in the final
+//     state, and at its index in every log that still holds it);
+//   - every catch-up session completes with a log that matches the
+//     committed prefix, or fails cleanly; its memory stays within bounds;
+//   - liveness: once faults stop, a leader is elected, a barrier commits and
+//     every member converges to one state within a bound of simulated time.
+//
+// A violation prints the seed, the invariant, the last events and the command
+// that replays that seed with full trace logging; the exit status is 1.
+//
+//   mosaik-torture [--seeds N] [--from S] [--seed S] [--faults LIST] [--json]
+//                  [--storage memory|file|mixed] [--trace] [--quiet]
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <mosaik/core/log.hpp>
+#include <mosaik/group/file_hard_state.hpp>
+#include <mosaik/machines/kv_store.hpp>
+#include <mosaik/net/sim/group_world.hpp>
+#include <mosaik/net/sim/random.hpp>
+#include <mosaik/storage/file_log.hpp>
+#include <mosaik/storage/snapshot_store.hpp>
+
+namespace {
+
+using namespace mosaik;
+using namespace std::chrono_literals;
+using Kv = machines::KvStore;
+using Strategy = sync::SnapshotSync<group::Replicated<Kv>>;
+using World = sim::GroupWorld<Kv, Strategy>;
+using LogCommand = group::LogCommand<Kv::Command>;
+
+// ---- faults -----------------------------------------------------------------------
+
+enum class Fault : std::uint8_t {
+  crash,
+  partition,
+  one_way,
+  loss,
+  duplicate,
+  reorder,
+  latency,
+  slow_peer,
+  late_join,
+  leader_crash_in_sync,
+  byzantine,
+};
+constexpr std::array<std::pair<Fault, std::string_view>, 11> kFaults{
+    {{Fault::crash, "crash"},
+     {Fault::partition, "partition"},
+     {Fault::one_way, "one-way"},
+     {Fault::loss, "loss"},
+     {Fault::duplicate, "duplicate"},
+     {Fault::reorder, "reorder"},
+     {Fault::latency, "latency"},
+     {Fault::slow_peer, "slow-peer"},
+     {Fault::late_join, "late-join"},
+     {Fault::leader_crash_in_sync, "leader-crash-in-sync"},
+     {Fault::byzantine, "byzantine"}}};
+
+std::string_view name_of(Fault fault) {
+  for (const auto& [value, name] : kFaults) {
+    if (value == fault) {
+      return name;
+    }
+  }
+  return "?";
+}
+
+enum class StorageKind : std::uint8_t { memory, file, mixed };
+
+struct Settings {
+  std::uint64_t from = 1;
+  std::uint64_t seeds = 1;
+  std::set<Fault> faults;
+  StorageKind storage = StorageKind::mixed;
+  bool json = false;
+  bool trace = false;
+  bool quiet = false;
+  std::string program = "mosaik-torture";
+};
+
+// ---- one seed ------------------------------------------------------------------------
+
+struct Tally {
+  std::map<std::string, std::uint64_t> faults;
+  std::uint64_t sessions_started = 0;
+  std::uint64_t sessions_completed = 0;
+  std::uint64_t sessions_failed = 0;
+  std::uint64_t snapshot_installs = 0;
+  std::uint64_t acknowledged = 0;
+  double simulated_seconds = 0;
+};
+
+struct Violation {
+  std::string invariant;
+  std::string detail;
+};
+
+/// A temporary directory for the file worlds of one seed, removed at the end.
+struct TempDir {
+  explicit TempDir(std::uint64_t seed)
+      : path(std::filesystem::temp_directory_path() / fmt::format("mosaik-torture-{}-{}", ::getpid(), seed)) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path path;
+};
+
+class Run {
+public:
+  Run(std::uint64_t seed, const Settings& settings, Tally& tally)
+      : seed_(seed), settings_(settings), tally_(tally), rng_(seed * 0x9e3779b97f4a7c15ULL + 17),
+        simulator_(seed), network_(simulator_), world_(simulator_, network_) {}
+
+  std::optional<Violation> operator()() {
+    build();
+    for (int step = 0; step < steps_ && !violation_; ++step) {
+      inject();
+      load();
+      advance(Duration{static_cast<Duration::rep>(rng_.uniform(400) + 50) * 1'000'000});
+      check_world();
+    }
+    if (!violation_) {
+      settle();
+    }
+    tally_.simulated_seconds += std::chrono::duration<double>(simulator_.now().time_since_epoch()).count();
+    return violation_;
+  }
+
+  [[nodiscard]] const std::deque<std::string>& events() const noexcept { return events_; }
+
+private:
+  // ---- the world ---------------------------------------------------------------------
+
+  void build() {
+    const auto count = 3 + rng_.uniform(5); // 3..7 peers
+    for (std::uint64_t i = 1; i <= count; ++i) {
+      ids_.push_back(PeerId{i});
+    }
+    const bool file = settings_.storage == StorageKind::file ||
+                      (settings_.storage == StorageKind::mixed && rng_.uniform(2) == 0);
+    sync::SnapshotConfig config;
+    config.replay.batch_size = 20 + rng_.uniform(200);
+    config.replay.max_inflight_per_peer = static_cast<std::uint32_t>(1 + rng_.uniform(3));
+    config.replay.fetch_timeout = 2s;
+    config.replay.min_fetch_timeout = 50ms;
+    config.replay.max_buffered_entries = 500;
+    config.item_batch = 10 + rng_.uniform(100);
+    // Half the worlds snapshot and prune (catch-up by snapshot), half replay only.
+    const bool snapshots = rng_.uniform(2) == 0;
+    config.snapshot_interval = snapshots ? 20 + rng_.uniform(80) : 0;
+    config.retained_entries = snapshots ? 5 + rng_.uniform(30) : 0;
+    config.snapshot_ttl = 5s;
+    config.probe_timeout = 200ms;
+    config.stall_timeout = 5s;
+    config_ = config;
+    note("world: {} peers, {} storage, {}, batch {}, inflight {}", count, file ? "file" : "memory",
+         snapshots ? fmt::format("snapshots every {} (retain {})", config.snapshot_interval,
+                                 config.retained_entries)
+                   : std::string{"log replay only"},
+         config.replay.batch_size, config.replay.max_inflight_per_peer);
+    if (file) {
+      dir_.emplace(seed_);
+      const auto root = dir_->path;
+      world_.set_storage(
+          [root](PeerId id) {
+            const auto dir = root / std::to_string(id.value());
+            storage::FileLogOptions options;
+            options.directory = dir / "log";
+            options.fsync = storage::FsyncPolicy::never; // the process never dies: page cache is enough
+            options.segment_bytes = 64 * 1024;
+            auto log = storage::FileLog<LogCommand>::open(options);
+            auto hard = group::FileHardState::open(dir / "hard-state");
+            if (log.index() != 0 || hard.index() != 0) {
+              throw std::runtime_error(log.index() != 0 ? std::get<1>(log) : std::get<1>(hard));
+            }
+            return World::Storage{std::move(std::get<0>(log)), std::move(std::get<0>(hard)),
+                                  std::make_unique<storage::FileSnapshotStore<Kv::SnapshotItem>>(dir)};
+          },
+          true);
+    }
+    sim::LinkConfig link;
+    link.latency = 2ms;
+    link.jitter = 1ms;
+    link.bandwidth_bytes_per_second = 50e6;
+    network_.set_default_link(link);
+    World::Options options;
+    options.key = "torture";
+    for (const auto id : ids_) {
+      options.config.members.push_back(group::MemberSpec{id});
+    }
+    options.config.election_timeout = 200ms;
+    options.config.election_jitter = 100ms;
+    options.config.heartbeat_interval = 50ms;
+    options.config.bootstrap_delay = 100ms;
+    options.config.forward_timeout = 2s;
+    options.config.sync_retry_backoff = 100ms;
+    options.strategy = Strategy{config};
+    options.commit_timeout = 10s;
+    // A majority starts at once; the others join late (they catch up).
+    const auto majority = ids_.size() / 2 + 1;
+    for (std::size_t i = 0; i < ids_.size(); ++i) {
+      world_.add(ids_[i], options);
+      if (i < majority || rng_.uniform(2) == 0) {
+        start(ids_[i]);
+      } else {
+        waiting_.insert(ids_[i]);
+      }
+    }
+    world_.on_event([this](PeerId id, const group::GroupEvent& event) { on_event(id, event); });
+    world_.hub().set_send_filter([this](PeerId from, PeerId to, World::Message message) {
+      return filter(from, to, std::move(message));
+    });
+  }
+
+  void start(PeerId id) {
+    world_.start(id);
+    live_.insert(id);
+  }
+
+  // ---- faults ------------------------------------------------------------------------
+
+  [[nodiscard]] bool enabled(Fault fault) const { return settings_.faults.contains(fault); }
+
+  PeerId any() { return ids_[rng_.uniform(ids_.size())]; }
+
+  void count(Fault fault) { ++tally_.faults[std::string{name_of(fault)}]; }
+
+  void inject() {
+    const auto fault = kFaults[rng_.uniform(kFaults.size())].first;
+    if (!enabled(fault)) {
+      return;
+    }
+    const auto who = any();
+    switch (fault) {
+    case Fault::crash:
+      if (live_.contains(who) && live_.size() > 1) {
+        crash(who, "crash");
+      } else if (down_.contains(who)) {
+        restart(who);
+      }
+      return;
+    case Fault::partition: {
+      const auto other = any();
+      if (other != who) {
+        network_.partition(who, other);
+        count(fault);
+        note("partition {} <-> {}", who, other);
+      } else {
+        network_.heal_all();
+        note("heal all");
+      }
+      return;
+    }
+    case Fault::one_way: {
+      const auto other = any();
+      if (other != who) {
+        network_.partition_one_way(who, other);
+        count(fault);
+        note("partition {} -> {}", who, other);
+      }
+      return;
+    }
+    case Fault::loss:
+    case Fault::duplicate:
+    case Fault::reorder: {
+      auto link = network_.default_link();
+      const auto level = static_cast<double>(rng_.uniform(31)) / 100.0; // up to 30%
+      (fault == Fault::loss ? link.loss : fault == Fault::duplicate ? link.duplicate : link.reorder) = level;
+      network_.set_default_link(link);
+      count(fault);
+      note("{} on every link: {:.0f}%", name_of(fault), level * 100);
+      return;
+    }
+    case Fault::latency: {
+      auto link = network_.default_link();
+      link.latency = Duration{static_cast<Duration::rep>(1 + rng_.uniform(300)) * 1'000'000};
+      network_.set_default_link(link);
+      count(fault);
+      note("latency spike: {} ms",
+           std::chrono::duration_cast<std::chrono::milliseconds>(link.latency).count());
+      return;
+    }
+    case Fault::slow_peer: {
+      auto link = network_.default_link();
+      link.bandwidth_bytes_per_second = 20e3 + static_cast<double>(rng_.uniform(200'000));
+      for (const auto other : ids_) {
+        if (other != who) {
+          network_.set_link_both(who, other, link);
+        }
+      }
+      count(fault);
+      note("slow peer {}: {:.0f} kB/s", who, link.bandwidth_bytes_per_second / 1e3);
+      return;
+    }
+    case Fault::late_join:
+      if (!waiting_.empty()) {
+        const auto id = *waiting_.begin();
+        waiting_.erase(waiting_.begin());
+        start(id);
+        count(fault);
+        note("late join of {}", id);
+      }
+      return;
+    case Fault::leader_crash_in_sync: {
+      const auto leader = world_.leader();
+      const bool someone_syncing =
+          std::any_of(live_.begin(), live_.end(), [this](PeerId id) { return world_[id].core().syncing(); });
+      if (leader && someone_syncing && live_.size() > 1) {
+        crash(*leader, "leader crash during a catch-up");
+        count(fault);
+      }
+      return;
+    }
+    case Fault::byzantine:
+      if (byzantine_.size() + 1 < ids_.size() / 2 + 1) { // keep an honest majority
+        byzantine_[who] = static_cast<int>(rng_.uniform(4));
+        count(fault);
+        note("peer {} turns byzantine (mode {})", who, byzantine_[who]);
+      }
+      return;
+    }
+  }
+
+  void crash(PeerId id, std::string_view why) {
+    world_.crash(id);
+    live_.erase(id);
+    down_.insert(id);
+    count(Fault::crash);
+    note("{}: {}", why, id);
+  }
+  void restart(PeerId id) {
+    down_.erase(id);
+    world_.restart(id);
+    live_.insert(id);
+    note("restart {}", id);
+  }
+
+  /// Byzantine providers answer catch-up requests wrongly (in ways a session
+  /// can tell: the protocol has no content digests, so a provider that serves
+  /// well-formed entries of the right terms with other commands is out of scope).
+  std::optional<World::Message> filter(PeerId from, PeerId, World::Message message) {
+    const auto it = byzantine_.find(from);
+    if (it == byzantine_.end() || message.body.index() != 1) {
+      return message;
+    }
+    auto& body = std::get<1>(message.body);
+    if (auto* response = std::get_if<sync::FetchEntriesResponse<LogCommand>>(&body);
+        response && !response->entries.empty()) {
+      switch (it->second) {
+      case 0: // a wrong range: shifted by one
+        response->range = IndexRange{response->range.first().next(), response->range.last().next()};
+        break;
+      case 1: // wrong terms: beyond any leader's, or zero
+        response->entries.back().term =
+            Term{rng_.uniform(2) == 0 ? std::uint64_t{0} : std::uint64_t{1'000'000}};
+        break;
+      case 2: // truncated: an entry short of its range
+        response->entries.pop_back();
+        break;
+      default: // garbage: a range unrelated to what was asked
+        response->range =
+            IndexRange::starting_at(Index{1 + rng_.uniform(1'000'000)}, response->entries.size());
+        break;
+      }
+    } else if (auto* items = std::get_if<sync::FetchItemsResponse<Kv::SnapshotItem>>(&body);
+               items && !items->items.empty()) {
+      switch (it->second) {
+      case 0:
+        items->range = IndexRange{items->range.first().next(), items->range.last().next()};
+        break;
+      case 1:
+        items->at = Cursor{Term{1'000'000}, items->at.index};
+        break;
+      case 2:
+        items->items.pop_back();
+        break;
+      default:
+        items->range = IndexRange::starting_at(Index{1 + rng_.uniform(1'000'000)}, items->items.size());
+        break;
+      }
+    }
+    return message;
+  }
+
+  // ---- the workload -----------------------------------------------------------------
+
+  void load() {
+    for (int k = 0, n = static_cast<int>(1 + rng_.uniform(6)); k < n; ++k) {
+      const auto at = any();
+      if (!live_.contains(at)) {
+        continue;
+      }
+      const auto key = fmt::format("k{}", next_key_++);
+      auto result = std::make_shared<std::optional<group::Result<Index>>>();
+      world_.spawn(world_[at].execute(Kv::put(key, "v" + key)), result);
+      puts_.push_back(Put{key, result});
+    }
+  }
+
+  void advance(Duration duration) { simulator_.run_until(simulator_.now() + duration); }
+
+  // ---- what is checked ----------------------------------------------------------------
+
+  void on_event(PeerId id, const group::GroupEvent& event) {
+    using Kind = group::GroupEvent::Kind;
+    if (event.kind == Kind::sync_started) {
+      ++tally_.sessions_started;
+    } else if (event.kind == Kind::snapshot_installed) {
+      ++tally_.snapshot_installs;
+      note("{} installed a snapshot at {}", id, event.index);
+    } else if (event.kind == Kind::sync_finished && event.outcome) {
+      (event.outcome->ok() ? tally_.sessions_completed : tally_.sessions_failed) += 1;
+      if (event.progress) {
+        // The session's memory: out-of-order entries within its window, the leader buffer within its cap.
+        const auto& counters = event.progress->counters;
+        const auto window = static_cast<std::uint64_t>(ids_.size()) * config_.replay.max_inflight_per_peer *
+                            std::max(config_.replay.batch_size, config_.item_batch);
+        if (counters.max_entries_held > window) {
+          fail("session memory", fmt::format("peer {} held {} entries out of order, its window is {}", id,
+                                             counters.max_entries_held, window));
+        }
+        if (counters.max_buffered_entries > config_.replay.max_buffered_entries + config_.replay.batch_size) {
+          fail("session memory",
+               fmt::format("peer {} buffered {} leader entries, the cap is {}", id,
+                           counters.max_buffered_entries, config_.replay.max_buffered_entries));
+        }
+      }
+      if (!event.outcome->ok()) {
+        note("{}'s catch-up ended {}: {}", id, sync::to_string(event.outcome->status), event.outcome->reason);
+      }
+    }
+  }
+
+  void check_world() {
+    if (!world_.violations().empty() && !violation_) {
+      const auto& first = world_.violations().front();
+      fail(first.invariant, first.detail);
+    }
+  }
+
+  void fail(std::string invariant, std::string detail) {
+    if (!violation_) {
+      note("VIOLATION {}: {}", invariant, detail);
+      violation_ = Violation{std::move(invariant), std::move(detail)};
+    }
+  }
+
+  /// Faults stop; everything must settle within the bound, and nothing acknowledged may be lost.
+  void settle() {
+    note("faults stop");
+    byzantine_.clear();
+    network_.heal_all();
+    sim::LinkConfig clean;
+    clean.latency = 1ms;
+    network_.set_default_link(clean);
+    for (const auto a : ids_) {
+      for (const auto b : ids_) {
+        if (a != b) {
+          network_.set_link(a, b, clean);
+        }
+      }
+    }
+    for (const auto id : std::vector<PeerId>(down_.begin(), down_.end())) {
+      restart(id);
+    }
+    for (const auto id : std::vector<PeerId>(waiting_.begin(), waiting_.end())) {
+      start(id);
+    }
+    waiting_.clear();
+    const auto deadline = simulator_.now() + liveness_bound_;
+    const auto answered = [&] {
+      return std::all_of(puts_.begin(), puts_.end(), [](const Put& put) { return put.result->has_value(); });
+    };
+    world_.run_until(answered, deadline - simulator_.now());
+    if (!answered()) {
+      return fail("liveness", "client operations still unanswered after the faults stopped");
+    }
+    std::optional<PeerId> leader;
+    std::optional<group::Result<Index>> barrier;
+    while (simulator_.now() < deadline && !(barrier && barrier->ok())) {
+      world_.run_until([&] { return world_.leader().has_value(); }, deadline - simulator_.now());
+      leader = world_.leader();
+      if (!leader) {
+        break;
+      }
+      barrier = world_.await(world_[*leader].execute(Kv::put("barrier", "b")), deadline - simulator_.now());
+      if (!barrier || !barrier->ok()) {
+        advance(100ms); // e.g. the leader stepped down at once: let the group move on before asking again
+      }
+    }
+    if (!barrier || !barrier->ok()) {
+      return fail("liveness",
+                  fmt::format("no barrier committed within {} s of the faults stopping",
+                              std::chrono::duration_cast<std::chrono::seconds>(liveness_bound_).count()));
+    }
+    const auto target = barrier->value();
+    const auto converged = [&] {
+      std::optional<std::uint64_t> digest;
+      for (const auto id : ids_) {
+        const auto& group = world_[id];
+        if (group.applied() < target || (digest && group.machine().digest() != *digest)) {
+          return false;
+        }
+        digest = group.machine().digest();
+      }
+      return true;
+    };
+    world_.run_until(converged, std::max(deadline - simulator_.now(), Duration{1s}));
+    if (!converged()) {
+      std::string state;
+      for (const auto id : ids_) {
+        const auto& group = world_[id];
+        const auto progress = group.sync_progress();
+        state += fmt::format(" {}: applied {} last {} syncing {}{};", id, group.applied(), group.last(),
+                             group.core().syncing(),
+                             progress ? fmt::format(" (session at {}, target {}, {} s)", progress->remaining,
+                                                    progress->target,
+                                                    std::chrono::duration<double>(progress->elapsed).count())
+                                      : std::string{group.core().syncing() ? " (no session)" : ""});
+      }
+      return fail("liveness", fmt::format("members did not converge on the barrier at {}:{}", target, state));
+    }
+    world_.check_logs();
+    check_world();
+    // No acknowledged put lost: in the state of every member, and at its index in every log that holds it.
+    for (const auto& put : puts_) {
+      const auto& result = **put.result;
+      if (!result.ok()) {
+        continue;
+      }
+      ++tally_.acknowledged;
+      for (const auto id : ids_) {
+        const auto& group = world_[id];
+        if (group.machine().query(Kv::Query{put.key}) != std::optional<std::string>{"v" + put.key}) {
+          return fail("acknowledged write lost",
+                      fmt::format("put {} acknowledged at {} is not in peer {}'s state", put.key,
+                                  result.value(), id));
+        }
+        const auto* entry = group.log().get(result.value());
+        if (entry != nullptr && (entry->command.user() == nullptr || entry->command.user()->key != put.key)) {
+          return fail("acknowledged write lost",
+                      fmt::format("peer {}'s log holds another command at {}, where put {} was acknowledged",
+                                  id, result.value(), put.key));
+        }
+      }
+    }
+  }
+
+  template <class... Args>
+  void note(fmt::format_string<Args...> format, Args&&... args) {
+    events_.push_back(fmt::format("[t={:>7.3f}s] {}",
+                                  std::chrono::duration<double>(simulator_.now().time_since_epoch()).count(),
+                                  fmt::format(format, std::forward<Args>(args)...)));
+    if (events_.size() > 40) {
+      events_.pop_front();
+    }
+    if (settings_.trace) {
+      log::info("torture: {}", events_.back());
+    }
+  }
+
+  struct Put {
+    std::string key;
+    std::shared_ptr<std::optional<group::Result<Index>>> result;
+  };
+
+  std::uint64_t seed_;
+  const Settings& settings_;
+  Tally& tally_;
+  sim::Random rng_;
+  std::optional<TempDir> dir_; // outlives the world (declared first)
+  sim::Simulator simulator_;
+  sim::Network network_;
+  World world_;
+  sync::SnapshotConfig config_;
+  std::vector<PeerId> ids_;
+  std::set<PeerId> live_, down_, waiting_;
+  std::map<PeerId, int> byzantine_;
+  std::vector<Put> puts_;
+  std::uint64_t next_key_ = 0;
+  std::deque<std::string> events_;
+  std::optional<Violation> violation_;
+  int steps_ = 30;
+  Duration liveness_bound_ = 120s;
+};
+
+// ---- the command line --------------------------------------------------------------------
+
+int usage(const std::string& program, int status) {
+  std::string faults;
+  for (const auto& [fault, name] : kFaults) {
+    faults += fmt::format("{}{}", faults.empty() ? "" : ",", name);
+  }
+  fmt::print(stderr,
+             "usage: {} [--seeds N] [--from S] [--seed S] [--faults LIST|all] [--storage memory|file|mixed]\n"
+             "          [--json] [--trace] [--quiet]\n"
+             "  faults: {}\n",
+             program, faults);
+  return status;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  settings.program = argv[0];
+  for (const auto& [fault, name] : kFaults) {
+    settings.faults.insert(fault);
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    const auto value = [&]() -> std::optional<std::string> {
+      return i + 1 < argc ? std::optional<std::string>{argv[++i]} : std::nullopt;
+    };
+    try {
+      if (flag == "--seeds") {
+        settings.seeds = std::stoull(value().value());
+      } else if (flag == "--from") {
+        settings.from = std::stoull(value().value());
+      } else if (flag == "--seed") {
+        settings.from = std::stoull(value().value());
+        settings.seeds = 1;
+      } else if (flag == "--faults") {
+        const auto list = value().value();
+        if (list != "all") {
+          settings.faults.clear();
+          std::size_t start = 0;
+          while (start <= list.size()) {
+            const auto end = std::min(list.find(',', start), list.size());
+            const auto name = list.substr(start, end - start);
+            const auto it = std::find_if(kFaults.begin(), kFaults.end(),
+                                         [&](const auto& item) { return item.second == name; });
+            if (it == kFaults.end()) {
+              fmt::print(stderr, "unknown fault '{}'\n", name);
+              return usage(settings.program, 2);
+            }
+            settings.faults.insert(it->first);
+            start = end + 1;
+          }
+        }
+      } else if (flag == "--storage") {
+        const auto kind = value().value();
+        settings.storage = kind == "memory" ? StorageKind::memory
+                           : kind == "file" ? StorageKind::file
+                                            : StorageKind::mixed;
+      } else if (flag == "--json") {
+        settings.json = true;
+      } else if (flag == "--trace") {
+        settings.trace = true;
+      } else if (flag == "--quiet") {
+        settings.quiet = true;
+      } else {
+        return usage(settings.program, flag == "--help" || flag == "-h" ? 0 : 2);
+      }
+    } catch (const std::exception&) {
+      return usage(settings.program, 2);
+    }
+  }
+  log::set_level(settings.trace ? log::Level::trace : log::Level::off);
+
+  Tally tally;
+  std::uint64_t violations = 0;
+  const auto started = std::chrono::steady_clock::now();
+  for (std::uint64_t seed = settings.from; seed < settings.from + settings.seeds; ++seed) {
+    Run run{seed, settings, tally};
+    const auto violation = run();
+    if (violation) {
+      ++violations;
+      fmt::print(stderr, "\nVIOLATION seed {}: {}: {}\nlast events:\n", seed, violation->invariant,
+                 violation->detail);
+      for (const auto& event : run.events()) {
+        fmt::print(stderr, "  {}\n", event);
+      }
+      std::string faults_flag;
+      if (settings.faults.size() != kFaults.size()) {
+        std::string list;
+        for (const auto fault : settings.faults) {
+          list += fmt::format("{}{}", list.empty() ? "" : ",", name_of(fault));
+        }
+        faults_flag = " --faults " + list;
+      }
+      fmt::print(stderr, "replay: {} --seed {}{}{} --trace\n", settings.program, seed, faults_flag,
+                 settings.storage == StorageKind::mixed  ? ""
+                 : settings.storage == StorageKind::file ? " --storage file"
+                                                         : " --storage memory");
+    } else if (!settings.quiet && !settings.json && settings.seeds > 1 &&
+               (seed - settings.from + 1) % 100 == 0) {
+      fmt::print("{} seeds, {} violations\n", seed - settings.from + 1, violations);
+      std::fflush(stdout);
+    }
+  }
+  const auto wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (settings.json) {
+    std::string faults;
+    for (const auto& [name, count] : tally.faults) {
+      faults += fmt::format("{}\"{}\":{}", faults.empty() ? "" : ",", name, count);
+    }
+    fmt::print("{{\"seeds\":{},\"from\":{},\"violations\":{},\"faults\":{{{}}},\"sessions_started\":{},"
+               "\"sessions_completed\":{},\"sessions_failed\":{},\"snapshot_installs\":{},"
+               "\"acknowledged_writes\":{},\"simulated_hours\":{:.3f},\"wall_seconds\":{:.1f}}}\n",
+               settings.seeds, settings.from, violations, faults, tally.sessions_started,
+               tally.sessions_completed, tally.sessions_failed, tally.snapshot_installs, tally.acknowledged,
+               tally.simulated_seconds / 3600, wall);
+  } else if (!settings.quiet) {
+    fmt::print("{} seeds from {}: {} violations; {} catch-up sessions ({} completed, {} failed), {} snapshot "
+               "installs, {} acknowledged writes checked, {:.2f} simulated hours, {:.1f} s\n",
+               settings.seeds, settings.from, violations, tally.sessions_started, tally.sessions_completed,
+               tally.sessions_failed, tally.snapshot_installs, tally.acknowledged,
+               tally.simulated_seconds / 3600, wall);
+  }
+  return violations == 0 ? 0 : 1;
+}

@@ -1,0 +1,48 @@
+#pragma once
+// The part of the fake provider contexts (log replay, snapshot) that is the
+// same for both: a local in-memory log with a settable commit index, and
+// every message the provider sends, recorded.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <mosaik/core/ids.hpp>
+#include <mosaik/storage/in_memory_log.hpp>
+
+namespace mosaik::test {
+
+/// The command the fake context's log holds at `index`.
+inline std::string command_for(std::uint64_t index) {
+  return "command-" + std::to_string(index);
+}
+/// The term the fake context's log holds at `index`.
+inline Term term_for(std::uint64_t index) {
+  return Term{1 + index / 7};
+}
+
+/// A `Base` provider context over `storage` that records what it sends.
+template <class Base, class Message>
+class FakeLogContext : public Base {
+public:
+  InMemoryLog<std::string> storage;
+  Index commit{};
+  std::vector<std::pair<PeerId, Message>> sent;
+
+  /// Entries 1..=count, committed up to `committed`.
+  void fill(std::uint64_t count, std::uint64_t committed) {
+    for (std::uint64_t i = 1; i <= count; ++i) {
+      storage.append(command_for(i), term_for(i));
+    }
+    commit = Index{committed};
+  }
+
+  [[nodiscard]] const LogStorage<std::string>& log() const override { return storage; }
+  [[nodiscard]] Index commit_index() const override { return commit; }
+  void send_to(PeerId peer, Message message) override { sent.emplace_back(peer, std::move(message)); }
+  [[nodiscard]] GroupId group_id() const override { return GroupId{1}; }
+  [[nodiscard]] NetworkId network_id() const override { return NetworkId{2}; }
+};
+
+} // namespace mosaik::test
