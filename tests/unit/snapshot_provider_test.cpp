@@ -307,6 +307,27 @@ TEST_CASE("SnapshotProvider: a snapshot request is answered at once with a fresh
   }
 }
 
+TEST_CASE("SnapshotProvider: a leader whose log holds what the session lacks answers replay",
+          "[snapshot][snapshot_provider]") {
+  FakeContext context;
+  context.fill(100, 100);
+  context.storage.prune_prefix(Index{20});
+  Provider provider(config_with(10), context);
+  const PeerId asker{7};
+  // Its log holds 21..100; sessions whose logs end inside it ask.
+  CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotRequest{Index{50}}}, asker) ==
+        SnapshotOffer{std::nullopt, true});
+  CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotRequest{Index{99}}}, asker) ==
+        SnapshotOffer{std::nullopt, true});
+  CHECK(context.snapshot_requests.empty());
+  // Below what it holds (the session's suffix cannot be checked) or at its end: a snapshot is asked for.
+  context.sent.clear();
+  provider.receive(asker, Message{SnapshotRequest{Index{10}}});
+  provider.receive(asker, Message{SnapshotRequest{Index{100}}});
+  CHECK(context.sent.empty());
+  CHECK(context.snapshot_requests == std::vector<PeerId>{asker, asker});
+}
+
 TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetches keep it",
           "[snapshot][snapshot_provider]") {
   FakeContext context;
