@@ -27,6 +27,8 @@ MOSAIK_DEB_PACKAGES=(
   iproute2
   jq
   openssl
+  clang
+  libclang-rt-14-dev
 )
 
 mosaik_log() { printf '==> %s\n' "$*" >&2; }
