@@ -29,6 +29,7 @@ MOSAIK_DEB_PACKAGES=(
   openssl
   clang
   libclang-rt-14-dev
+  ccache
 )
 
 mosaik_log() { printf '==> %s\n' "$*" >&2; }
@@ -72,6 +73,11 @@ mosaik_build() {
   local configure_args=()
   if command -v ccache >/dev/null 2>&1; then
     configure_args+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    # Paths below the checkout are hashed relative to it, so that every clone
+    # of the repository (a CI checkout, a worktree) shares one cache.
+    # (The working directory is left out of the hash too: -g would add it.)
+    export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$MOSAIK_ROOT}
+    export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
     # Lets ccache cache translation units that use the test precompiled header.
     export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
   fi
