@@ -408,7 +408,7 @@ private:
                items && !items->items.empty()) {
       switch (it->second) {
       case 0:
-        items->range = IndexRange{items->range.first(), items->range.last().next()};
+        items->range = ItemRange{items->range.first(), items->range.last().next()};
         break;
       case 1:
         items->at = Cursor{Term{1'000'000}, items->at.index};
@@ -418,7 +418,7 @@ private:
         break;
       default:
         items->range =
-            IndexRange::starting_at(Index{1'000'000 + rng_.uniform(1'000'000)}, items->items.size());
+            ItemRange::starting_at(ItemNumber{1'000'000 + rng_.uniform(1'000'000)}, items->items.size());
         break;
       }
     }

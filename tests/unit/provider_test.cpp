@@ -42,7 +42,8 @@ public:
 const PeerId asker{42};
 
 /// The one FetchEntriesResponse the provider sent for `request`.
-Response fetch(LogReplayProvider<std::string>& provider, FakeProviderContext& context, IndexRange request) {
+Response fetch_range(LogReplayProvider<std::string>& provider, FakeProviderContext& context,
+                     IndexRange request) {
   context.sent.clear();
   provider.receive(asker, Message{FetchEntriesRequest{request}});
   REQUIRE(context.sent.size() == 1);
@@ -65,7 +66,7 @@ void check_entries_match(const Response& response) {
 /// Fetches `request` and checks that the answer covers `served`, with the entries as stored.
 void check_serves(LogReplayProvider<std::string>& provider, FakeProviderContext& context, IndexRange request,
                   IndexRange served) {
-  const auto response = fetch(provider, context, request);
+  const auto response = fetch_range(provider, context, request);
   CHECK(response.range == served);
   check_entries_match(response);
 }
@@ -135,15 +136,15 @@ TEST_CASE("LogReplayProvider: the requested range is really returned", "[provide
   context.fill(100, 100);
   LogReplayProvider<std::string> provider(config_with(2000), context);
 
-  auto response = fetch(provider, context, r(17, 42));
+  auto response = fetch_range(provider, context, r(17, 42));
   CHECK(response.range == r(17, 42));
   check_entries_match(response);
 
-  response = fetch(provider, context, r(100, 100));
+  response = fetch_range(provider, context, r(100, 100));
   CHECK(response.range == r(100, 100));
   check_entries_match(response);
 
-  response = fetch(provider, context, r(1, 1));
+  response = fetch_range(provider, context, r(1, 1));
   CHECK(response.range == r(1, 1));
   check_entries_match(response);
 
@@ -156,11 +157,11 @@ TEST_CASE("LogReplayProvider: a fetch is capped to batch_size from its start", "
   context.fill(100, 100);
   LogReplayProvider<std::string> provider(config_with(10), context);
 
-  auto response = fetch(provider, context, r(5, 60));
+  auto response = fetch_range(provider, context, r(5, 60));
   CHECK(response.range == r(5, 14));
   check_entries_match(response);
 
-  response = fetch(provider, context, r(95, 200)); // also beyond the end
+  response = fetch_range(provider, context, r(95, 200)); // also beyond the end
   CHECK(response.range == r(95, 100));
   check_entries_match(response);
 }
@@ -170,19 +171,19 @@ TEST_CASE("LogReplayProvider: a fetch is capped to max_response_bytes, at least 
   context.fill(100, 100); // "command-10" .. "command-99": 10 bytes each
   SECTION("a few entries fit") {
     LogReplayProvider<std::string> provider(config_with(50, 35), context);
-    const auto response = fetch(provider, context, r(10, 40));
+    const auto response = fetch_range(provider, context, r(10, 40));
     CHECK(response.range == r(10, 12));
     check_entries_match(response);
   }
   SECTION("exactly at the budget") {
     LogReplayProvider<std::string> provider(config_with(50, 40), context);
-    const auto response = fetch(provider, context, r(10, 40));
+    const auto response = fetch_range(provider, context, r(10, 40));
     CHECK(response.range == r(10, 13));
     check_entries_match(response);
   }
   SECTION("not even one entry fits: one entry is sent anyway") {
     LogReplayProvider<std::string> provider(config_with(50, 1), context);
-    const auto response = fetch(provider, context, r(10, 40));
+    const auto response = fetch_range(provider, context, r(10, 40));
     CHECK(response.range == r(10, 10));
     check_entries_match(response);
   }
@@ -195,13 +196,13 @@ TEST_CASE("LogReplayProvider: a pruned prefix gives a later start", "[provider]"
 
   SECTION("the whole request fits the batch") {
     LogReplayProvider<std::string> provider(config_with(2000), context);
-    const auto response = fetch(provider, context, r(1, 30));
+    const auto response = fetch_range(provider, context, r(1, 30));
     CHECK(response.range == r(21, 30));
     check_entries_match(response);
   }
   SECTION("the batch cap applies from the request's start") {
     LogReplayProvider<std::string> provider(config_with(25), context);
-    const auto response = fetch(provider, context, r(1, 60));
+    const auto response = fetch_range(provider, context, r(1, 60));
     CHECK(response.range == r(21, 25));
     check_entries_match(response);
   }
@@ -213,17 +214,17 @@ TEST_CASE("LogReplayProvider: nothing held echoes the requested range with no en
   context.storage.prune_prefix(Index{50});
   LogReplayProvider<std::string> provider(config_with(10), context);
 
-  auto response = fetch(provider, context, r(1, 10)); // pruned
+  auto response = fetch_range(provider, context, r(1, 10)); // pruned
   CHECK(response.range == r(1, 10));
   CHECK(response.entries.empty());
 
-  response = fetch(provider, context, r(101, 110)); // beyond the end
+  response = fetch_range(provider, context, r(101, 110)); // beyond the end
   CHECK(response.range == r(101, 110));
   CHECK(response.entries.empty());
 
   FakeProviderContext empty_context;
   LogReplayProvider<std::string> empty_provider(config_with(10), empty_context);
-  response = fetch(empty_provider, empty_context, r(3, 7));
+  response = fetch_range(empty_provider, empty_context, r(3, 7));
   CHECK(response.range == r(3, 7));
   CHECK(response.entries.empty());
 
@@ -237,21 +238,21 @@ TEST_CASE("LogReplayProvider: uncommitted entries are never served", "[provider]
   context.fill(100, 30);
   LogReplayProvider<std::string> provider(config_with(50), context);
 
-  auto response = fetch(provider, context, r(20, 45));
+  auto response = fetch_range(provider, context, r(20, 45));
   CHECK(response.range == r(20, 30));
   check_entries_match(response);
 
-  response = fetch(provider, context, r(31, 40));
+  response = fetch_range(provider, context, r(31, 40));
   CHECK(response.range == r(31, 40));
   CHECK(response.entries.empty());
 
   context.commit = Index{35};
-  response = fetch(provider, context, r(31, 40));
+  response = fetch_range(provider, context, r(31, 40));
   CHECK(response.range == r(31, 35));
   check_entries_match(response);
 
   context.commit = Index{0};
-  response = fetch(provider, context, r(1, 10));
+  response = fetch_range(provider, context, r(1, 10));
   CHECK(response.entries.empty());
 }
 
@@ -273,7 +274,7 @@ TEST_CASE("LogReplayProvider: a serve limit above the commit index serves fetche
   check_serves(provider, context, r(20, 60), r(20, 60));  // across the commit index
   check_serves(provider, context, r(31, 200), r(31, 80)); // capped by the batch, then by the limit
 
-  const auto beyond = fetch(provider, context, r(81, 90)); // beyond the limit: nothing
+  const auto beyond = fetch_range(provider, context, r(81, 90)); // beyond the limit: nothing
   CHECK(beyond.range == r(81, 90));
   CHECK(beyond.entries.empty());
   CHECK(provider.counters().empty_answers == 1);

@@ -8,11 +8,16 @@
 #include <mosaik/core/cursor.hpp>
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/index_range.hpp>
+#include <mosaik/core/item_range.hpp>
 
 namespace mosaik::test {
 
 inline IndexRange r(std::uint64_t first, std::uint64_t last) {
   return IndexRange{Index{first}, Index{last}};
+}
+/// Snapshot items [first..=last].
+inline ItemRange item_range(std::uint64_t first, std::uint64_t last) {
+  return ItemRange{ItemNumber{first}, ItemNumber{last}};
 }
 inline Term ref_term(std::uint64_t index) {
   return Term{1 + (index - 1) / 40};

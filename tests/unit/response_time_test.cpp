@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 
-#include <mosaik/sync/log_replay/response_time.hpp>
+#include <mosaik/fetch/response_time.hpp>
 
 using namespace mosaik;
 using namespace std::chrono_literals;
-using sync::ResponseTimeEstimator;
+using fetch::ResponseTimeEstimator;
 
 TEST_CASE("ResponseTimeEstimator: no answer, no timeout unless a prior is given", "[response_time]") {
   ResponseTimeEstimator estimator;

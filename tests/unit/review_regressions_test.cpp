@@ -10,6 +10,7 @@
 using namespace mosaik;
 using namespace mosaik::sync;
 using namespace mosaik::test;
+using FetchScheduler = mosaik::fetch::FetchScheduler<Index>;
 using namespace std::chrono_literals;
 
 TEST_CASE("FetchScheduler: a huge batch_size cannot wrap index arithmetic", "[scheduler][regression]") {

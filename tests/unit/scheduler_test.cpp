@@ -1,4 +1,4 @@
-// Unit tests of FetchScheduler, the pure range-assignment logic of log-replay
+// Unit tests of FetchScheduler, the pure range-assignment logic of the ranged-fetch engine (log-replay
 // catch-up: deterministic scenarios, then a property check over random event
 // sequences against a simple model.
 
@@ -16,10 +16,10 @@
 #include <vector>
 
 #include <mosaik/core/format.hpp>
-#include <mosaik/sync/log_replay/scheduler.hpp>
+#include <mosaik/fetch/fetch_scheduler.hpp>
 
 using namespace mosaik;
-using namespace mosaik::sync;
+using FetchScheduler = mosaik::fetch::FetchScheduler<Index>;
 
 namespace {
 

@@ -22,6 +22,7 @@
 
 using namespace mosaik;
 using namespace mosaik::sync;
+using mosaik::test::item_range;
 using mosaik::test::r;
 
 namespace record_items {
@@ -105,7 +106,7 @@ T answer(Provider& provider, FakeContext& context, const Message& message, PeerI
   return *body;
 }
 
-Items fetch(Provider& provider, FakeContext& context, Cursor at, IndexRange range) {
+Items fetch_items(Provider& provider, FakeContext& context, Cursor at, ItemRange range) {
   return answer<Items>(provider, context, Message{FetchItemsRequest{at, range}});
 }
 
@@ -166,21 +167,21 @@ TEST_CASE("SnapshotProvider: items are served in order, capped by item_batch",
   provider.offer(image_at(200, 25), std::nullopt);
   const auto at = info_at(200, 25).at;
 
-  auto response = fetch(provider, context, at, r(1, 25));
+  auto response = fetch_items(provider, context, at, item_range(1, 25));
   CHECK(response.at == at);
-  CHECK(response.range == r(1, 10));
+  CHECK(response.range == item_range(1, 10));
   check_records_match(response);
 
-  response = fetch(provider, context, at, r(11, 25));
-  CHECK(response.range == r(11, 20));
+  response = fetch_items(provider, context, at, item_range(11, 25));
+  CHECK(response.range == item_range(11, 20));
   check_records_match(response);
 
-  response = fetch(provider, context, at, r(21, 30)); // past the last item: clipped
-  CHECK(response.range == r(21, 25));
+  response = fetch_items(provider, context, at, item_range(21, 30)); // past the last item: clipped
+  CHECK(response.range == item_range(21, 25));
   check_records_match(response);
 
-  response = fetch(provider, context, at, r(7, 7));
-  CHECK(response.range == r(7, 7));
+  response = fetch_items(provider, context, at, item_range(7, 7));
+  CHECK(response.range == item_range(7, 7));
   check_records_match(response);
 
   CHECK(provider.counters().item_requests == 4);
@@ -195,21 +196,21 @@ TEST_CASE("SnapshotProvider: responses are capped by max_response_bytes, at leas
     const char* name;
     std::uint64_t item_batch;
     std::size_t max_bytes;
-    IndexRange asked;
-    IndexRange served;
+    ItemRange asked;
+    ItemRange served;
   };
   const Case cases[] = {
-      {"three 10-byte records fit in 35 bytes", 10, 35, r(5, 20), r(5, 7)},
-      {"exactly at the cap", 10, 40, r(1, 20), r(1, 4)},
-      {"an item larger than the cap is still sent, alone", 10, 5, r(3, 20), r(3, 3)},
-      {"item_batch caps before bytes do", 2, 1000, r(3, 20), r(3, 4)},
+      {"three 10-byte records fit in 35 bytes", 10, 35, item_range(5, 20), item_range(5, 7)},
+      {"exactly at the cap", 10, 40, item_range(1, 20), item_range(1, 4)},
+      {"an item larger than the cap is still sent, alone", 10, 5, item_range(3, 20), item_range(3, 3)},
+      {"item_batch caps before bytes do", 2, 1000, item_range(3, 20), item_range(3, 4)},
   };
   for (const auto& c : cases) {
     DYNAMIC_SECTION(c.name) {
       const auto config = config_with(c.item_batch, c.max_bytes);
       Provider provider(config, context);
       provider.offer(image_at(200, 25), std::nullopt);
-      const auto response = fetch(provider, context, info_at(200, 25).at, c.asked);
+      const auto response = fetch_items(provider, context, info_at(200, 25).at, c.asked);
       CHECK(response.range == c.served);
       check_records_match(response);
       CHECK(provider.counters().items_served == c.served.size());
@@ -225,13 +226,13 @@ TEST_CASE("SnapshotProvider: responses are capped by max_response_bytes, at leas
     records->push_back(Record{"d", std::string(30, 'x')}); // 31
     const SnapshotInfo info{Cursor{Term{3}, Index{50}}, 4, {}};
     provider.offer(SnapshotImage<Record>{info, records}, std::nullopt);
-    auto response = fetch(provider, context, info.at, r(1, 4));
-    CHECK(response.range == r(1, 2));
+    auto response = fetch_items(provider, context, info.at, item_range(1, 4));
+    CHECK(response.range == item_range(1, 2));
     CHECK(response.items == std::vector<Record>{(*records)[0], (*records)[1]});
-    response = fetch(provider, context, info.at, r(3, 4));
-    CHECK(response.range == r(3, 3)); // 1 + 31 > 25
-    response = fetch(provider, context, info.at, r(4, 4));
-    CHECK(response.range == r(4, 4)); // alone, above the cap
+    response = fetch_items(provider, context, info.at, item_range(3, 4));
+    CHECK(response.range == item_range(3, 3)); // 1 + 31 > 25
+    response = fetch_items(provider, context, info.at, item_range(4, 4));
+    CHECK(response.range == item_range(4, 4)); // alone, above the cap
     CHECK(response.items == std::vector<Record>{(*records)[3]});
   }
 }
@@ -243,30 +244,30 @@ TEST_CASE("SnapshotProvider: fetches of a snapshot not held are echoed empty",
   Provider provider(config, context);
 
   // No snapshot at all.
-  auto response = fetch(provider, context, info_at(200, 25).at, r(1, 10));
-  CHECK(response == Items{info_at(200, 25).at, r(1, 10), {}});
+  auto response = fetch_items(provider, context, info_at(200, 25).at, item_range(1, 10));
+  CHECK(response == Items{info_at(200, 25).at, item_range(1, 10), {}});
   CHECK(provider.counters().empty_answers == 1);
 
   provider.offer(image_at(200, 25), std::nullopt);
   SECTION("another index") {
-    response = fetch(provider, context, info_at(190, 25).at, r(1, 10));
-    CHECK(response == Items{info_at(190, 25).at, r(1, 10), {}});
+    response = fetch_items(provider, context, info_at(190, 25).at, item_range(1, 10));
+    CHECK(response == Items{info_at(190, 25).at, item_range(1, 10), {}});
   }
   SECTION("the same index, another term") {
     const Cursor at{Term{99}, Index{200}};
-    response = fetch(provider, context, at, r(11, 20));
-    CHECK(response == Items{at, r(11, 20), {}});
+    response = fetch_items(provider, context, at, item_range(11, 20));
+    CHECK(response == Items{at, item_range(11, 20), {}});
   }
   SECTION("positions past the last item") {
-    response = fetch(provider, context, info_at(200, 25).at, r(26, 40));
-    CHECK(response == Items{info_at(200, 25).at, r(26, 40), {}});
+    response = fetch_items(provider, context, info_at(200, 25).at, item_range(26, 40));
+    CHECK(response == Items{info_at(200, 25).at, item_range(26, 40), {}});
   }
   CHECK(provider.counters().empty_answers == 2);
   CHECK(provider.counters().items_served == 0);
 
   // An empty range is not answered at all.
   context.sent.clear();
-  provider.receive(asker, Message{FetchItemsRequest{info_at(200, 25).at, IndexRange{}}});
+  provider.receive(asker, Message{FetchItemsRequest{info_at(200, 25).at, ItemRange{}}});
   CHECK(context.sent.empty());
   CHECK(provider.counters().item_requests == 3);
 }
@@ -350,8 +351,8 @@ TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetc
   SECTION("fetches refresh it") {
     for (int i = 1; i <= 4; ++i) {
       context.clock += ttl - std::chrono::seconds{1};
-      const auto response = fetch(provider, context, at, r(1, 10));
-      CHECK(response.range == r(1, 10));
+      const auto response = fetch_items(provider, context, at, item_range(1, 10));
+      CHECK(response.range == item_range(1, 10));
     }
     CHECK(context.clock - TimePoint{} > 3 * ttl);
     CHECK(provider.offered());
@@ -359,9 +360,9 @@ TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetc
     CHECK(provider.offered());
     // Then no fetch for the TTL: the next fetch finds it gone.
     context.clock += ttl;
-    const auto response = fetch(provider, context, at, r(1, 10));
+    const auto response = fetch_items(provider, context, at, item_range(1, 10));
     CHECK(response.items.empty());
-    CHECK(response.range == r(1, 10));
+    CHECK(response.range == item_range(1, 10));
     CHECK_FALSE(provider.offered());
     CHECK(provider.counters().snapshots_expired == 1);
     CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) == SnapshotOffer{std::nullopt});
@@ -376,7 +377,7 @@ TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetc
   }
   SECTION("fetches of another snapshot do not refresh it") {
     context.clock += ttl - std::chrono::seconds{1};
-    CHECK(fetch(provider, context, info_at(190, 25).at, r(1, 10)).items.empty());
+    CHECK(fetch_items(provider, context, info_at(190, 25).at, item_range(1, 10)).items.empty());
     context.clock += std::chrono::seconds{1};
     provider.expire(context.clock);
     CHECK_FALSE(provider.offered());
@@ -400,7 +401,7 @@ TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetc
     REQUIRE(provider.offered());
     CHECK(provider.offered()->info == info_at(300, 5));
     // The replaced snapshot is not served any more.
-    CHECK(fetch(provider, context, at, r(1, 10)).items.empty());
+    CHECK(fetch_items(provider, context, at, item_range(1, 10)).items.empty());
   }
 }
 
@@ -454,7 +455,7 @@ TEST_CASE("SnapshotProvider: responses sent to a provider are ignored and counte
   provider.receive(asker, Message{Entries{r(1, 1), {Entry<std::string>{Term{1}, "x"}}}});
   provider.receive(asker, Message{SnapshotOffer{info_at(20, 5)}});
   provider.receive(asker, Message{SnapshotOffer{std::nullopt}});
-  provider.receive(asker, Message{Items{info_at(20, 5).at, r(1, 1), {record_for(1)}}});
+  provider.receive(asker, Message{Items{info_at(20, 5).at, item_range(1, 1), {record_for(1)}}});
   CHECK(context.sent.empty());
   CHECK(context.snapshot_requests.empty());
   CHECK(provider.counters().ignored_messages == 5);

@@ -52,7 +52,7 @@ std::string item_of(const SnapshotInfo& info, std::uint64_t position) {
   return "item-" + std::to_string(info.at.index.value()) + "-" + std::to_string(position);
 }
 
-std::vector<std::string> items_of(const SnapshotInfo& info, IndexRange range) {
+std::vector<std::string> items_of(const SnapshotInfo& info, ItemRange range) {
   std::vector<std::string> items;
   for (auto i = range.first(); !range.empty() && i <= range.last(); i = i.next()) {
     items.push_back(item_of(info, i.value()));
@@ -61,7 +61,7 @@ std::vector<std::string> items_of(const SnapshotInfo& info, IndexRange range) {
 }
 
 std::vector<std::string> all_items_of(const SnapshotInfo& info) {
-  return items_of(info, IndexRange::starting_at(Index{1}, info.items));
+  return items_of(info, ItemRange::starting_at(ItemNumber{1}, info.items));
 }
 
 /// Records every install; installs into the local log (resets it to the
@@ -113,7 +113,7 @@ const FetchItemsRequest* item_fetch(const Outgoing& outgoing) {
   return std::get_if<FetchItemsRequest>(&outgoing.message);
 }
 /// An item fetch to a peer other than `peer` whose range holds `index`.
-bool is_item_fetch_elsewhere(const Outgoing& outgoing, PeerId peer, Index index) {
+bool is_item_fetch_elsewhere(const Outgoing& outgoing, PeerId peer, ItemNumber index) {
   const auto* fetch = item_fetch(outgoing);
   return fetch != nullptr && outgoing.peer != peer && fetch->range.contains(index);
 }
@@ -257,7 +257,7 @@ public:
         return Message{Items{fetch->at, fetch->range, {}}};
       }
       const auto served = fetch->range.take_front(config.item_batch)
-                              .intersect(IndexRange::starting_at(Index{1}, peer.snapshot->items));
+                              .intersect(ItemRange::starting_at(ItemNumber{1}, peer.snapshot->items));
       if (served.empty()) {
         return Message{Items{fetch->at, fetch->range, {}}};
       }
@@ -298,7 +298,7 @@ public:
   [[nodiscard]] std::vector<Outgoing> item_fetches_from(std::uint64_t first) const {
     std::vector<Outgoing> found;
     for (const auto& outgoing : sent) {
-      if (const auto* fetch = item_fetch(outgoing); fetch && fetch->range.first() == Index{first}) {
+      if (const auto* fetch = item_fetch(outgoing); fetch && fetch->range.first() == ItemNumber{first}) {
         found.push_back(outgoing);
       }
     }
@@ -784,7 +784,7 @@ TEST_CASE("SnapshotSyncCore: with every offer in, items come from all peers at o
   const auto before = h.sent.size();
   h.feed(P3, *h.honest_answer(P3, request->message));
   REQUIRE(h.core->chosen());
-  std::map<PeerId, IndexRange> fetches;
+  std::map<PeerId, ItemRange> fetches;
   for (auto i = before; i < h.sent.size(); ++i) {
     if (const auto* fetch = item_fetch(h.sent[i])) {
       CHECK(fetches.emplace(h.sent[i].peer, fetch->range).second);
@@ -793,7 +793,7 @@ TEST_CASE("SnapshotSyncCore: with every offer in, items come from all peers at o
   REQUIRE(fetches.size() == 3);
   CHECK(fetches[P1].first() < fetches[P3].first());
   CHECK(fetches[P2].first() < fetches[P3].first());
-  CHECK(fetches[P3] == r(21, 30));
+  CHECK(fetches[P3] == item_range(21, 30));
 
   h.run();
   h.require_ok();
@@ -866,14 +866,14 @@ TEST_CASE("SnapshotSyncCore: malformed item responses are rejected and the range
     h.feed(P1, Items{info.at, range, items});
   }
   SECTION("a range reaching outside the request") {
-    const auto shifted = IndexRange{range.first() + 5, range.last() + 5};
+    const auto shifted = ItemRange{range.first() + 5, range.last() + 5};
     h.feed(P1, Items{info.at, shifted, items_of(info, shifted)});
   }
   SECTION("an empty response for a range not in flight") {
-    h.feed(P1, Items{info.at, IndexRange{range.first(), range.last() + 1}, {}});
+    h.feed(P1, Items{info.at, ItemRange{range.first(), range.last() + 1}, {}});
   }
   SECTION("items with an empty range") {
-    h.feed(P1, Items{info.at, IndexRange{}, {"item"}});
+    h.feed(P1, Items{info.at, ItemRange{}, {"item"}});
   }
   const auto counters = h.core->counters();
   CHECK(counters.bad_responses == 1);
@@ -893,7 +893,7 @@ TEST_CASE("SnapshotSyncCore: unsolicited items are bad, items of another snapsho
   const auto info = snapshot_at(200, 45);
   park_all_fetches(h, info);
   // Nobody was asked for 41..=45 yet (the window spans 30).
-  const auto unasked = r(41, 45);
+  const auto unasked = item_range(41, 45);
   REQUIRE(h.count_sent(0, [&](const Outgoing& o) {
     const auto* fetch = item_fetch(o);
     return fetch != nullptr && fetch->range.overlaps(unasked);
@@ -980,7 +980,7 @@ TEST_CASE("SnapshotSyncCore: a peer is excluded after max_bad_responses", "[snap
   park_all_fetches(h, info);
   REQUIRE(h.config.replay.max_bad_responses == 3);
   for (std::uint32_t i = 1; i <= 3; ++i) {
-    h.feed(P1, Items{info.at, r(44, 45), {"bad", "bad"}}); // unsolicited
+    h.feed(P1, Items{info.at, item_range(44, 45), {"bad", "bad"}}); // unsolicited
     CHECK(h.peer_progress(P1).bad_responses == i);
   }
   CHECK(h.peer_progress(P1).excluded);
@@ -1008,7 +1008,7 @@ TEST_CASE("SnapshotSyncCore: when every peer is excluded the session fails", "[s
   park_all_fetches(h, info);
   for (const auto peer : {P1, P2, P3}) {
     for (int i = 0; i < 3; ++i) {
-      h.feed(peer, Items{info.at, r(44, 45), {"bad", "bad"}});
+      h.feed(peer, Items{info.at, item_range(44, 45), {"bad", "bad"}});
     }
   }
   REQUIRE(h.core->outcome());
@@ -1197,7 +1197,7 @@ TEST_CASE(
   }) == 0);
   // Late snapshot answers are dropped quietly once installed.
   h.feed(P1, SnapshotOffer{info});
-  h.feed(P1, Items{info.at, r(1, 2), {"x", "y"}});
+  h.feed(P1, Items{info.at, item_range(1, 2), {"x", "y"}});
   CHECK(h.sink.calls.size() == 1);
 }
 
@@ -1326,7 +1326,7 @@ TEST_CASE("SnapshotSyncCore: cancel ends the session with nothing more to send",
   CHECK(h.core->outcome()->reason == "stop");
   h.deliver_all();
   h.core->on_message(P3, SnapshotOffer{info}, h.now);
-  h.core->on_message(P1, Items{info.at, r(1, 10), items_of(info, r(1, 10))}, h.now);
+  h.core->on_message(P1, Items{info.at, item_range(1, 10), items_of(info, item_range(1, 10))}, h.now);
   h.core->on_tick(h.now + std::chrono::minutes{1});
   h.core->on_bond(BondEvent{P1, BondEvent::Kind::terminated}, h.now);
   h.core->on_buffer(h.cursor(250), h.ref_entries(251, 252), h.now);

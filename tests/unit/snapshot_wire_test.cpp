@@ -169,21 +169,21 @@ std::vector<Case> snapshot_cases() {
                    kind_offer});
   cases.push_back({"FetchItemsRequest",
                    catch_up(sync::FetchItemsRequest{Cursor{Term{3}, Index{2500}},
-                                                    IndexRange::starting_at(Index{101}, 100)}),
+                                                    ItemRange::starting_at(ItemNumber{101}, 100)}),
                    kind_fetch_items});
   cases.push_back({"FetchItemsRequest empty range",
-                   catch_up(sync::FetchItemsRequest{Cursor{Term{3}, Index{2500}}, IndexRange{}}),
+                   catch_up(sync::FetchItemsRequest{Cursor{Term{3}, Index{2500}}, ItemRange{}}),
                    kind_fetch_items});
   cases.push_back({"FetchItemsRequest extremes",
-                   catch_up(sync::FetchItemsRequest{max_cursor, IndexRange{Index{0}, Index::max()}}),
+                   catch_up(sync::FetchItemsRequest{max_cursor, ItemRange{ItemNumber{0}, ItemNumber::max()}}),
                    kind_fetch_items});
   cases.push_back({"FetchItemsResponse no longer held",
                    catch_up(sync::FetchItemsResponse<Record>{
-                       Cursor{Term{3}, Index{2500}}, IndexRange::starting_at(Index{1}, 100), {}}),
+                       Cursor{Term{3}, Index{2500}}, ItemRange::starting_at(ItemNumber{1}, 100), {}}),
                    kind_items});
   {
     auto items = sample_records();
-    const auto range = IndexRange::starting_at(Index{7}, items.size());
+    const auto range = ItemRange::starting_at(ItemNumber{7}, items.size());
     cases.push_back(
         {"FetchItemsResponse with records",
          catch_up(sync::FetchItemsResponse<Record>{Cursor{Term{4}, Index{900}}, range, std::move(items)}),
@@ -191,7 +191,7 @@ std::vector<Case> snapshot_cases() {
   }
   {
     auto items = kv_records(300);
-    const auto range = IndexRange::starting_at(Index{1}, items.size());
+    const auto range = ItemRange::starting_at(ItemNumber{1}, items.size());
     cases.push_back(
         {"FetchItemsResponse 300 records",
          catch_up(sync::FetchItemsResponse<Record>{Cursor{Term{9}, Index{70'000}}, range, std::move(items)}),
@@ -612,7 +612,7 @@ TEST_CASE("snapshot wire: wire_size stays within a small factor of the exact fra
     INFO(count << " records");
     const auto items = kv_records(count);
     const Message message = catch_up(sync::FetchItemsResponse<Record>{
-        Cursor{Term{2}, Index{5000}}, IndexRange::starting_at(Index{1}, count), items});
+        Cursor{Term{2}, Index{5000}}, ItemRange::starting_at(ItemNumber{1}, count), items});
     const auto exact = Codec::encode(message).size();
     const auto charged = sync::wire_size<LogCmd, Record>(std::get<1>(message.body));
     INFO("exact " << exact << ", charged " << charged);
@@ -648,7 +648,8 @@ TEST_CASE("snapshot wire: wire_size stays within a small factor of the exact fra
   CHECK(Codec::encode(catch_up(sync::SnapshotQuery{})).size() == 16);
   CHECK(sync::wire_size(sync::SnapshotRequest{Index{300}}) == 24);
   CHECK(Codec::encode(catch_up(sync::SnapshotRequest{Index{300}})).size() == 18);
-  const sync::FetchItemsRequest request{Cursor{Term{3}, Index{2500}}, IndexRange::starting_at(Index{1}, 100)};
+  const sync::FetchItemsRequest request{Cursor{Term{3}, Index{2500}},
+                                        ItemRange::starting_at(ItemNumber{1}, 100)};
   CHECK(sync::wire_size(request) == 48);
   CHECK(Codec::encode(catch_up(request)).size() == 16 + 1 + 2 + 16);
 }

@@ -1,6 +1,7 @@
 #pragma once
 // fmt formatters for the vocabulary types, so that log lines read naturally:
-// indices and terms as numbers, cursors as `t3/i120`, ranges as `[120..=2119]`,
+// positions (indices, item numbers) and terms as numbers, cursors as `t3/i120`,
+// ranges as `[120..=2119]`,
 // ids as short hex.
 
 #include <fmt/format.h>
@@ -9,6 +10,8 @@
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/index.hpp>
 #include <mosaik/core/index_range.hpp>
+#include <mosaik/core/ordinal.hpp>
+#include <mosaik/core/range.hpp>
 
 namespace mosaik::detail {
 
@@ -20,10 +23,10 @@ struct SimpleFormatter {
 
 } // namespace mosaik::detail
 
-template <>
-struct fmt::formatter<mosaik::Index> : mosaik::detail::SimpleFormatter<mosaik::Index> {
-  auto format(mosaik::Index index, format_context& ctx) const {
-    return fmt::format_to(ctx.out(), "{}", index.value());
+template <class Tag>
+struct fmt::formatter<mosaik::Ordinal<Tag>> : mosaik::detail::SimpleFormatter<mosaik::Ordinal<Tag>> {
+  auto format(mosaik::Ordinal<Tag> position, format_context& ctx) const {
+    return fmt::format_to(ctx.out(), "{}", position.value());
   }
 };
 
@@ -41,9 +44,9 @@ struct fmt::formatter<mosaik::Cursor> : mosaik::detail::SimpleFormatter<mosaik::
   }
 };
 
-template <>
-struct fmt::formatter<mosaik::IndexRange> : mosaik::detail::SimpleFormatter<mosaik::IndexRange> {
-  auto format(const mosaik::IndexRange& range, format_context& ctx) const {
+template <class Position>
+struct fmt::formatter<mosaik::Range<Position>> : mosaik::detail::SimpleFormatter<mosaik::Range<Position>> {
+  auto format(const mosaik::Range<Position>& range, format_context& ctx) const {
     if (range.empty()) {
       return fmt::format_to(ctx.out(), "[]");
     }

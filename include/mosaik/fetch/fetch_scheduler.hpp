@@ -1,7 +1,8 @@
 #pragma once
-// FetchScheduler: decides which peer fetches which range of the gap. Plain,
-// deterministic logic over ranges and peers; it holds no entries and does no
-// I/O (the session core feeds it events and carries out its assignments).
+// FetchScheduler: decides which peer fetches which range of the gap (log
+// entries, snapshot items: any sequence of Ordinal positions). Plain,
+// deterministic logic over ranges and peers; it holds nothing fetched and does
+// no I/O (RangedFetch feeds it events and carries out its assignments).
 //
 // The gap is split into ranges that are in flight (asked of one peer),
 // received (held by the session, waiting to be appended) and unassigned.
@@ -16,13 +17,16 @@
 #include <vector>
 
 #include <mosaik/core/ids.hpp>
-#include <mosaik/core/index_range.hpp>
+#include <mosaik/core/range.hpp>
 #include <mosaik/core/time.hpp>
 
-namespace mosaik::sync {
+namespace mosaik::fetch {
 
+template <class Position>
 class FetchScheduler {
 public:
+  using Range = mosaik::Range<Position>;
+
   struct Limits {
     std::uint64_t batch_size = 2000;
     std::uint32_t max_inflight_per_peer = 1;
@@ -32,28 +36,28 @@ public:
   /// One request in flight: `range` asked of `peer` at `sent_at`, unanswered until `deadline`.
   struct Fetch {
     PeerId peer{};
-    IndexRange range{};
+    Range range{};
     TimePoint deadline{};
     TimePoint sent_at{};
   };
 
-  FetchScheduler(Limits limits, IndexRange gap, std::optional<PeerId> leader)
+  FetchScheduler(Limits limits, Range gap, std::optional<PeerId> leader)
       : limits_(normalised(limits)), gap_(gap), leader_(leader) {}
 
-  [[nodiscard]] IndexRange gap() const noexcept { return gap_; }
+  [[nodiscard]] Range gap() const noexcept { return gap_; }
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
 
   // ---- peers -------------------------------------------------------------
 
   /// Records what `peer` can serve. An empty range means nothing.
-  void set_availability(PeerId peer, IndexRange available) { peers_[peer].availability = available; }
+  void set_availability(PeerId peer, Range available) { peers_[peer].availability = available; }
   /// The peer takes no new assignments until it announces availability again.
   void forget_availability(PeerId peer) {
     if (auto it = peers_.find(peer); it != peers_.end()) {
       it->second.availability.reset();
     }
   }
-  [[nodiscard]] std::optional<IndexRange> availability(PeerId peer) const {
+  [[nodiscard]] std::optional<Range> availability(PeerId peer) const {
     const auto it = peers_.find(peer);
     return it == peers_.end() ? std::nullopt : it->second.availability;
   }
@@ -97,7 +101,7 @@ public:
     std::vector<Fetch> planned;
     const auto window = window_range();
     auto pos = window.first();
-    auto next_occupied = occupied_.lower_bound(Index{0});
+    auto next_occupied = occupied_.lower_bound(Position{0});
     // Skip occupied ranges that end before the window starts (none should).
     while (!window.empty() && pos <= window.last()) {
       // Move past occupied ranges covering `pos`.
@@ -128,8 +132,7 @@ public:
       }
       auto& state = peers_[*peer];
       const auto last = std::min({segment_last, pos + (limits_.batch_size - 1), state.availability->last()});
-      const Fetch fetch{*peer, IndexRange{pos, last}, now + state.timeout.value_or(limits_.fetch_timeout),
-                        now};
+      const Fetch fetch{*peer, Range{pos, last}, now + state.timeout.value_or(limits_.fetch_timeout), now};
       occupied_.emplace(pos, Occupied{last, true, *peer, fetch.deadline, now});
       ++state.inflight;
       state.last_assigned = ++assignment_sequence_;
@@ -143,7 +146,7 @@ public:
   }
 
   /// Finds the request in flight to `peer` that contains `range` (non-empty).
-  [[nodiscard]] std::optional<Fetch> find_inflight(PeerId peer, IndexRange range) const {
+  [[nodiscard]] std::optional<Fetch> find_inflight(PeerId peer, Range range) const {
     if (range.empty()) {
       return std::nullopt;
     }
@@ -152,7 +155,7 @@ public:
       return std::nullopt;
     }
     --it;
-    const IndexRange held{it->first, it->second.last};
+    const Range held{it->first, it->second.last};
     if (!it->second.in_flight || it->second.peer != peer || !held.contains(range)) {
       return std::nullopt;
     }
@@ -160,10 +163,10 @@ public:
   }
 
   /// The requests in flight to `peer` that overlap `range`.
-  [[nodiscard]] std::vector<Fetch> inflight_overlapping(PeerId peer, IndexRange range) const {
+  [[nodiscard]] std::vector<Fetch> inflight_overlapping(PeerId peer, Range range) const {
     std::vector<Fetch> found;
     for (const auto& [first, occupied] : occupied_) {
-      if (occupied.in_flight && occupied.peer == peer && range.overlaps(IndexRange{first, occupied.last})) {
+      if (occupied.in_flight && occupied.peer == peer && range.overlaps(Range{first, occupied.last})) {
         found.push_back(fetch_of(first, occupied));
       }
     }
@@ -184,7 +187,7 @@ public:
 
   /// `fetch` was answered with `received` (a part of it): that part is now
   /// held by the session; the rest of the request returns to the pool.
-  void complete(const Fetch& fetch, IndexRange received) {
+  void complete(const Fetch& fetch, Range received) {
     release(fetch);
     const auto part = received.intersect(fetch.range).intersect(gap_);
     if (!part.empty()) {
@@ -193,7 +196,7 @@ public:
   }
 
   /// A received range turned out bad before it was appended: back to the pool.
-  void discard_received(IndexRange received) {
+  void discard_received(Range received) {
     const auto it = occupied_.find(received.first());
     if (it != occupied_.end() && !it->second.in_flight) {
       occupied_.erase(it);
@@ -201,7 +204,7 @@ public:
   }
 
   /// Entries up to `appended` are in the log: the gap now starts after it.
-  void advance(Index appended) {
+  void advance(Position appended) {
     gap_ = gap_.after(appended);
     while (!occupied_.empty() && occupied_.begin()->second.last <= appended) {
       const auto first = occupied_.begin();
@@ -216,7 +219,7 @@ public:
   }
 
   /// Moves the end of the gap (the session's target moved).
-  void set_gap_end(Index last) { gap_ = IndexRange{gap_.first(), last}; }
+  void set_gap_end(Position last) { gap_ = Range{gap_.first(), last}; }
 
   /// Requests whose deadline passed; they are removed and returned.
   std::vector<Fetch> expire(TimePoint now) {
@@ -260,7 +263,7 @@ public:
           it == occupied_.end() ? window.last() : std::min(window.last(), it->first.prev());
       // Walk the segment through the union of all availability.
       while (pos <= segment_last) {
-        std::optional<Index> reach;
+        std::optional<Position> reach;
         for (const auto& [peer, state] : peers_) {
           if (state.availability && state.availability->contains(pos)) {
             reach = std::max(reach.value_or(pos), state.availability->last());
@@ -282,7 +285,7 @@ public:
 
   /// The part of the gap that may be assigned now: it spans peers × in-flight
   /// × batch entries from the gap's start, which bounds out-of-order chunks.
-  [[nodiscard]] IndexRange window_range() const {
+  [[nodiscard]] Range window_range() const {
     const auto peers = std::max<std::uint64_t>(1, serving_peers());
     const auto span = peers * limits_.max_inflight_per_peer * limits_.batch_size;
     return gap_.take_front(span);
@@ -290,21 +293,21 @@ public:
 
 private:
   struct PeerState {
-    std::optional<IndexRange> availability;
+    std::optional<Range> availability;
     std::uint32_t inflight = 0;
     std::uint64_t last_assigned = 0;
     std::optional<Duration> timeout; // this peer's own fetch timeout, when learned
   };
   struct Occupied {
-    Index last;
+    Position last;
     bool in_flight = false; // false: received, held by the session
     PeerId peer{};
     TimePoint deadline{};
     TimePoint sent_at{};
   };
 
-  static Fetch fetch_of(Index first, const Occupied& occupied) {
-    return Fetch{occupied.peer, IndexRange{first, occupied.last}, occupied.deadline, occupied.sent_at};
+  static Fetch fetch_of(Position first, const Occupied& occupied) {
+    return Fetch{occupied.peer, Range{first, occupied.last}, occupied.deadline, occupied.sent_at};
   }
 
   // Beyond these, index arithmetic (window = peers x in-flight x batch) could overflow.
@@ -335,7 +338,7 @@ private:
 
   /// The idle peer to fetch `pos` from: non-leaders before the leader, then
   /// the fewest requests in flight, then the longest since its last assignment.
-  [[nodiscard]] std::optional<PeerId> pick_peer(Index pos) const {
+  [[nodiscard]] std::optional<PeerId> pick_peer(Position pos) const {
     std::optional<PeerId> best;
     auto rank = [this](PeerId peer, const PeerState& state) {
       return std::tuple{leader_ == peer, state.inflight, state.last_assigned};
@@ -352,8 +355,8 @@ private:
   }
 
   /// The lowest index in (pos, last] that some idle peer holds.
-  [[nodiscard]] std::optional<Index> next_covered(Index pos, Index last) const {
-    std::optional<Index> next;
+  [[nodiscard]] std::optional<Position> next_covered(Position pos, Position last) const {
+    std::optional<Position> next;
     for (const auto& [peer, state] : peers_) {
       if (!idle(peer, state)) {
         continue;
@@ -367,12 +370,12 @@ private:
   }
 
   Limits limits_;
-  IndexRange gap_;
+  Range gap_;
   std::optional<PeerId> leader_;
   std::map<PeerId, PeerState> peers_;
-  std::map<Index, Occupied> occupied_; // keyed by first index; ranges never overlap
+  std::map<Position, Occupied> occupied_; // keyed by first index; ranges never overlap
   std::uint64_t assignment_sequence_ = 0;
   bool leader_held_ = false;
 };
 
-} // namespace mosaik::sync
+} // namespace mosaik::fetch

@@ -10,7 +10,7 @@
 
 #include <mosaik/core/time.hpp>
 
-namespace mosaik::sync {
+namespace mosaik::fetch {
 
 class ResponseTimeEstimator {
 public:
@@ -53,4 +53,4 @@ private:
   int backoff_ = 0;
 };
 
-} // namespace mosaik::sync
+} // namespace mosaik::fetch

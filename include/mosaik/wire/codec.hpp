@@ -78,6 +78,14 @@ template <class T>
 struct IsId : std::false_type {};
 template <class Tag>
 struct IsId<Id<Tag>> : std::true_type {};
+template <class T>
+struct IsOrdinal : std::false_type {};
+template <class Tag>
+struct IsOrdinal<Ordinal<Tag>> : std::true_type {};
+template <class T>
+struct IsRange : std::false_type {};
+template <class Position>
+struct IsRange<Range<Position>> : std::true_type {};
 
 template <class T, template <class> class Template>
 struct IsInstance : std::false_type {};
@@ -138,9 +146,9 @@ void encode(Writer& out, const T& value) {
     // Zigzag: small negative numbers stay small.
     const auto wide = static_cast<std::int64_t>(value);
     out.varint((static_cast<std::uint64_t>(wide) << 1) ^ static_cast<std::uint64_t>(wide >> 63));
-  } else if constexpr (std::same_as<T, Index> || std::same_as<T, Term> || detail::IsId<T>::value) {
+  } else if constexpr (detail::IsOrdinal<T>::value || std::same_as<T, Term> || detail::IsId<T>::value) {
     out.varint(value.value());
-  } else if constexpr (std::same_as<T, IndexRange>) {
+  } else if constexpr (detail::IsRange<T>::value) {
     // Fixed width: ranges are compared and rewritten in place by transports.
     out.fixed64(value.first().value());
     out.fixed64(value.last().value());
@@ -219,13 +227,13 @@ bool decode(Reader& in, T& value) {
     }
     value = static_cast<T>(wide);
     return in.ok();
-  } else if constexpr (std::same_as<T, Index> || std::same_as<T, Term> || detail::IsId<T>::value) {
+  } else if constexpr (detail::IsOrdinal<T>::value || std::same_as<T, Term> || detail::IsId<T>::value) {
     value = T{in.varint()};
     return in.ok();
-  } else if constexpr (std::same_as<T, IndexRange>) {
-    const Index first{in.fixed64()};
-    const Index last{in.fixed64()};
-    value = IndexRange{first, last};
+  } else if constexpr (detail::IsRange<T>::value) {
+    const typename T::position_type first{in.fixed64()};
+    const typename T::position_type last{in.fixed64()};
+    value = T{first, last};
     return in.ok();
   } else if constexpr (std::same_as<T, Cursor>) {
     return decode(in, value.term) && decode(in, value.index);

@@ -3,8 +3,8 @@
 // log-replay messages (first, at the same positions, so a snapshot member
 // also catches up by replay) followed by five of its own: the lagging member
 // asks the leader for a snapshot, asks peers which snapshot they hold, and
-// fetches ranges of its items (item positions count from 1, as indices do,
-// so one scheduler serves both strategies).
+// fetches ranges of its items (ItemNumber positions, from 1; the ranged-fetch
+// engine schedules them as it schedules entries).
 
 #include <cstddef>
 #include <optional>
@@ -15,6 +15,7 @@
 
 #include <mosaik/core/command_size.hpp>
 #include <mosaik/core/index_range.hpp>
+#include <mosaik/core/item_range.hpp>
 #include <mosaik/sync/log_replay/messages.hpp>
 #include <mosaik/sync/snapshot/snapshottable.hpp>
 
@@ -45,7 +46,7 @@ struct SnapshotOffer {
 /// Session → provider: items `range` of the snapshot taken at `at`.
 struct FetchItemsRequest {
   Cursor at;
-  IndexRange range;
+  ItemRange range;
   friend bool operator==(const FetchItemsRequest&, const FetchItemsRequest&) = default;
 };
 
@@ -54,7 +55,7 @@ struct FetchItemsRequest {
 template <class Item>
 struct FetchItemsResponse {
   Cursor at;
-  IndexRange range;
+  ItemRange range;
   std::vector<Item> items;
   friend bool operator==(const FetchItemsResponse&, const FetchItemsResponse&) = default;
 };

@@ -120,7 +120,7 @@ private:
     last_used_ = context_.now();
     const auto& items = *image_->items;
     const auto served = request.range.take_front(config_.item_batch)
-                            .intersect(IndexRange::starting_at(Index{1}, items.size()));
+                            .intersect(ItemRange::starting_at(ItemNumber{1}, items.size()));
     std::size_t bytes = 0;
     for (auto position = served.first(); !served.empty() && position <= served.last();
          position = position.next()) {
@@ -135,7 +135,7 @@ private:
     if (response.items.empty()) {
       ++counters_.empty_answers;
     } else {
-      response.range = IndexRange::starting_at(served.first(), response.items.size());
+      response.range = ItemRange::starting_at(served.first(), response.items.size());
       counters_.items_served += response.items.size();
     }
     context_.send_to(sender, Message{std::move(response)});

@@ -9,9 +9,10 @@
 // replicates the request, so every member snapshots at the same index and
 // offers it), fetches the snapshot's items from every peer that offers the
 // same snapshot (scheduled as log replay schedules entries: in parallel, in
-// a bounded window, leader last, with learned timeouts), hands the whole to
-// the host to install, and then replays whatever lies between the snapshot
-// and the leader's entries buffered meanwhile.
+// a bounded window, leader last, with learned timeouts: the shared engine,
+// fetch::RangedFetch), hands the whole to the host to install, and then
+// replays whatever lies between the snapshot and the leader's entries
+// buffered meanwhile.
 
 #include <algorithm>
 #include <cstdint>
@@ -24,12 +25,12 @@
 #include <vector>
 
 #include <mosaik/core/format.hpp>
+#include <mosaik/core/item_range.hpp>
 #include <mosaik/core/log.hpp>
+#include <mosaik/fetch/ranged_fetch.hpp>
 #include <mosaik/storage/log_storage.hpp>
 #include <mosaik/sync/bond_event.hpp>
-#include <mosaik/sync/fetch_peer.hpp>
 #include <mosaik/sync/leader_buffer.hpp>
-#include <mosaik/sync/log_replay/scheduler.hpp>
 #include <mosaik/sync/log_replay/session_core.hpp>
 #include <mosaik/sync/snapshot/config.hpp>
 #include <mosaik/sync/snapshot/contexts.hpp>
@@ -44,6 +45,7 @@ class SnapshotSyncCore {
 public:
   using Message = SnapshotSyncMessage<Command, Item>;
   using entry_type = Entry<Command>;
+  using Fetcher = fetch::RangedFetch<ItemNumber, Item>;
 
   struct Outgoing {
     PeerId peer{};
@@ -60,12 +62,14 @@ public:
                    Cursor target, Index leader_commit, std::optional<PeerId> leader,
                    std::vector<entry_type> entries, TimePoint now, bool replace_suffix = false)
       : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader),
-        started_at_(now), buffer_(target), poll_backoff_(config.replay.availability_retry_initial),
-        progress_mark_(log.last().index, 0), progress_at_(now), replace_suffix_(replace_suffix) {
+        started_at_(now), buffer_(target),
+        items_(policy(config), ItemRange{}, leader, "snapshot-sync", "items"),
+        poll_backoff_(config.replay.availability_retry_initial), progress_mark_(log.last().index, 0),
+        progress_at_(now), replace_suffix_(replace_suffix) {
     if (LeaderBuffer<Command>::terms_follow(target.term, entries)) {
       buffer_.accept(target, std::move(entries));
     } else {
-      ++counters_.stale_leader_batches;
+      ++items_.counters().stale_leader_batches;
     }
     if (target.index <= log_.last().index && !replace_suffix_) {
       phase_ = Phase::replay; // nothing to fetch: log replay checks the target and appends the rest
@@ -76,7 +80,7 @@ public:
 
   void start(const std::vector<PeerId>& bonded, TimePoint now) {
     for (const auto peer : bonded) {
-      peers_[peer].bonded = true;
+      items_.bond(peer);
     }
     if (phase_ == Phase::replay) {
       start_replay(now);
@@ -98,13 +102,12 @@ public:
     if (outcome_) {
       return;
     }
-    auto& record = peers_[event.peer];
     const bool bonded = event.kind == BondEvent::Kind::bonded;
-    if (record.bonded == bonded) {
+    if (items_.peer(event.peer).bonded == bonded) {
       return;
     }
-    record.bonded = bonded;
     if (replay_) {
+      items_.peer(event.peer).bonded = bonded;
       replay_->on_bond(event, now);
       collect_replay();
       return;
@@ -112,12 +115,10 @@ public:
     if (!bonded) {
       awaiting_.erase(event.peer);
       offers_.erase(event.peer);
-      if (items_) {
-        const auto released = items_->remove_peer(event.peer);
-        log::debug("snapshot-sync: peer {} left; {} item fetches return to the pool", event.peer,
-                   released.size());
-      }
-    } else if (!record.progress.excluded) {
+      const auto released = items_.unbond(event.peer);
+      log::debug("snapshot-sync: peer {} left; {} item fetches return to the pool", event.peer,
+                 released.size());
+    } else if (items_.bond(event.peer); !items_.peer(event.peer).progress.excluded) {
       if (phase_ == Phase::probing) {
         ask(event.peer, AvailabilityRequest{});
         awaiting_.insert(event.peer);
@@ -142,9 +143,9 @@ public:
       }
       return; // a late snapshot answer: the snapshot is installed already
     }
-    const auto it = peers_.find(sender);
-    if (it == peers_.end() || !it->second.bonded) {
-      ++counters_.unbonded_messages;
+    const auto it = items_.peers().find(sender);
+    if (it == items_.peers().end() || !it->second.bonded) {
+      ++items_.counters().unbonded_messages;
       log::debug("snapshot-sync: ignored a message from unbonded peer {}", sender);
       return;
     }
@@ -168,7 +169,7 @@ public:
   /// The leader sent `entries` after `position` while the session runs.
   void on_buffer(Cursor position, std::vector<entry_type> entries, TimePoint now) {
     if (outcome_) {
-      ++counters_.stale_leader_batches;
+      ++items_.counters().stale_leader_batches;
       return;
     }
     if (replay_) {
@@ -176,18 +177,19 @@ public:
       collect_replay();
       return;
     }
+    auto& counters = items_.counters();
     if (!LeaderBuffer<Command>::terms_follow(position.term, entries) ||
         buffer_.accept(position, std::move(entries)) == LeaderBuffer<Command>::Accepted::stale) {
-      ++counters_.stale_leader_batches;
+      ++counters.stale_leader_batches;
       log::warn("snapshot-sync: ignored leader batch after {} (target {})", position, buffer_.target());
       return;
     }
     if (buffer_.size() > config_.replay.max_buffered_entries) {
       // Replayed from peers after the snapshot instead.
-      ++counters_.buffer_overflows;
+      ++counters.buffer_overflows;
       buffer_.drop_to(buffer_.last());
     }
-    counters_.max_buffered_entries = std::max<std::uint64_t>(counters_.max_buffered_entries, buffer_.size());
+    counters.max_buffered_entries = std::max<std::uint64_t>(counters.max_buffered_entries, buffer_.size());
   }
 
   /// Time passed: decide after the probe, expire fetches, poll for offers.
@@ -215,21 +217,10 @@ public:
       return;
     }
     std::set<PeerId> to_query;
-    if (items_) {
-      for (const auto& fetch : items_->expire(now)) {
-        ++counters_.timeouts;
-        auto& peer = peers_[fetch.peer];
-        ++peer.progress.timeouts;
-        FetchPeer::remember(peer.abandoned, fetch.range);
-        peer.response_time.back_off();
-        log::warn("snapshot-sync: items {} from peer {} timed out; rescheduling them", fetch.range,
-                  fetch.peer);
-        items_->forget_availability(fetch.peer);
-        offers_.erase(fetch.peer);
-        if (peer.usable()) {
-          to_query.insert(fetch.peer);
-        }
-        learn_timeouts(peers_, *items_, config_.replay.min_fetch_timeout, config_.replay.fetch_timeout);
+    for (const auto& fetch : items_.expire(now)) {
+      offers_.erase(fetch.peer);
+      if (items_.is_usable(fetch.peer)) {
+        to_query.insert(fetch.peer);
       }
     }
     if (poll_at_ && now >= *poll_at_) {
@@ -237,10 +228,10 @@ public:
       if (needs_offers()) {
         // Also once one is chosen: when every source dropped it, only a new
         // request makes the group take (and the leader offer) another.
-        if (leader_ && peers_[*leader_].usable()) {
+        if (leader_ && items_.peer(*leader_).usable()) {
           ask(*leader_, SnapshotRequest{log_.last().index});
         }
-        for (const auto& [peer, record] : peers_) {
+        for (const auto& [peer, record] : items_.peers()) {
           if (record.usable()) {
             to_query.insert(peer);
           }
@@ -288,8 +279,8 @@ public:
     if (phase_ == Phase::probing) {
       return std::min(probe_deadline_, stall);
     }
-    std::optional<TimePoint> deadline = items_ ? items_->next_deadline() : std::nullopt;
-    for (const auto& other : {poll_at_, leader_hold_until_, std::optional{stall}}) {
+    std::optional<TimePoint> deadline = items_.next_deadline();
+    for (const auto& other : {poll_at_, std::optional{stall}}) {
       if (other && (!deadline || *other < *deadline)) {
         deadline = other;
       }
@@ -302,7 +293,7 @@ public:
   /// The snapshot installed by this session, if it installed one.
   [[nodiscard]] std::optional<Cursor> installed() const noexcept { return installed_; }
   [[nodiscard]] const std::optional<SnapshotInfo>& chosen() const noexcept { return chosen_; }
-  [[nodiscard]] const SessionCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const SessionCounters& counters() const noexcept { return items_.counters(); }
   /// The log-replay part, once it runs.
   [[nodiscard]] const LogReplayCore<Command>* replay() const noexcept {
     return replay_ ? &*replay_ : nullptr;
@@ -312,17 +303,17 @@ public:
     SyncProgress progress;
     if (replay_) {
       progress = replay_->progress(now);
-      progress.counters += counters_; // what the probe and the snapshot phase did too
+      progress.counters += items_.counters(); // what the probe and the snapshot phase did too
     } else {
       progress.target = buffer_.target();
       progress.buffered = buffer_.size();
       progress.elapsed = (outcome_ ? finished_at_ : now) - started_at_;
-      progress.counters = counters_;
+      progress.counters = items_.counters();
     }
     if (chosen_) {
       progress.snapshot = SnapshotProgress{chosen_->at, chosen_->items, items_done_, installed_.has_value()};
     }
-    for (const auto& [peer, record] : peers_) {
+    for (const auto& [peer, record] : items_.peers()) {
       auto& merged = progress.peers[peer];
       merged.items += record.progress.items;
       merged.requests += record.progress.requests;
@@ -334,16 +325,16 @@ public:
   }
 
 private:
-  struct Chunk {
-    Index last;
-    PeerId peer;
-    std::vector<Item> items;
-  };
+  static fetch::FetchPolicy policy(const SnapshotConfig& config) {
+    return fetch::FetchPolicy{config.item_batch, config.replay.max_inflight_per_peer,
+                              config.replay.fetch_timeout, config.replay.min_fetch_timeout,
+                              config.replay.max_bad_responses};
+  }
 
   template <class Body>
   void ask(PeerId peer, Body body) {
     if constexpr (std::is_same_v<Body, AvailabilityRequest>) {
-      ++counters_.availability_requests;
+      ++items_.counters().availability_requests;
     }
     outbox_.push_back(Outgoing{peer, Message{std::move(body)}});
   }
@@ -352,7 +343,7 @@ private:
 
   void probe(TimePoint now) {
     probe_deadline_ = now + config_.probe_timeout;
-    for (const auto& [peer, record] : peers_) {
+    for (const auto& [peer, record] : items_.peers()) {
       if (record.usable()) {
         awaiting_.insert(peer);
         ask(peer, AvailabilityRequest{});
@@ -387,7 +378,7 @@ private:
       return;
     }
     phase_ = Phase::snapshot;
-    ++counters_.snapshot_sessions;
+    ++items_.counters().snapshot_sessions;
     if (!leader_) {
       fail(now, "every peer pruned past our log and no leader is known to ask for a snapshot");
       return;
@@ -395,7 +386,7 @@ private:
     log::info("snapshot-sync: every peer pruned past {}; asking leader {} for a snapshot",
               log_.last().index.next(), *leader_);
     ask(*leader_, SnapshotRequest{log_.last().index});
-    for (const auto& [peer, record] : peers_) {
+    for (const auto& [peer, record] : items_.peers()) {
       if (record.usable() && peer != *leader_) {
         ask(peer, SnapshotQuery{});
       }
@@ -405,13 +396,13 @@ private:
 
   // ---- snapshot ----------------------------------------------------------------
 
-  [[nodiscard]] static IndexRange all_items(const SnapshotInfo& info) {
-    return IndexRange::starting_at(Index{1}, info.items);
+  [[nodiscard]] static ItemRange all_items(const SnapshotInfo& info) {
+    return ItemRange::starting_at(ItemNumber{1}, info.items);
   }
 
   /// Whether the session must look for offers: none chosen yet, or nobody serves the chosen one.
   [[nodiscard]] bool needs_offers() const {
-    return !chosen_ || (items_->inflight_total() == 0 && items_->has_uncovered());
+    return !chosen_ || (items_.scheduler().inflight_total() == 0 && items_.scheduler().has_uncovered());
   }
 
   void on_offer(PeerId sender, const SnapshotOffer& offer, TimePoint now) {
@@ -426,15 +417,13 @@ private:
     }
     if (!offer.snapshot) {
       offers_.erase(sender);
-      if (items_) {
-        items_->forget_availability(sender);
-      }
+      items_.forget_availability(sender);
       return;
     }
     const auto& info = *offer.snapshot;
     offers_[sender] = info;
     if (chosen_ && info == *chosen_) {
-      items_->set_availability(sender, all_items(info));
+      items_.set_availability(sender, all_items(info));
       return;
     }
     // The leader's offer decides which snapshot is fetched (others offer the
@@ -447,32 +436,25 @@ private:
 
   void choose(const SnapshotInfo& info, TimePoint now) {
     chosen_ = info;
-    for (auto& [peer, record] : peers_) {
-      // Ranges remembered from another snapshot say nothing about this one's answers.
-      record.accepted.clear();
-      record.abandoned.clear();
-    }
-    items_.emplace(FetchScheduler::Limits{config_.item_batch, config_.replay.max_inflight_per_peer,
-                                          config_.replay.fetch_timeout},
-                   all_items(info), leader_);
-    chunks_.clear();
+    // Ranges remembered from another snapshot say nothing about this one's answers.
+    items_.restart(all_items(info));
     assembled_.clear();
     assembled_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(info.items, 1U << 20)));
     items_done_ = 0;
     std::size_t sources = 0;
     for (const auto& [peer, offered] : offers_) {
-      if (offered == info && peers_[peer].usable()) {
-        items_->set_availability(peer, all_items(info));
+      if (offered == info && items_.is_usable(peer)) {
+        items_.set_availability(peer, all_items(info));
         ++sources;
       }
     }
-    learn_timeouts(peers_, *items_, config_.replay.min_fetch_timeout, config_.replay.fetch_timeout);
+    items_.learn_timeouts();
     // Leader last: give the others a moment to offer the same snapshot.
-    leader_hold_until_ = now + config_.replay.availability_retry_initial;
+    items_.hold_leader_until(now + config_.replay.availability_retry_initial);
     poll_backoff_ = config_.replay.availability_retry_initial;
     log::info("snapshot-sync: fetching the snapshot at {} ({} items) from {} peers so far", info.at,
               info.items, sources);
-    for (const auto& [peer, record] : peers_) {
+    for (const auto& [peer, record] : items_.peers()) {
       if (record.usable() && peer != leader_ && (!offers_.contains(peer) || offers_[peer] != info)) {
         ask(peer, SnapshotQuery{});
       }
@@ -483,107 +465,62 @@ private:
   }
 
   void on_items(PeerId sender, FetchItemsResponse<Item> response, TimePoint now) {
-    auto& record = peers_[sender];
     if (!chosen_ || response.at != chosen_->at) {
-      ++counters_.late_responses;
+      ++items_.counters().late_responses;
       log::debug("snapshot-sync: dropped items of the snapshot at {} from peer {}: not the one fetched",
                  response.at, sender);
       return;
     }
     const auto range = response.range;
-    if (response.items.empty()) {
-      const auto fetch = items_->find_inflight(sender, range);
-      if (fetch && fetch->range == range) {
-        ++counters_.empty_responses;
-        log::debug("snapshot-sync: peer {} no longer holds the snapshot; asking elsewhere", sender);
-        items_->release(*fetch);
-        items_->forget_availability(sender);
-        offers_.erase(sender);
-        return;
-      }
-      reject(sender, range, now,
-             fmt::format("empty response for items {} matches no request in flight", range));
+    const auto answer = items_.classify(sender, range, response.items.size());
+    switch (answer.verdict) {
+    case fetch::Verdict::matches:
+      break;
+    case fetch::Verdict::empty:
+      offers_.erase(sender); // it no longer holds the snapshot
       return;
-    }
-    if (range.empty() || response.items.size() != range.size()) {
-      reject(sender, range, now,
-             fmt::format("{} items do not match the range {}", response.items.size(), range));
-      return;
-    }
-    const auto fetch = items_->find_inflight(sender, range);
-    if (!fetch) {
-      if (!items_->inflight_overlapping(sender, range).empty()) {
-        reject(sender, range, now, fmt::format("items {} lie outside the range requested", range));
-      } else if (FetchPeer::contains_any(record.abandoned, range)) {
-        ++counters_.late_responses;
-      } else if (FetchPeer::contains_any(record.accepted, range)) {
-        ++counters_.duplicate_responses;
-      } else {
-        reject(sender, range, now, fmt::format("unsolicited or duplicate items {}", range));
-      }
-      return;
-    }
-    if (range.first() != fetch->range.first()) {
+    case fetch::Verdict::shifted:
       // Providers serve items from the start of a request (items are never pruned).
       reject(sender, range, now,
-             fmt::format("items {} do not start where the request {} does", range, fetch->range));
+             fmt::format("items {} do not start where the request {} does", range, answer.fetch->range));
+      return;
+    case fetch::Verdict::rejected:
+      if (answer.excluded) {
+        on_excluded(sender, now);
+      }
+      return;
+    case fetch::Verdict::late:
+    case fetch::Verdict::duplicate:
       return;
     }
-    items_->complete(*fetch, range);
-    FetchPeer::remember(record.accepted, range);
-    record.response_time.sample(now - fetch->sent_at);
-    record.progress.response_time = record.response_time.smoothed().value_or(Duration{});
-    record.progress.items += range.size();
-    learn_timeouts(peers_, *items_, config_.replay.min_fetch_timeout, config_.replay.fetch_timeout);
-    chunks_.emplace(range.first(), Chunk{range.last(), sender, std::move(response.items)});
-    counters_.max_chunks_held = std::max<std::uint64_t>(counters_.max_chunks_held, chunks_.size());
-    // Assemble in order: the scheduler's window then bounds what is held out of order.
-    while (!chunks_.empty() && chunks_.begin()->first.value() == assembled_.size() + 1) {
-      auto chunk = std::move(chunks_.begin()->second);
-      chunks_.erase(chunks_.begin());
-      assembled_.insert(assembled_.end(), std::make_move_iterator(chunk.items.begin()),
-                        std::make_move_iterator(chunk.items.end()));
-      items_->advance(chunk.last);
+    items_.take(*answer.fetch, std::move(response.items), now);
+    items_.peer(sender).progress.items += range.size();
+    // Assemble in order: the engine's window then bounds what is held out of order.
+    while (auto chunk = items_.take_next(ItemNumber{assembled_.size() + 1})) {
+      assembled_.insert(assembled_.end(), std::make_move_iterator(chunk->items.begin()),
+                        std::make_move_iterator(chunk->items.end()));
+      items_.advance(chunk->range.last());
     }
-    items_done_ = assembled_.size();
-    std::uint64_t held = 0; // out of order, waiting for the ranges before them
-    for (const auto& [first, chunk] : chunks_) {
-      held += chunk.items.size();
-    }
-    items_done_ += held;
-    counters_.max_entries_held = std::max(counters_.max_entries_held, held);
+    items_done_ = assembled_.size() + items_.held();
     if (assembled_.size() == chosen_->items) {
       install(now);
     }
   }
 
-  void reject(PeerId sender, IndexRange range, TimePoint now, const std::string& reason) {
-    ++counters_.bad_responses;
-    auto& record = peers_[sender];
-    ++record.progress.bad_responses;
-    log::warn("snapshot-sync: rejected response from peer {}: {}", sender, reason);
-    if (items_) {
-      for (const auto& fetch : items_->inflight_overlapping(sender, range)) {
-        items_->release(fetch);
-        FetchPeer::remember(record.abandoned, fetch.range);
-      }
+  void reject(PeerId sender, ItemRange range, TimePoint now, const std::string& reason) {
+    if (items_.reject(sender, range, reason)) {
+      on_excluded(sender, now);
     }
-    if (record.progress.bad_responses >= config_.replay.max_bad_responses && !record.progress.excluded) {
-      record.progress.excluded = true;
-      ++counters_.excluded_peers;
-      offers_.erase(sender);
-      if (items_) {
-        items_->remove_peer(sender);
-      }
-      log::warn("snapshot-sync: excluded peer {} after {} bad responses", sender,
-                record.progress.bad_responses);
-      if (usable_peers(peers_) == 0 || sender == leader_) {
-        // Nobody left to fetch from (excluded peers are never asked again): end, as log replay does.
-        fail(now,
-             sender == leader_
-                 ? fmt::format("the leader, peer {}, was excluded for bad responses", sender)
-                 : fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender));
-      }
+  }
+
+  void on_excluded(PeerId sender, TimePoint now) {
+    offers_.erase(sender);
+    if (items_.usable_peers() == 0 || sender == leader_) {
+      // Nobody left to fetch from (excluded peers are never asked again): end, as log replay does.
+      fail(now,
+           sender == leader_
+               ? fmt::format("the leader, peer {}, was excluded for bad responses", sender)
+               : fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender));
     }
   }
 
@@ -595,9 +532,8 @@ private:
       return;
     }
     installed_ = info.at;
-    leader_hold_until_.reset();
     poll_at_.reset();
-    items_.reset();
+    items_.restart(ItemRange{});
     if (buffer_.target().index > info.at.index) {
       start_replay(now); // entries between the snapshot and the leader's come from peers
       return;
@@ -618,12 +554,12 @@ private:
 
   void start_replay(TimePoint now) {
     phase_ = Phase::replay;
-    leader_hold_until_.reset();
+    items_.release_leader();
     poll_at_.reset();
     const auto target = buffer_.target();
     replay_.emplace(config_.replay, log_, target, leader_commit_, leader_, buffer_.take(), now);
     std::vector<PeerId> bonded;
-    for (const auto& [peer, record] : peers_) {
+    for (const auto& [peer, record] : items_.peers()) {
       if (record.usable()) {
         bonded.push_back(peer);
       }
@@ -688,22 +624,13 @@ private:
     if (outcome_ || replay_ || phase_ != Phase::snapshot) {
       return;
     }
-    if (items_) {
-      if (leader_hold_until_) {
-        const bool others_offer = std::any_of(offers_.begin(), offers_.end(), [this](const auto& item) {
+    // The leader's hold ends early once another peer offers the chosen snapshot.
+    const bool others_offer =
+        items_.leader_held() && std::any_of(offers_.begin(), offers_.end(), [this](const auto& item) {
           return item.first != leader_ && item.second == *chosen_;
         });
-        if (now >= *leader_hold_until_ || others_offer) {
-          leader_hold_until_.reset();
-        }
-      }
-      items_->hold_leader(leader_hold_until_.has_value());
-      for (const auto& fetch : items_->plan(now)) {
-        ++counters_.fetch_requests;
-        ++peers_[fetch.peer].progress.requests;
-        log::trace("snapshot-sync: fetching items {} from peer {}", fetch.range, fetch.peer);
-        ask(fetch.peer, FetchItemsRequest{chosen_->at, fetch.range});
-      }
+    for (const auto& fetch : items_.plan(now, others_offer)) {
+      ask(fetch.peer, FetchItemsRequest{chosen_->at, fetch.range});
     }
     if (!poll_at_ && needs_offers()) {
       poll_at_ = now + poll_backoff_;
@@ -719,10 +646,9 @@ private:
   TimePoint finished_at_{};
   LeaderBuffer<Command> buffer_;
   Phase phase_ = Phase::probing;
-  std::map<PeerId, FetchPeer> peers_;
+  Fetcher items_; // every peer's record, from the probe on; fetches the chosen snapshot's items
   std::vector<Outgoing> outbox_;
   std::optional<SyncOutcome> outcome_;
-  SessionCounters counters_;
 
   // probing
   TimePoint probe_deadline_{};
@@ -733,11 +659,8 @@ private:
   // snapshot
   Duration poll_backoff_;
   std::optional<TimePoint> poll_at_;
-  std::optional<TimePoint> leader_hold_until_;
   std::map<PeerId, SnapshotInfo> offers_;
   std::optional<SnapshotInfo> chosen_;
-  std::optional<FetchScheduler> items_;
-  std::map<Index, Chunk> chunks_;
   std::vector<Item> assembled_;
   std::uint64_t items_done_ = 0;
   std::optional<Cursor> installed_;

@@ -1,0 +1,347 @@
+#pragma once
+// RangedFetch: the engine both catch-up strategies share. It fetches a gap of
+// positions (log entries, snapshot items) from many peers at once and owns
+// every rule that does not depend on what is fetched:
+//
+//  - the scheduler (which peer fetches which range, in a bounded window,
+//    leader last) and the leader's hold at the start;
+//  - one record per peer: bond, requests in flight, response times and the
+//    timeouts learned from them, bad answers, exclusion after
+//    `max_bad_responses`;
+//  - the classification of an answer against what was asked (matches, empty,
+//    shifted, late, duplicate, or bad) and the blame that follows;
+//  - in-order reassembly: taken answers are held as chunks until the ranges
+//    before them arrive.
+//
+// A strategy's session core keeps only what differs: what a position's
+// content must satisfy (terms, the target cursor) and what to do with
+// content taken in order (append to the log, assemble a snapshot). Plain
+// deterministic logic, no I/O: the core turns planned fetches into messages.
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <mosaik/core/format.hpp>
+#include <mosaik/core/log.hpp>
+#include <mosaik/core/time.hpp>
+#include <mosaik/fetch/fetch_counters.hpp>
+#include <mosaik/fetch/fetch_peer.hpp>
+#include <mosaik/fetch/fetch_scheduler.hpp>
+
+namespace mosaik::fetch {
+
+/// The settings a ranged fetch takes from its strategy's configuration.
+struct FetchPolicy {
+  /// Most positions one request asks for.
+  std::uint64_t batch_size = 2000;
+  std::uint32_t max_inflight_per_peer = 1;
+  /// The most a request is waited for (and what a peer that never answered gets).
+  Duration fetch_timeout = std::chrono::seconds{25};
+  /// The least a request is waited for, however fast a peer answered before.
+  Duration min_fetch_timeout = std::chrono::seconds{1};
+  /// Bad answers after which a peer is excluded for the rest of the fetch.
+  std::uint32_t max_bad_responses = 3;
+};
+
+/// How an answer relates to what was asked.
+enum class Verdict : std::uint8_t {
+  matches,   ///< answers `fetch` from its start: its content is the core's to check, then take()
+  shifted,   ///< answers `fetch` but starts later than it asked: the core decides (give_up or reject)
+  empty,     ///< the peer holds nothing of `fetch` any more: released, its availability forgotten
+  late,      ///< answers a request given up on: dropped, no blame
+  duplicate, ///< a second copy of an answer already taken (a network duplicate): dropped, no blame
+  rejected,  ///< malformed or unsolicited: dropped and blamed; `excluded` if that excluded the peer
+};
+
+template <class Position, class Item>
+class RangedFetch {
+public:
+  using Range = mosaik::Range<Position>;
+  using Scheduler = FetchScheduler<Position>;
+  using Fetch = typename Scheduler::Fetch;
+  using Peer = FetchPeer<Position>;
+  using Peers = std::map<PeerId, Peer>;
+
+  /// An answer taken, held until every position before it is taken too.
+  struct Chunk {
+    Range range;
+    PeerId peer;
+    std::vector<Item> items;
+  };
+
+  struct Answer {
+    Verdict verdict{};
+    std::optional<Fetch> fetch; ///< the request it answers (matches, shifted, empty)
+    bool excluded = false;      ///< rejected, and the peer is now excluded
+  };
+
+  /// `name` prefixes the log lines ("log-replay", "snapshot-sync"); `unit`
+  /// names what a position holds ("entries", "items").
+  RangedFetch(FetchPolicy policy, Range gap, std::optional<PeerId> leader, std::string_view name,
+              std::string_view unit)
+      : policy_(policy), leader_(leader), name_(name), unit_(unit), scheduler_(limits(policy), gap, leader) {}
+
+  /// Fetches `gap` from now on: requests, held chunks and the ranges
+  /// remembered of earlier answers are forgotten; peers, their response times
+  /// and their standing (bad answers, exclusion) stay.
+  void restart(Range gap) {
+    scheduler_ = Scheduler(limits(policy_), gap, leader_);
+    for (auto& [peer, record] : peers_) {
+      record.accepted.clear();
+      record.abandoned.clear();
+    }
+    chunks_.clear();
+    held_ = 0;
+    leader_held_until_.reset();
+  }
+
+  // ---- peers -------------------------------------------------------------------
+
+  /// The record of `peer` (made when first named).
+  Peer& peer(PeerId peer) { return peers_[peer]; }
+  [[nodiscard]] const Peers& peers() const noexcept { return peers_; }
+  [[nodiscard]] bool is_usable(PeerId peer) const {
+    const auto it = peers_.find(peer);
+    return it != peers_.end() && it->second.usable();
+  }
+  [[nodiscard]] std::size_t usable_peers() const { return fetch::usable_peers(peers_); }
+
+  /// `peer` bonded; false when it already was.
+  bool bond(PeerId peer) {
+    auto& record = peers_[peer];
+    return !std::exchange(record.bonded, true);
+  }
+  /// `peer` left: its requests return to the pool (they are returned).
+  std::vector<Fetch> unbond(PeerId peer) {
+    peers_[peer].bonded = false;
+    return scheduler_.remove_peer(peer);
+  }
+
+  void set_availability(PeerId peer, Range available) { scheduler_.set_availability(peer, available); }
+  /// The peer takes no new requests until its availability is set again.
+  void forget_availability(PeerId peer) { scheduler_.forget_availability(peer); }
+
+  /// Each peer's requests wait as long as its own response times justify. A
+  /// peer that has not answered yet gets a generous multiple of the slowest
+  /// answering peer's timeout, so a first request lost on the wire does not
+  /// hold its range for the whole `fetch_timeout`.
+  void learn_timeouts() {
+    // How much longer than the slowest answering peer a peer that never answered is waited for.
+    constexpr int unanswered_peer_factor = 8;
+    const auto floor = policy_.min_fetch_timeout;
+    const auto ceiling = policy_.fetch_timeout;
+    std::optional<Duration> slowest;
+    for (const auto& [peer, record] : peers_) {
+      if (const auto timeout = record.response_time.timeout(floor, ceiling)) {
+        slowest = std::max(slowest.value_or(Duration{}), *timeout);
+      }
+    }
+    const auto prior = slowest ? std::optional<Duration>{*slowest * unanswered_peer_factor} : std::nullopt;
+    for (auto& [peer, record] : peers_) {
+      if (const auto timeout = record.response_time.timeout(floor, ceiling, prior)) {
+        scheduler_.set_timeout(peer, *timeout);
+        record.progress.fetch_timeout = *timeout;
+      }
+    }
+  }
+
+  // ---- requests ------------------------------------------------------------------
+
+  /// The leader takes no requests before `until`, so the others get the work first.
+  void hold_leader_until(TimePoint until) { leader_held_until_ = until; }
+  void release_leader() { leader_held_until_.reset(); }
+  [[nodiscard]] bool leader_held() const noexcept { return leader_held_until_.has_value(); }
+
+  /// New requests for idle peers (counted). The leader's hold ends at its
+  /// time, or earlier when `others_ready` says the others need no more time.
+  std::vector<Fetch> plan(TimePoint now, bool others_ready) {
+    if (leader_held_until_ && (now >= *leader_held_until_ || others_ready)) {
+      leader_held_until_.reset();
+    }
+    scheduler_.hold_leader(leader_held_until_.has_value());
+    auto planned = scheduler_.plan(now);
+    for (const auto& fetch : planned) {
+      ++counters_.fetch_requests;
+      ++peers_[fetch.peer].progress.requests;
+      log::trace("{}: fetching {} {} from peer {}", name_, unit_, fetch.range, fetch.peer);
+    }
+    return planned;
+  }
+
+  /// Requests past their deadline, given up on: counted, the peer backs off
+  /// and takes no new request until its availability is set again.
+  std::vector<Fetch> expire(TimePoint now) {
+    auto expired = scheduler_.expire(now);
+    for (const auto& fetch : expired) {
+      ++counters_.timeouts;
+      auto& record = peers_[fetch.peer];
+      ++record.progress.timeouts;
+      Peer::remember(record.abandoned, fetch.range);
+      record.response_time.back_off();
+      log::warn("{}: fetch of {} {} from peer {} timed out; rescheduling it", name_, unit_, fetch.range,
+                fetch.peer);
+      scheduler_.forget_availability(fetch.peer);
+    }
+    if (!expired.empty()) {
+      learn_timeouts();
+    }
+    return expired;
+  }
+
+  /// When the fetch wants to be woken: the earliest deadline, or the end of the leader's hold.
+  [[nodiscard]] std::optional<TimePoint> next_deadline() const {
+    auto deadline = scheduler_.next_deadline();
+    if (leader_held_until_ && (!deadline || *leader_held_until_ < *deadline)) {
+      deadline = leader_held_until_;
+    }
+    return deadline;
+  }
+
+  // ---- answers ---------------------------------------------------------------------
+
+  /// Classifies an answer of `count` positions for `range` from `sender` (a
+  /// bonded peer, not excluded). Empty and bad answers are dealt with here.
+  Answer classify(PeerId sender, Range range, std::size_t count) {
+    auto& record = peers_[sender];
+    if (count == 0) {
+      const auto fetch = scheduler_.find_inflight(sender, range);
+      if (fetch && fetch->range == range) {
+        ++counters_.empty_responses;
+        log::debug("{}: peer {} holds nothing of {}; asking elsewhere", name_, sender, range);
+        scheduler_.release(*fetch);
+        scheduler_.forget_availability(sender);
+        return Answer{Verdict::empty, fetch, false};
+      }
+      return rejected(sender, range,
+                      fmt::format("empty response for {} matches no request in flight", range));
+    }
+    if (range.empty() || count != range.size()) {
+      return rejected(sender, range, fmt::format("{} {} do not match the range {}", count, unit_, range));
+    }
+    const auto fetch = scheduler_.find_inflight(sender, range);
+    if (!fetch) {
+      if (!scheduler_.inflight_overlapping(sender, range).empty()) {
+        return rejected(sender, range, fmt::format("range {} is outside the range requested", range));
+      }
+      if (Peer::contains_any(record.abandoned, range)) {
+        ++counters_.late_responses;
+        log::debug("{}: dropped late answer {} from peer {}", name_, range, sender);
+        return Answer{Verdict::late, std::nullopt, false};
+      }
+      if (Peer::contains_any(record.accepted, range)) {
+        ++counters_.duplicate_responses;
+        log::debug("{}: dropped a second copy of {} from peer {}", name_, range, sender);
+        return Answer{Verdict::duplicate, std::nullopt, false};
+      }
+      return rejected(sender, range, fmt::format("unsolicited or duplicate response for {}", range));
+    }
+    if (range.first() != fetch->range.first()) {
+      return Answer{Verdict::shifted, fetch, false};
+    }
+    return Answer{Verdict::matches, fetch, false};
+  }
+
+  /// Takes the answer `items` (for a request that matched, their content
+  /// checked): held until the positions before them are taken.
+  void take(const Fetch& fetch, std::vector<Item> items, TimePoint now) {
+    const auto range = Range::starting_at(fetch.range.first(), items.size());
+    auto& record = peers_[fetch.peer];
+    scheduler_.complete(fetch, range);
+    Peer::remember(record.accepted, range);
+    record.response_time.sample(now - fetch.sent_at);
+    record.progress.response_time = record.response_time.smoothed().value_or(Duration{});
+    learn_timeouts();
+    held_ += range.size();
+    chunks_.emplace(range.first(), Chunk{range, fetch.peer, std::move(items)});
+    counters_.max_chunks_held = std::max<std::uint64_t>(counters_.max_chunks_held, chunks_.size());
+    counters_.max_entries_held = std::max<std::uint64_t>(counters_.max_entries_held, held_);
+  }
+
+  /// Gives `fetch` up without blame (no more of it is expected from its peer,
+  /// which takes no new request until its availability is set again).
+  void give_up(const Fetch& fetch) {
+    scheduler_.release(fetch);
+    Peer::remember(peers_[fetch.peer].abandoned, fetch.range);
+    scheduler_.forget_availability(fetch.peer);
+  }
+
+  /// Blames `sender` for a bad answer about `range`: its requests touching
+  /// `range` return to the pool. Returns true when this excluded the peer.
+  bool reject(PeerId sender, Range range, const std::string& reason) {
+    ++counters_.bad_responses;
+    auto& record = peers_[sender];
+    ++record.progress.bad_responses;
+    log::warn("{}: rejected response from peer {}: {}", name_, sender, reason);
+    for (const auto& fetch : scheduler_.inflight_overlapping(sender, range)) {
+      scheduler_.release(fetch);
+      Peer::remember(record.abandoned, fetch.range);
+    }
+    if (record.progress.bad_responses < policy_.max_bad_responses || record.progress.excluded) {
+      return false;
+    }
+    record.progress.excluded = true;
+    ++counters_.excluded_peers;
+    scheduler_.remove_peer(sender);
+    log::warn("{}: excluded peer {} after {} bad responses", name_, sender, record.progress.bad_responses);
+    return true;
+  }
+
+  // ---- reassembly ------------------------------------------------------------------
+
+  /// The held chunk that starts at `next`, handed over; the core then calls
+  /// advance() once it used it, or reject()s its sender and discard()s it.
+  std::optional<Chunk> take_next(Position next) {
+    const auto it = chunks_.begin();
+    if (it == chunks_.end() || it->first != next) {
+      return std::nullopt;
+    }
+    auto chunk = std::move(it->second);
+    chunks_.erase(it);
+    held_ -= chunk.range.size();
+    return chunk;
+  }
+  /// Positions up to `done` are used: the gap now starts after them.
+  void advance(Position done) { scheduler_.advance(done); }
+  /// A chunk handed over turned out bad: its range returns to the pool.
+  void discard(Range range) { scheduler_.discard_received(range); }
+  /// Moves the end of the gap.
+  void set_gap_end(Position last) { scheduler_.set_gap_end(last); }
+
+  // ---- observers --------------------------------------------------------------------
+
+  [[nodiscard]] const Scheduler& scheduler() const noexcept { return scheduler_; }
+  [[nodiscard]] Range gap() const noexcept { return scheduler_.gap(); }
+  [[nodiscard]] std::size_t chunks_held() const noexcept { return chunks_.size(); }
+  /// Positions taken but held out of order.
+  [[nodiscard]] std::uint64_t held() const noexcept { return held_; }
+  [[nodiscard]] SessionCounters& counters() noexcept { return counters_; }
+  [[nodiscard]] const SessionCounters& counters() const noexcept { return counters_; }
+
+private:
+  static typename Scheduler::Limits limits(const FetchPolicy& policy) {
+    return typename Scheduler::Limits{policy.batch_size, policy.max_inflight_per_peer, policy.fetch_timeout};
+  }
+
+  Answer rejected(PeerId sender, Range range, const std::string& reason) {
+    return Answer{Verdict::rejected, std::nullopt, reject(sender, range, reason)};
+  }
+
+  FetchPolicy policy_;
+  std::optional<PeerId> leader_;
+  std::string_view name_;
+  std::string_view unit_;
+  Scheduler scheduler_;
+  Peers peers_;
+  std::map<Position, Chunk> chunks_; // taken out of order, keyed by first position
+  std::uint64_t held_ = 0;
+  std::optional<TimePoint> leader_held_until_;
+  SessionCounters counters_;
+};
+
+} // namespace mosaik::fetch
