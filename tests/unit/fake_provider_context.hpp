@@ -1,7 +1,7 @@
 #pragma once
 // The part of the fake provider contexts (log replay, snapshot) that is the
 // same for both: a local in-memory log with a settable commit index, and
-// every message the provider sends, recorded.
+// every answer the provider gives, recorded as the host would send it.
 
 #include <cstdint>
 #include <string>
@@ -22,7 +22,7 @@ inline Term term_for(std::uint64_t index) {
   return Term{1 + index / 7};
 }
 
-/// A `Base` provider context over `storage` that records what it sends.
+/// A `Base` provider context over `storage`; `deliver` records the answers.
 template <class Base, class Message>
 class FakeLogContext : public Base {
 public:
@@ -40,9 +40,14 @@ public:
 
   [[nodiscard]] const LogStorage<std::string>& log() const override { return storage; }
   [[nodiscard]] Index commit_index() const override { return commit; }
-  void send_to(PeerId peer, Message message) override { sent.emplace_back(peer, std::move(message)); }
-  [[nodiscard]] GroupId group_id() const override { return GroupId{1}; }
-  [[nodiscard]] NetworkId network_id() const override { return NetworkId{2}; }
+
+  /// Hands `message` from `from` to `provider` and records its answer, if any, as sent back to `from`.
+  template <class Provider>
+  void deliver(Provider& provider, PeerId from, const Message& message) {
+    if (auto answer = provider.answer(from, message)) {
+      sent.emplace_back(from, std::move(*answer));
+    }
+  }
 };
 
 } // namespace mosaik::test

@@ -30,7 +30,7 @@ using mosaik::test::r;
 using mosaik::test::term_for;
 
 class FakeProviderContext final
-    : public mosaik::test::FakeLogContext<SyncProviderContext<std::string, Message>, Message> {
+    : public mosaik::test::FakeLogContext<SyncProviderContext<std::string>, Message> {
 public:
   std::optional<Index> limit; // serve_limit(); nullopt: the default (the commit index)
 
@@ -45,7 +45,7 @@ const PeerId asker{42};
 Response fetch_range(LogReplayProvider<std::string>& provider, FakeProviderContext& context,
                      IndexRange request) {
   context.sent.clear();
-  provider.receive(asker, Message{FetchEntriesRequest{request}});
+  context.deliver(provider, asker, Message{FetchEntriesRequest{request}});
   REQUIRE(context.sent.size() == 1);
   CHECK(context.sent[0].first == asker);
   const auto* response = std::get_if<Response>(&context.sent[0].second);
@@ -104,7 +104,7 @@ TEST_CASE("LogReplayProvider: availability is first held ..= min(last, commit)",
 
   SECTION("answered to an AvailabilityRequest") {
     context.commit = Index{40};
-    provider.receive(asker, Message{AvailabilityRequest{}});
+    context.deliver(provider, asker, Message{AvailabilityRequest{}});
     REQUIRE(context.sent.size() == 1);
     CHECK(context.sent[0].first == asker);
     REQUIRE(std::holds_alternative<AvailabilityResponse>(context.sent[0].second));
@@ -114,7 +114,7 @@ TEST_CASE("LogReplayProvider: availability is first held ..= min(last, commit)",
   SECTION("an empty log answers an empty range") {
     FakeProviderContext empty_context;
     LogReplayProvider<std::string> empty_provider(config, empty_context);
-    empty_provider.receive(asker, Message{AvailabilityRequest{}});
+    empty_context.deliver(empty_provider, asker, Message{AvailabilityRequest{}});
     REQUIRE(empty_context.sent.size() == 1);
     CHECK(std::get<AvailabilityResponse>(empty_context.sent[0].second).available.empty());
   }
@@ -124,8 +124,8 @@ TEST_CASE("LogReplayProvider: an empty request gets no answer", "[provider]") {
   FakeProviderContext context;
   context.fill(50, 50);
   LogReplayProvider<std::string> provider(config_with(10), context);
-  provider.receive(asker, Message{FetchEntriesRequest{IndexRange{}}});
-  provider.receive(asker, Message{FetchEntriesRequest{r(20, 10)}});
+  context.deliver(provider, asker, Message{FetchEntriesRequest{IndexRange{}}});
+  context.deliver(provider, asker, Message{FetchEntriesRequest{r(20, 10)}});
   CHECK(context.sent.empty());
   CHECK(provider.counters().fetch_requests == 2);
   CHECK(provider.counters().entries_served == 0);
@@ -267,7 +267,7 @@ TEST_CASE("LogReplayProvider: a serve limit above the commit index serves fetche
 
   CHECK(provider.availability() == r(1, 30));
   CHECK(provider.servable() == r(1, 80));
-  provider.receive(asker, Message{AvailabilityRequest{}});
+  context.deliver(provider, asker, Message{AvailabilityRequest{}});
   REQUIRE(context.sent.size() == 1);
   CHECK(std::get<AvailabilityResponse>(context.sent[0].second).available == r(1, 30));
 
@@ -300,8 +300,8 @@ TEST_CASE("LogReplayProvider: responses are not answered", "[provider]") {
   FakeProviderContext context;
   context.fill(10, 10);
   LogReplayProvider<std::string> provider(config_with(10), context);
-  provider.receive(asker, Message{AvailabilityResponse{r(1, 5)}});
-  provider.receive(asker, Message{Response{r(1, 1), {Entry<std::string>{Term{1}, "x"}}}});
+  context.deliver(provider, asker, Message{AvailabilityResponse{r(1, 5)}});
+  context.deliver(provider, asker, Message{Response{r(1, 1), {Entry<std::string>{Term{1}, "x"}}}});
   CHECK(context.sent.empty());
   CHECK(provider.counters().ignored_messages == 2);
   CHECK_FALSE(provider.prune_bound().has_value());

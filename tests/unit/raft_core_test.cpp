@@ -1,10 +1,12 @@
 // Unit tests of RaftCore, the sans-I/O consensus logic, driven by hand: an
 // InMemoryLog, a hard-state store that records what it was asked to keep,
-// a clock the test moves, and the messages read back from take_outbox().
+// a clock the test moves, and what the core hands over in ready(), read back
+// piece by piece (messages, catch-up work) as the scenario needs them.
 
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -72,7 +74,29 @@ struct Node {
   }
 
   /// The messages sent since the last call.
-  std::vector<Outgoing> out() { return core->take_outbox(); }
+  std::vector<Outgoing> out() { return std::exchange(collect().messages, {}); }
+  std::optional<Core::SyncStart> take_sync_start() {
+    return std::exchange(collect().sync_start, std::nullopt);
+  }
+  std::vector<Core::SyncBuffer> take_sync_buffers() { return std::exchange(collect().sync_buffers, {}); }
+  bool take_sync_cancel() { return std::exchange(collect().cancel_sync, false); }
+  /// Whether the log had to be synced before the messages handed over since the last call.
+  bool take_must_sync() { return std::exchange(collect().must_sync, false); }
+
+  /// Everything the core handed over and the test has not looked at yet.
+  Core::Ready& collect() {
+    auto ready = core->ready();
+    pending.must_sync = pending.must_sync || ready.must_sync;
+    std::move(ready.messages.begin(), ready.messages.end(), std::back_inserter(pending.messages));
+    pending.cancel_sync = pending.cancel_sync || ready.cancel_sync;
+    if (ready.sync_start) {
+      pending.sync_start = std::move(ready.sync_start);
+    }
+    std::move(ready.sync_buffers.begin(), ready.sync_buffers.end(), std::back_inserter(pending.sync_buffers));
+    std::move(ready.reads.begin(), ready.reads.end(), std::back_inserter(pending.reads));
+    return pending;
+  }
+  Core::Ready pending;
 
   void step(std::uint64_t from, Core::Message message, TimePoint now = t0 + 1ms) {
     core->step(PeerId{from}, std::move(message), now);
@@ -366,7 +390,7 @@ TEST_CASE("RaftCore: conflicting entries are truncated only above the commit ind
     CHECK(node.core->counters().truncated_entries == 0);
     CHECK(node.core->counters().rejected_messages == 1);
     CHECK(node.core->commit() == Index{2});
-    CHECK(!node.core->take_sync_start().has_value());
+    CHECK(!node.take_sync_start().has_value());
   }
   SECTION("entries contradicting committed ones after a matching prev: the log is left intact") {
     // prev matches at 1, but the entry for index 2 (committed, t1) comes with t2.
@@ -403,7 +427,7 @@ TEST_CASE("RaftCore: a gap does not drop acknowledged entries that nothing contr
   CHECK(!response.success);
   CHECK(!response.syncing);
   CHECK(response.match == Index{3});
-  CHECK(!node.core->take_sync_start().has_value());
+  CHECK(!node.take_sync_start().has_value());
   INFO("after the gap our log ends at " << node.log.last().index.value() << "; "
                                         << node.core->counters().truncated_entries << " entries truncated");
   CHECK(node.core->counters().truncated_entries == 0);
@@ -418,7 +442,7 @@ TEST_CASE("RaftCore: a gap does not drop acknowledged entries that nothing contr
   const auto syncing = answer<AppendResponse>(
       node, 3, Append{Term{2}, Cursor{Term{2}, Index{9}}, {}, Index{3}, 3}, t0 + 400ms);
   CHECK(syncing.syncing);
-  const auto start = node.core->take_sync_start();
+  const auto start = node.take_sync_start();
   REQUIRE(start.has_value());
   CHECK(start->position == Cursor{Term{2}, Index{9}});
   CHECK(node.core->counters().truncated_entries == 0);
@@ -507,7 +531,7 @@ TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buf
   CHECK(response.syncing);
   CHECK(response.match == Index{2});
   CHECK(node.core->syncing());
-  auto start = node.core->take_sync_start();
+  auto start = node.take_sync_start();
   REQUIRE(start.has_value());
   CHECK(start->position == Cursor{Term{1}, Index{5}}); // the leader's prev cursor
   CHECK(start->leader == PeerId{2});
@@ -515,7 +539,7 @@ TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buf
   CHECK(start->leader_commit == Index{5});
   REQUIRE(start->entries.size() == 2);
   CHECK(start->entries[0] == user(Term{1}, 6));
-  CHECK(!node.core->take_sync_start().has_value());    // once
+  CHECK(!node.take_sync_start().has_value());          // once
   CHECK(node.log.last() == Cursor{Term{1}, Index{2}}); // the session fills the gap, not the core
   CHECK(node.core->counters().sync_sessions_started == 1);
 
@@ -524,16 +548,16 @@ TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buf
       node, 2, Append{Term{1}, Cursor{Term{1}, Index{7}}, {user(Term{1}, 8)}, Index{6}, 4}, t0 + 20ms);
   CHECK(!response.success);
   CHECK(response.syncing);
-  auto buffers = node.core->take_sync_buffers();
+  auto buffers = node.take_sync_buffers();
   REQUIRE(buffers.size() == 1);
   CHECK(buffers[0].position == Cursor{Term{1}, Index{7}});
   REQUIRE(buffers[0].entries.size() == 1);
   CHECK(buffers[0].entries[0] == user(Term{1}, 8));
-  CHECK(node.core->take_sync_buffers().empty());
+  CHECK(node.take_sync_buffers().empty());
   // Heartbeats (no entries) buffer nothing.
   node.step(2, Append{Term{1}, Cursor{Term{1}, Index{8}}, {}, Index{8}, 5}, t0 + 30ms);
   (void)node.out();
-  CHECK(node.core->take_sync_buffers().empty());
+  CHECK(node.take_sync_buffers().empty());
   CHECK(node.log.last() == Cursor{Term{1}, Index{2}});
 
   // No election while syncing, as long as the leader is heard.
@@ -574,19 +598,19 @@ TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buf
     // Within the backoff a gap does not reopen a session.
     node.step(2, Append{Term{1}, Cursor{Term{1}, Index{8}}, {}, Index{8}, 7}, t0 + 170ms);
     (void)node.out();
-    CHECK(!node.core->take_sync_start().has_value());
+    CHECK(!node.take_sync_start().has_value());
     // After it, it does.
     node.core->tick(t0 + 260ms);
     node.step(2, Append{Term{1}, Cursor{Term{1}, Index{8}}, {}, Index{8}, 8}, t0 + 270ms);
-    const auto again = node.core->take_sync_start();
+    const auto again = node.take_sync_start();
     REQUIRE(again.has_value());
     CHECK(again->position == Cursor{Term{1}, Index{8}});
   }
 
   SECTION("a new leader cancels the session") {
     node.step(3, Append{Term{2}, Cursor{Term{1}, Index{8}}, {user(Term{2}, 9)}, Index{8}, 1}, t0 + 40ms);
-    CHECK(node.core->take_sync_cancel());
-    CHECK(node.core->take_sync_buffers().empty()); // the old leader's chain is not extended
+    CHECK(node.take_sync_cancel());
+    CHECK(node.take_sync_buffers().empty()); // the old leader's chain is not extended
     CHECK(node.core->leader() == PeerId{3});
   }
 }
@@ -603,7 +627,7 @@ TEST_CASE("RaftCore: every deadline lies ahead after a tick, with or without che
     auto now = core.next_deadline();
     for (int step = 0; step < 50; ++step) {
       core.tick(now);
-      (void)core.take_outbox();
+      (void)core.ready();
       const auto next = core.next_deadline();
       REQUIRE(next > now); // a deadline at or before now would spin the host's timer
       now = next;
@@ -639,7 +663,7 @@ TEST_CASE("RaftCore: what a leader verified does not vouch for the next term's l
   CHECK(!response.success);
   CHECK(!response.syncing);          // no session on an unverified tail...
   CHECK(response.match == Index{3}); // ...but a probe at our last entry
-  CHECK(!node.core->take_sync_start().has_value());
+  CHECK(!node.take_sync_start().has_value());
   // The probe proves the conflict at 3: it goes, and only then may the gap be synced.
   const auto probe = answer<AppendResponse>(
       node, 3, Append{Term{2}, Cursor{Term{2}, Index{3}}, {}, Index{1}, 2}, t0 + 330ms);
@@ -665,4 +689,56 @@ TEST_CASE("RaftCore: malformed AppendEntries are rejected, counted and change no
   CHECK(node.log.last() == Cursor{Term{1}, Index{2}});
   CHECK(node.core->commit() == Index{1});
   CHECK(!node.core->leader().has_value()); // not even taken for a leader
+}
+
+TEST_CASE("RaftCore: Ready says when the log must be durable before the messages leave", "[unit][raft]") {
+  SECTION("a follower appending the leader's entries must sync before acknowledging them") {
+    Node node{1, 3};
+    const auto ack = answer<AppendResponse>(
+        node, 2, Append{Term{1}, Cursor{}, {user(Term{1}, 1), user(Term{1}, 2)}, Index{0}, 1}, t0 + 10ms);
+    CHECK(ack.success);
+    CHECK(ack.match == Index{2});
+    CHECK(node.take_must_sync());
+  }
+  SECTION("a heartbeat writes nothing: nothing to sync") {
+    Node node{1, 3, {Term{1}}, HardState{Term{1}, std::nullopt, Index{0}}};
+    const auto ack = answer<AppendResponse>(
+        node, 2, Append{Term{1}, Cursor{Term{1}, Index{1}}, {}, Index{1}, 2}, t0 + 10ms);
+    CHECK(ack.success);
+    CHECK_FALSE(node.take_must_sync());
+  }
+  SECTION("a vote is saved in the hard state, not the log") {
+    Node node{1, 3};
+    const auto vote = answer<VoteResponse>(node, 2, VoteRequest{Term{1}, Cursor{}, false}, t0 + 10ms);
+    CHECK(vote.granted);
+    CHECK_FALSE(node.take_must_sync());
+    REQUIRE_FALSE(node.hard.saves.empty());
+    CHECK(node.hard.saves.back().voted_for == PeerId{2});
+  }
+  SECTION("a leader's no-op and proposals are synced before its AppendEntries leave") {
+    Node node{1, 3};
+    make_leader(node, 3, t0 + 100ms);
+    CHECK(node.take_must_sync()); // the no-op of its term
+    CHECK(node.core->propose({7}, t0 + 101ms).ok());
+    const auto appends = node.out();
+    CHECK(count_sent<Append>(appends) == 2);
+    CHECK(node.take_must_sync());
+  }
+  SECTION("a completed catch-up session's acknowledgement follows a sync") {
+    Node node{1, 3, {Term{1}, Term{1}}, HardState{Term{1}, std::nullopt, Index{0}}};
+    (void)answer<AppendResponse>(node, 2, Append{Term{1}, Cursor{Term{1}, Index{5}}, {}, Index{5}, 3},
+                                 t0 + 10ms);
+    REQUIRE(node.take_sync_start());
+    CHECK_FALSE(node.take_must_sync()); // it wrote nothing yet: the session will
+    for (int i = 0; i < 3; ++i) {
+      node.log.append(LogCommand<Cmd>{i}, Term{1});
+    }
+    node.core->on_sync_finished(sync::SyncOutcome{sync::SyncStatus::completed, node.log.last(), {}},
+                                Cursor{Term{1}, Index{2}}, t0 + 20ms);
+    const auto ack = sent<AppendResponse>(node.out(), 2);
+    REQUIRE(ack);
+    CHECK(ack->success);
+    CHECK(ack->match == Index{5});
+    CHECK(node.take_must_sync());
+  }
 }

@@ -97,7 +97,7 @@ private:
 };
 
 /// A peer: its own log, committed to the end, served by a real provider.
-class PeerNode final : public SyncProviderContext<std::string, Message> {
+class PeerNode final : public SyncProviderContext<std::string> {
 public:
   PeerNode(PeerId id, std::uint64_t entries, const LogReplayConfig& config,
            std::deque<std::pair<PeerId, Message>>& to_session)
@@ -114,14 +114,13 @@ public:
     if (mute_fetches && std::holds_alternative<FetchEntriesRequest>(message)) {
       return;
     }
-    provider_.receive(from, message);
+    if (auto answer = provider_.answer(from, message)) {
+      to_session_.emplace_back(id_, std::move(*answer));
+    }
   }
 
   [[nodiscard]] const LogStorage<std::string>& log() const override { return storage_; }
   [[nodiscard]] Index commit_index() const override { return commit_; }
-  void send_to(PeerId, Message message) override { to_session_.emplace_back(id_, std::move(message)); }
-  [[nodiscard]] GroupId group_id() const override { return GroupId{7}; }
-  [[nodiscard]] NetworkId network_id() const override { return NetworkId{8}; }
 
 private:
   PeerId id_;
@@ -156,8 +155,6 @@ public:
     ++messages_sent;
     to_peers.emplace_back(peer, std::move(message));
   }
-  [[nodiscard]] GroupId group_id() const override { return GroupId{7}; }
-  [[nodiscard]] NetworkId network_id() const override { return NetworkId{8}; }
   [[nodiscard]] asio::any_io_executor executor() const override { return io_.get_executor(); }
   TimerService& timers() override { return clock; }
 

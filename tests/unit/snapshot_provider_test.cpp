@@ -98,7 +98,7 @@ SnapshotConfig config_with(std::uint64_t item_batch, std::size_t max_bytes = std
 template <class T>
 T answer(Provider& provider, FakeContext& context, const Message& message, PeerId from = asker) {
   context.sent.clear();
-  provider.receive(from, message);
+  context.deliver(provider, from, message);
   REQUIRE(context.sent.size() == 1);
   CHECK(context.sent[0].first == from);
   const auto* body = std::get_if<T>(&context.sent[0].second);
@@ -129,7 +129,7 @@ TEST_CASE("SnapshotProvider: queries are answered with the snapshot held", "[sna
   CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) == SnapshotOffer{std::nullopt});
 
   context.sent.clear();
-  provider.offer(image_at(200, 25), std::nullopt);
+  REQUIRE_FALSE(provider.offer(image_at(200, 25), std::nullopt));
   CHECK(context.sent.empty()); // offered to nobody in particular
   REQUIRE(provider.offered());
   CHECK(provider.offered()->info == info_at(200, 25));
@@ -139,7 +139,7 @@ TEST_CASE("SnapshotProvider: queries are answered with the snapshot held", "[sna
         SnapshotOffer{info_at(200, 25)});
 
   // A newer snapshot replaces it.
-  provider.offer(image_at(300, 7), std::nullopt);
+  REQUIRE_FALSE(provider.offer(image_at(300, 7), std::nullopt));
   CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotQuery{}}) == SnapshotOffer{info_at(300, 7)});
 
   CHECK(provider.counters().queries == 4);
@@ -147,15 +147,13 @@ TEST_CASE("SnapshotProvider: queries are answered with the snapshot held", "[sna
   CHECK(context.snapshot_requests.empty());
 }
 
-TEST_CASE("SnapshotProvider: a snapshot taken for a member is offered to it at once",
+TEST_CASE("SnapshotProvider: a snapshot taken for a member is handed back as an offer to it",
           "[snapshot][snapshot_provider]") {
   FakeContext context;
   const auto config = config_with(10);
   Provider provider(config, context);
-  provider.offer(image_at(200, 25), asker);
-  REQUIRE(context.sent.size() == 1);
-  CHECK(context.sent[0].first == asker);
-  CHECK(context.sent[0].second == Message{SnapshotOffer{info_at(200, 25)}});
+  CHECK(provider.offer(image_at(200, 25), asker) == Message{SnapshotOffer{info_at(200, 25)}});
+  CHECK(context.sent.empty()); // the host sends it
   CHECK(provider.counters().snapshots_offered == 1);
 }
 
@@ -164,7 +162,7 @@ TEST_CASE("SnapshotProvider: items are served in order, capped by item_batch",
   FakeContext context;
   const auto config = config_with(10);
   Provider provider(config, context);
-  provider.offer(image_at(200, 25), std::nullopt);
+  REQUIRE_FALSE(provider.offer(image_at(200, 25), std::nullopt));
   const auto at = info_at(200, 25).at;
 
   auto response = fetch_items(provider, context, at, item_range(1, 25));
@@ -209,7 +207,7 @@ TEST_CASE("SnapshotProvider: responses are capped by max_response_bytes, at leas
     DYNAMIC_SECTION(c.name) {
       const auto config = config_with(c.item_batch, c.max_bytes);
       Provider provider(config, context);
-      provider.offer(image_at(200, 25), std::nullopt);
+      REQUIRE_FALSE(provider.offer(image_at(200, 25), std::nullopt));
       const auto response = fetch_items(provider, context, info_at(200, 25).at, c.asked);
       CHECK(response.range == c.served);
       check_records_match(response);
@@ -225,7 +223,7 @@ TEST_CASE("SnapshotProvider: responses are capped by max_response_bytes, at leas
     records->push_back(Record{"c", ""});                   // 1
     records->push_back(Record{"d", std::string(30, 'x')}); // 31
     const SnapshotInfo info{Cursor{Term{3}, Index{50}}, 4, {}};
-    provider.offer(SnapshotImage<Record>{info, records}, std::nullopt);
+    REQUIRE_FALSE(provider.offer(SnapshotImage<Record>{info, records}, std::nullopt));
     auto response = fetch_items(provider, context, info.at, item_range(1, 4));
     CHECK(response.range == item_range(1, 2));
     CHECK(response.items == std::vector<Record>{(*records)[0], (*records)[1]});
@@ -248,7 +246,7 @@ TEST_CASE("SnapshotProvider: fetches of a snapshot not held are echoed empty",
   CHECK(response == Items{info_at(200, 25).at, item_range(1, 10), {}});
   CHECK(provider.counters().empty_answers == 1);
 
-  provider.offer(image_at(200, 25), std::nullopt);
+  REQUIRE_FALSE(provider.offer(image_at(200, 25), std::nullopt));
   SECTION("another index") {
     response = fetch_items(provider, context, info_at(190, 25).at, item_range(1, 10));
     CHECK(response == Items{info_at(190, 25).at, item_range(1, 10), {}});
@@ -267,7 +265,7 @@ TEST_CASE("SnapshotProvider: fetches of a snapshot not held are echoed empty",
 
   // An empty range is not answered at all.
   context.sent.clear();
-  provider.receive(asker, Message{FetchItemsRequest{info_at(200, 25).at, ItemRange{}}});
+  context.deliver(provider, asker, Message{FetchItemsRequest{info_at(200, 25).at, ItemRange{}}});
   CHECK(context.sent.empty());
   CHECK(provider.counters().item_requests == 3);
 }
@@ -279,17 +277,15 @@ TEST_CASE("SnapshotProvider: a snapshot request is answered at once with a fresh
   Provider provider(config, context);
 
   SECTION("none held: the group is asked to take one") {
-    provider.receive(asker, Message{SnapshotRequest{Index{150}}});
+    context.deliver(provider, asker, Message{SnapshotRequest{Index{150}}});
     CHECK(context.sent.empty());
     CHECK(context.snapshot_requests == std::vector<PeerId>{asker});
     // The group takes it and the provider offers it to the requester.
-    provider.offer(image_at(210, 25), asker);
-    REQUIRE(context.sent.size() == 1);
-    CHECK(context.sent[0] == std::pair<PeerId, Message>{asker, SnapshotOffer{info_at(210, 25)}});
+    CHECK(provider.offer(image_at(210, 25), asker) == Message{SnapshotOffer{info_at(210, 25)}});
     CHECK(provider.counters().snapshot_requests == 1);
   }
   SECTION("one above `after` held: offered at once") {
-    provider.offer(image_at(200, 25), std::nullopt);
+    REQUIRE_FALSE(provider.offer(image_at(200, 25), std::nullopt));
     CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotRequest{Index{150}}}) ==
           SnapshotOffer{info_at(200, 25)});
     CHECK(answer<SnapshotOffer>(provider, context, Message{SnapshotRequest{Index{199}}}, other) ==
@@ -298,10 +294,10 @@ TEST_CASE("SnapshotProvider: a snapshot request is answered at once with a fresh
     CHECK(provider.counters().snapshot_requests == 2);
   }
   SECTION("one at `after` held: too old, a new one is asked for") {
-    provider.offer(image_at(200, 25), std::nullopt);
+    REQUIRE_FALSE(provider.offer(image_at(200, 25), std::nullopt));
     context.sent.clear();
-    provider.receive(asker, Message{SnapshotRequest{Index{200}}});
-    provider.receive(other, Message{SnapshotRequest{Index{250}}});
+    context.deliver(provider, asker, Message{SnapshotRequest{Index{200}}});
+    context.deliver(provider, other, Message{SnapshotRequest{Index{250}}});
     CHECK(context.sent.empty());
     CHECK(context.snapshot_requests == std::vector<PeerId>{asker, other});
     CHECK(provider.counters().snapshot_requests == 2);
@@ -323,8 +319,8 @@ TEST_CASE("SnapshotProvider: a leader whose log holds what the session lacks ans
   CHECK(context.snapshot_requests.empty());
   // Below what it holds (the session's suffix cannot be checked) or at its end: a snapshot is asked for.
   context.sent.clear();
-  provider.receive(asker, Message{SnapshotRequest{Index{10}}});
-  provider.receive(asker, Message{SnapshotRequest{Index{100}}});
+  context.deliver(provider, asker, Message{SnapshotRequest{Index{10}}});
+  context.deliver(provider, asker, Message{SnapshotRequest{Index{100}}});
   CHECK(context.sent.empty());
   CHECK(context.snapshot_requests == std::vector<PeerId>{asker, asker});
 }
@@ -336,7 +332,7 @@ TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetc
   const auto ttl = config.snapshot_ttl;
   Provider provider(config, context);
   const auto at = info_at(200, 25).at;
-  provider.offer(image_at(200, 25), std::nullopt);
+  REQUIRE_FALSE(provider.offer(image_at(200, 25), std::nullopt));
 
   SECTION("expire() drops it at the TTL, not before") {
     provider.expire(context.clock + ttl - std::chrono::milliseconds{1});
@@ -395,7 +391,7 @@ TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetc
   }
   SECTION("a new offer restarts the TTL") {
     context.clock += ttl - std::chrono::seconds{1};
-    provider.offer(image_at(300, 5), std::nullopt);
+    REQUIRE_FALSE(provider.offer(image_at(300, 5), std::nullopt));
     context.clock += ttl - std::chrono::seconds{1};
     provider.expire(context.clock);
     REQUIRE(provider.offered());
@@ -411,7 +407,7 @@ TEST_CASE("SnapshotProvider: log-replay requests are served by the embedded prov
   context.fill(50, 30);
   const auto config = config_with(10);
   Provider provider(config, context);
-  provider.offer(image_at(20, 5), std::nullopt);
+  REQUIRE_FALSE(provider.offer(image_at(20, 5), std::nullopt));
 
   CHECK(answer<AvailabilityResponse>(provider, context, Message{AvailabilityRequest{}}) ==
         AvailabilityResponse{r(1, 30)});
@@ -448,14 +444,14 @@ TEST_CASE("SnapshotProvider: responses sent to a provider are ignored and counte
   context.fill(20, 20);
   const auto config = config_with(10);
   Provider provider(config, context);
-  provider.offer(image_at(20, 5), std::nullopt);
+  REQUIRE_FALSE(provider.offer(image_at(20, 5), std::nullopt));
   context.sent.clear();
 
-  provider.receive(asker, Message{AvailabilityResponse{r(1, 5)}});
-  provider.receive(asker, Message{Entries{r(1, 1), {Entry<std::string>{Term{1}, "x"}}}});
-  provider.receive(asker, Message{SnapshotOffer{info_at(20, 5)}});
-  provider.receive(asker, Message{SnapshotOffer{std::nullopt}});
-  provider.receive(asker, Message{Items{info_at(20, 5).at, item_range(1, 1), {record_for(1)}}});
+  context.deliver(provider, asker, Message{AvailabilityResponse{r(1, 5)}});
+  context.deliver(provider, asker, Message{Entries{r(1, 1), {Entry<std::string>{Term{1}, "x"}}}});
+  context.deliver(provider, asker, Message{SnapshotOffer{info_at(20, 5)}});
+  context.deliver(provider, asker, Message{SnapshotOffer{std::nullopt}});
+  context.deliver(provider, asker, Message{Items{info_at(20, 5).at, item_range(1, 1), {record_for(1)}}});
   CHECK(context.sent.empty());
   CHECK(context.snapshot_requests.empty());
   CHECK(provider.counters().ignored_messages == 5);

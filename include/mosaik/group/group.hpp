@@ -320,8 +320,6 @@ private:
     }
     [[nodiscard]] std::optional<PeerId> leader() const override { return group_.core_.leader(); }
     void send_to(PeerId peer, SyncMessage message) override { group_.send_sync(peer, std::move(message)); }
-    [[nodiscard]] GroupId group_id() const override { return group_.group_id_; }
-    [[nodiscard]] NetworkId network_id() const override { return group_.options_.network; }
     [[nodiscard]] asio::any_io_executor executor() const override { return group_.transport_.executor(); }
     TimerService& timers() override { return group_.transport_.timers(); }
 
@@ -350,9 +348,6 @@ private:
     [[nodiscard]] Index serve_limit() const override {
       return group_.core_.role() == Role::leader ? group_.log_.last().index : group_.core_.commit();
     }
-    void send_to(PeerId peer, SyncMessage message) override { group_.send_sync(peer, std::move(message)); }
-    [[nodiscard]] GroupId group_id() const override { return group_.group_id_; }
-    [[nodiscard]] NetworkId network_id() const override { return group_.options_.network; }
 
   protected:
     Group& group_;
@@ -609,7 +604,9 @@ private:
     } else {
       auto& sync_message = std::get<1>(message.body);
       if (Strategy::is_request(sync_message)) {
-        provider_->receive(from, sync_message);
+        if (auto response = provider_->answer(from, sync_message)) {
+          send_sync(from, std::move(*response));
+        }
       } else if (session_ && !session_done_) {
         session_->receive(from, std::move(sync_message));
       }
@@ -639,11 +636,14 @@ private:
       }
       propose_periodic_snapshot();
     }
+    auto ready = core_.ready();
     // Durable before anything that depends on it leaves: acknowledgements of
     // appended entries, the leader's AppendEntries (so that counting itself
     // in a quorum is honest). One sync per pump: group commit. Votes and
     // terms are saved by the core itself before it queues the message.
-    log_.sync();
+    if (ready.must_sync) {
+      log_.sync();
+    }
     if (log_.failed() || hard_.failed()) {
       log::error("group {}: member {} stops: its storage failed ({}); nothing more is acknowledged",
                  options_.key, self(),
@@ -652,23 +652,23 @@ private:
       stop();
       return;
     }
-    for (auto& outgoing : core_.take_outbox()) {
+    for (auto& outgoing : ready.messages) {
       send_consensus(outgoing.peer, std::move(outgoing.message));
     }
-    if (core_.take_sync_cancel() && session_ && !session_done_) {
+    if (ready.cancel_sync && session_ && !session_done_) {
       session_->cancel();
     }
-    if (auto start = core_.take_sync_start()) {
-      open_session(std::move(*start));
+    if (ready.sync_start) {
+      open_session(std::move(*ready.sync_start));
     }
-    for (auto& batch : core_.take_sync_buffers()) {
+    for (auto& batch : ready.sync_buffers) {
       if (session_ && !session_done_) {
         session_->buffer(batch.position, std::move(batch.entries));
       }
     }
-    for (auto& ready : core_.take_reads()) {
-      if (auto it = awaiting_reads_.find(ready.request_id); it != awaiting_reads_.end()) {
-        it->second = ready;
+    for (const auto& read : ready.reads) {
+      if (auto it = awaiting_reads_.find(read.request_id); it != awaiting_reads_.end()) {
+        it->second = read;
       }
     }
     apply_committed();
@@ -863,8 +863,11 @@ private:
       return;
     }
     snapshot_at_ = at;
-    provider_->offer(sync::SnapshotImage<SnapshotItem>{std::move(info), std::move(items)},
-                     requester != self() ? std::optional{requester} : std::nullopt);
+    const auto told = requester != self() ? std::optional{requester} : std::nullopt;
+    if (auto offer =
+            provider_->offer(sync::SnapshotImage<SnapshotItem>{std::move(info), std::move(items)}, told)) {
+      send_sync(*told, std::move(*offer));
+    }
     event(GroupEvent::Kind::snapshot_taken, at.index);
     prune_log();
   }

@@ -2,12 +2,13 @@
 // RaftCore: every consensus decision of one group member, as plain
 // deterministic logic (the etcd-raft manner). It is fed events — a message
 // arrived, time passed, a client proposed, a catch-up session ended — and
-// answers with messages to send (`take_outbox`), catch-up work for the host
-// (`take_sync_start`, `take_sync_buffers`, `take_sync_cancel`), reads that
-// became safe (`take_reads`) and the time it wants to be woken
-// (`next_deadline`). It writes the log and the hard state itself, through
-// their storage interfaces, always before emitting a message that depends on
-// them. The Group drives it with coroutines; tests may drive it by hand.
+// hands its host one value, `ready()`: the messages to send, whether the log
+// must be synced before they leave, catch-up work (cancel, start, buffer)
+// and reads that became safe; `next_deadline()` says when it wants to be
+// woken. It writes the log and the hard state itself, through their storage
+// interfaces; the hard state is saved before a message that depends on it is
+// queued, the log is synced by the host when Ready::must_sync says so. The
+// Group drives it with coroutines; tests may drive it by hand.
 //
 // Catch-up: a follower whose log misses an AppendEntries' previous entry does
 // not make the leader walk back. It asks the host to open a StateSync session
@@ -28,6 +29,7 @@
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/time.hpp>
+#include <mosaik/group/catch_up_handoff.hpp>
 #include <mosaik/group/config.hpp>
 #include <mosaik/group/hard_state.hpp>
 #include <mosaik/group/log_command.hpp>
@@ -107,6 +109,25 @@ public:
     Index read_index;
     std::optional<Errc> error;
   };
+  /// Everything the core asks of its host since the last ready(), carried
+  /// out in this order: sync the log if `must_sync`, send `messages`, cancel
+  /// the running session, open `sync_start`, hand it `sync_buffers`, release
+  /// `reads`.
+  struct Ready {
+    /// The core wrote log entries that `messages` depend on (acknowledgements,
+    /// the leader counting itself in a quorum): they must be durable first.
+    bool must_sync = false;
+    std::vector<Outgoing> messages;
+    bool cancel_sync = false;
+    std::optional<SyncStart> sync_start;
+    std::vector<SyncBuffer> sync_buffers;
+    std::vector<ReadReady> reads;
+
+    [[nodiscard]] bool empty() const noexcept {
+      return !must_sync && messages.empty() && !cancel_sync && !sync_start && sync_buffers.empty() &&
+             reads.empty();
+    }
+  };
 
   RaftCore(GroupConfig config, PeerId self, LogStorage<LogCommand<Command>>& log, HardStateStorage& hard,
            std::uint64_t seed, TimePoint now)
@@ -135,7 +156,8 @@ public:
   [[nodiscard]] std::optional<PeerId> leader() const noexcept { return leader_; }
   [[nodiscard]] Index commit() const noexcept { return hard_.commit; }
   [[nodiscard]] Cursor last() const { return log_.last(); }
-  [[nodiscard]] bool syncing() const noexcept { return sync_ != SyncState::idle; }
+  [[nodiscard]] bool syncing() const noexcept { return !handoff_.idle(); }
+  [[nodiscard]] const CatchUpHandoff& handoff() const noexcept { return handoff_; }
   [[nodiscard]] const Membership& membership() const { return memberships_.rbegin()->second; }
   [[nodiscard]] const ConsensusCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] const GroupConfig& config() const noexcept { return config_; }
@@ -147,13 +169,8 @@ public:
 
   // ---- outputs -------------------------------------------------------------
 
-  [[nodiscard]] std::vector<Outgoing> take_outbox() { return std::exchange(outbox_, {}); }
-  [[nodiscard]] std::optional<SyncStart> take_sync_start() {
-    return std::exchange(sync_start_, std::nullopt);
-  }
-  [[nodiscard]] std::vector<SyncBuffer> take_sync_buffers() { return std::exchange(sync_buffers_, {}); }
-  [[nodiscard]] bool take_sync_cancel() { return std::exchange(sync_cancel_, false); }
-  [[nodiscard]] std::vector<ReadReady> take_reads() { return std::exchange(reads_, {}); }
+  /// Hands over everything decided since the last call (see Ready).
+  [[nodiscard]] Ready ready() { return std::exchange(ready_, Ready{}); }
 
   /// When tick() is due next.
   [[nodiscard]] TimePoint next_deadline() const {
@@ -163,10 +180,10 @@ public:
     } else if (may_campaign()) {
       deadline = election_deadline_;
     }
-    if (sync_retry_at_) {
-      deadline = std::min(deadline, *sync_retry_at_);
+    if (const auto retry = handoff_.retry_at()) {
+      deadline = std::min(deadline, *retry);
     }
-    if (sync_ == SyncState::running) {
+    if (handoff_.running()) {
       deadline = std::min(deadline, last_heard_leader_ + config_.election_timeout);
     }
     return deadline;
@@ -176,15 +193,12 @@ public:
 
   /// Time passed.
   void tick(TimePoint now) {
-    if (sync_retry_at_ && now >= *sync_retry_at_) {
-      sync_retry_at_.reset(); // the next AppendEntries may open a fresh session
-    }
-    if (sync_ == SyncState::running && now - last_heard_leader_ >= config_.election_timeout) {
+    handoff_.tick(now); // after a backoff, the next AppendEntries may open a fresh session
+    if (handoff_.running() && now - last_heard_leader_ >= config_.election_timeout) {
       // The session's leader went silent: it may hold the only copy of the
       // tail. End the session so this member can take part in an election.
-      log::warn("group {}: leader {} silent during catch-up; ending the session", self_, sync_leader_);
-      sync_ = SyncState::cancelling;
-      sync_cancel_ = true;
+      log::warn("group {}: leader {} silent during catch-up; ending the session", self_, handoff_.leader());
+      cancel_sync();
       leader_.reset();
     }
     if (role_ == Role::leader) {
@@ -231,7 +245,7 @@ public:
     for (auto& command : commands) {
       entries.push_back(LogEntry{hard_.term, LogCommand<Command>{std::move(command)}});
     }
-    log_.append_all(std::move(entries));
+    write(std::move(entries));
     replicate(now);
     return Proposal{IndexRange{first, log_.last().index}, hard_.term};
   }
@@ -243,7 +257,7 @@ public:
       return Error{leader_ ? Errc::not_leader : Errc::offline,
                    fmt::format("peer {} is not the leader", self_)};
     }
-    const auto index = log_.append(LogCommand<Command>{SnapshotPoint{requester}}, hard_.term);
+    const auto index = write(LogCommand<Command>{SnapshotPoint{requester}});
     replicate(now);
     return index;
   }
@@ -287,41 +301,37 @@ public:
     return change_membership(std::move(next), now);
   }
 
-  /// A linearizable read on this member: ready (take_reads) once the leader
+  /// A linearizable read on this member: ready (Ready::reads) once the leader
   /// confirmed its leadership after the request; the host forwards to the
   /// leader when this member is not it.
   void request_read(std::uint64_t request_id, TimePoint now) { read_index(self_, request_id, now); }
 
-  /// The catch-up session opened for take_sync_start() ended.
+  /// The catch-up session opened for Ready::sync_start ended.
   void on_sync_finished(const sync::SyncOutcome& outcome, Cursor last_before, TimePoint now) {
-    const bool cancelled_by_us = sync_ == SyncState::cancelling;
-    sync_ = SyncState::idle;
+    const bool cancelled_by_us = handoff_.finished(outcome.ok(), now, config_.sync_retry_backoff);
     rescan_memberships(last_before.index);
     if (!outcome.ok()) {
       ++counters_.sync_sessions_failed;
       log::warn("group {}: catch-up session ended {} ({}); {}", self_, sync::to_string(outcome.status),
                 outcome.reason, cancelled_by_us ? "the leader changed" : "retrying after a backoff");
-      if (!cancelled_by_us) {
-        sync_retry_at_ = now + config_.sync_retry_backoff;
-      }
       reset_election_timer(now);
       return;
     }
     ++counters_.sync_sessions_completed;
     reset_election_timer(now);
-    if (hard_.term != sync_term_ || leader_ != sync_leader_) {
+    if (!handoff_.still_current(hard_.term, leader_)) {
       return; // another leader now: its next AppendEntries checks our log
     }
     mark_verified(log_.last().index);
-    advance_follower_commit(sync_leader_commit_, log_.last().index);
+    advance_follower_commit(handoff_.leader_commit(), log_.last().index);
     log::info("group {}: caught up to {} (commit {})", self_, log_.last(), hard_.commit);
-    // Acknowledge at once: the leader's commit and our apply need not wait for the next client command.
-    send(sync_leader_, AppendResponse{hard_.term, true, false, log_.last().index, last_round_});
+    // Acknowledge at once: the leader's commit and our apply need not wait for
+    // the next client command. The session wrote the log: durable first.
+    ready_.must_sync = true;
+    send(handoff_.leader(), AppendResponse{hard_.term, true, false, log_.last().index, last_round_});
   }
 
 private:
-  enum class SyncState : std::uint8_t { idle, running, cancelling };
-
   /// The leader's view of one member (etcd's Progress, simplified).
   struct Progress {
     enum class State : std::uint8_t { probe, replicate, syncing };
@@ -422,7 +432,7 @@ private:
     last_round_ = request.round;
     reset_election_timer(now);
 
-    if (sync_ != SyncState::idle) {
+    if (!handoff_.idle()) {
       on_append_while_syncing(from, std::move(request));
       return;
     }
@@ -455,14 +465,14 @@ private:
       return;
     }
     if (!suffix_verified(request.prev)) {
-      if (snapshot_catch_up_ && probe_asked_ == Cursor{hard_.term, local.index}) {
+      if (snapshot_catch_up_ && handoff_.probe_asked(hard_.term, local.index)) {
         // We asked this term's leader to probe at our last index and it
         // answered from beyond it again: it pruned below our last entry and
         // cannot check our suffix. A snapshot taken above our last index
         // holds every committed entry up to it; installing it replaces the
         // suffix without dropping anything a majority may rely on.
-        probe_asked_.reset();
-        if (!sync_retry_at_) {
+        handoff_.forget_probe();
+        if (!handoff_.backing_off()) {
           open_sync(from, std::move(request), /*replace_suffix=*/true);
         } else {
           send(from, AppendResponse{hard_.term, false, true, hard_.commit, request.round});
@@ -473,11 +483,11 @@ private:
       // unproven could drop entries a majority acknowledged (and then vote for
       // a log that lacks them); instead, ask the leader to check it: it probes
       // at our last index and we truncate only what it proves wrong.
-      probe_asked_ = Cursor{hard_.term, local.index};
+      handoff_.asked_probe(hard_.term, local.index);
       send(from, AppendResponse{hard_.term, false, false, local.index, request.round});
       return;
     }
-    if (sync_retry_at_) {
+    if (handoff_.backing_off()) {
       send(from, AppendResponse{hard_.term, false, true, hard_.commit, request.round});
       return;
     }
@@ -496,25 +506,12 @@ private:
     return request.prev.term <= request.term;
   }
 
-  /// Our log up to `index` equals the current term's leader's (it said so by
-  /// a matching AppendEntries, or a session filled it to that leader's cursor).
-  void mark_verified(Index index) {
-    if (verified_term_ != hard_.term) {
-      // Only this term's leader vouches: what an earlier leader checked says
-      // nothing about the log of a leader that won a later term without it.
-      verified_term_ = hard_.term;
-      verified_ = hard_.commit;
-    }
-    verified_ = std::max(verified_, index);
-  }
+  /// Our log up to `index` equals the current term's leader's.
+  void mark_verified(Index index) { handoff_.mark_verified(index, hard_.term, hard_.commit); }
 
   /// Whether our whole log is known to be a prefix of the log of the leader whose previous cursor is `prev`.
   [[nodiscard]] bool suffix_verified(Cursor prev) const {
-    const auto local = log_.last();
-    // Committed entries are everybody's; an entry of the leader's `prev` term can
-    // only come from the leader of that term, whose log the current leader's extends.
-    return local.index <= hard_.commit || local.term == prev.term ||
-           (verified_term_ == hard_.term && verified_ >= local.index);
+    return handoff_.suffix_verified(log_.last(), hard_.commit, hard_.term, prev);
   }
 
   void on(PeerId from, AppendResponse response, TimePoint now) {
@@ -621,7 +618,7 @@ private:
     if (skip < entries.size()) {
       const auto first_new = log_.last().index.next();
       entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(skip));
-      log_.append_all(std::move(entries));
+      write(std::move(entries));
       rescan_memberships(first_new.prev());
     }
     mark_verified(match);
@@ -630,31 +627,33 @@ private:
   }
 
   void open_sync(PeerId from, AppendEntries<Command> request, bool replace_suffix = false) {
-    sync_ = SyncState::running;
-    sync_term_ = hard_.term;
-    sync_leader_ = from;
-    sync_leader_commit_ = request.commit;
+    handoff_.open(hard_.term, from, request.commit);
     ++counters_.sync_sessions_started;
     log::info("group {}: behind leader {} (local {}, leader's previous {}); opening a catch-up session",
               self_, from, log_.last(), request.prev);
-    sync_start_ =
+    ready_.sync_start =
         SyncStart{request.prev, request.commit, std::move(request.entries), from, hard_.term, replace_suffix};
     send(from, AppendResponse{hard_.term, false, true, log_.last().index, request.round});
   }
 
   void on_append_while_syncing(PeerId from, AppendEntries<Command> request) {
-    if (sync_ == SyncState::running && (request.term != sync_term_ || from != sync_leader_)) {
+    if (handoff_.running() && !handoff_.serves(request.term, from)) {
       // The session's leader is gone; its buffer would chain to a stale log.
-      sync_ = SyncState::cancelling;
-      sync_cancel_ = true;
+      cancel_sync();
     }
-    if (sync_ == SyncState::running) {
-      sync_leader_commit_ = std::max(sync_leader_commit_, request.commit);
+    if (handoff_.running()) {
+      handoff_.leader_committed(request.commit);
       if (!request.entries.empty()) {
-        sync_buffers_.push_back(SyncBuffer{request.prev, std::move(request.entries)});
+        ready_.sync_buffers.push_back(SyncBuffer{request.prev, std::move(request.entries)});
       }
     }
     send(from, AppendResponse{hard_.term, false, true, log_.last().index, request.round});
+  }
+
+  /// The host must cancel the running session.
+  void cancel_sync() {
+    handoff_.cancel();
+    ready_.cancel_sync = true;
   }
 
   void advance_follower_commit(Index leader_commit, Index verified) {
@@ -680,7 +679,8 @@ private:
     log::warn("group {}: dropping {} divergent uncommitted entries from {} (leader {})", self_, dropped, from,
               leader);
     log_.truncate(from);
-    verified_ = std::min(verified_, from.prev());
+    ready_.must_sync = true;
+    handoff_.truncated(from);
     memberships_.erase(memberships_.lower_bound(from), memberships_.end());
   }
 
@@ -688,7 +688,7 @@ private:
 
   [[nodiscard]] bool may_campaign() const {
     const auto me = membership().find(self_);
-    return role_ != Role::leader && sync_ == SyncState::idle && me && me->voter &&
+    return role_ != Role::leader && handoff_.idle() && me && me->voter &&
            me->preference != Preference::observer;
   }
 
@@ -769,7 +769,7 @@ private:
     log::info("group {}: leader of term {} (last {}, commit {})", self_, hard_.term, log_.last(),
               hard_.commit);
     // A no-op of our term lets us commit what earlier terms left uncommitted.
-    term_start_ = log_.append(LogCommand<Command>{Noop{}}, hard_.term);
+    term_start_ = write(LogCommand<Command>{Noop{}});
     replicate(now);
     broadcast(now, /*new_round=*/true);
   }
@@ -899,7 +899,7 @@ private:
     if (last_membership_index() > hard_.commit) {
       return Errc::change_in_progress;
     }
-    const auto index = log_.append(LogCommand<Command>{MembershipChange{next}}, hard_.term);
+    const auto index = write(LogCommand<Command>{MembershipChange{next}});
     memberships_[index] = next;
     for (const auto& [peer, member] : next.members()) {
       if (peer != self_ && !progress_.contains(peer)) {
@@ -973,7 +973,7 @@ private:
 
   void answer_read(PeerId requester, ReadReady ready) {
     if (requester == self_) {
-      reads_.push_back(ready);
+      ready_.reads.push_back(ready);
     } else {
       send(requester, ReadIndexResponse{ready.request_id, ready.read_index, ready.error});
     }
@@ -997,9 +997,21 @@ private:
 
   void persist() { hard_storage_.save(hard_); }
 
+  // Every log write goes through these: what the core writes must be synced
+  // before the messages of the same Ready leave.
+  void write(std::vector<LogEntry> entries) {
+    log_.append_all(std::move(entries));
+    ready_.must_sync = true;
+  }
+  /// Appends one command of the current term; returns its index.
+  Index write(LogCommand<Command> command) {
+    ready_.must_sync = true;
+    return log_.append(std::move(command), hard_.term);
+  }
+
   template <class Body>
   void send(PeerId peer, Body body) {
-    outbox_.push_back(Outgoing{peer, Message{std::move(body)}});
+    ready_.messages.push_back(Outgoing{peer, Message{std::move(body)}});
   }
 
   static constexpr std::size_t kForwardMemory = 1024; // answered forward requests remembered per peer
@@ -1016,9 +1028,7 @@ private:
   TimePoint last_heard_leader_{};
   TimePoint election_deadline_{};
   std::set<PeerId> votes_;
-  std::uint64_t last_round_ = 0; // the leader's latest round, echoed in acknowledgements
-  Index verified_;               // our log up to here matches the log of the leader of verified_term_
-  Term verified_term_;           // (a campaign or a new term makes it stale: see mark_verified)
+  std::uint64_t last_round_ = 0;            // the leader's latest round, echoed in acknowledgements
   std::map<Index, Membership> memberships_; // index 0: the configured one
 
   // Leader.
@@ -1031,20 +1041,10 @@ private:
   std::map<PeerId, std::map<std::uint64_t, ForwardResponse>> forwarded_;
 
   // Catch-up.
-  SyncState sync_ = SyncState::idle;
+  CatchUpHandoff handoff_;
   bool snapshot_catch_up_ = false;
-  std::optional<Cursor> probe_asked_; // (term, our last index) when we last asked the leader to probe there
-  Term sync_term_;
-  PeerId sync_leader_{};
-  Index sync_leader_commit_;
-  std::optional<TimePoint> sync_retry_at_;
 
-  // Outputs.
-  std::vector<Outgoing> outbox_;
-  std::optional<SyncStart> sync_start_;
-  std::vector<SyncBuffer> sync_buffers_;
-  bool sync_cancel_ = false;
-  std::vector<ReadReady> reads_;
+  Ready ready_; // what the host has not taken yet
   ConsensusCounters counters_;
 };
 

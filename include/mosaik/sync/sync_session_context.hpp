@@ -34,15 +34,15 @@ public:
   /// Sends a message to a peer; delivery is best effort.
   virtual void send_to(PeerId peer, Message message) = 0;
 
-  [[nodiscard]] virtual GroupId group_id() const = 0;
-  [[nodiscard]] virtual NetworkId network_id() const = 0;
   /// The executor the session's coroutine runs on.
   [[nodiscard]] virtual asio::any_io_executor executor() const = 0;
   /// The clock and alarms (virtual time in the simulator).
   virtual TimerService& timers() = 0;
 };
 
-template <class Command, class Message>
+/// What a provider reads from its host. A provider sends nothing itself: it
+/// answers each request with a response, and the host sends it.
+template <class Command>
 class SyncProviderContext {
 public:
   virtual ~SyncProviderContext() = default;
@@ -61,11 +61,6 @@ public:
   /// uncommitted entries to sessions of another leader); only fetches from a
   /// session that names this peer as its leader ask beyond them.
   [[nodiscard]] virtual Index serve_limit() const { return commit_index(); }
-  /// Sends a message to a peer; delivery is best effort.
-  virtual void send_to(PeerId peer, Message message) = 0;
-
-  [[nodiscard]] virtual GroupId group_id() const = 0;
-  [[nodiscard]] virtual NetworkId network_id() const = 0;
 };
 
 } // namespace mosaik::sync

@@ -91,7 +91,6 @@ public:
     [[nodiscard]] asio::any_io_executor executor() const override { return cluster_.simulator_.executor(); }
     TimerService& timers() override { return cluster_.simulator_; }
 
-    // ---- shared by both contexts ---------------------------------------------
     void send_to(PeerId peer, Message message) override {
       if (filter_) {
         auto filtered = filter_(peer, std::move(message));
@@ -102,8 +101,6 @@ public:
       }
       cluster_.transmit(id_, peer, std::move(message));
     }
-    [[nodiscard]] GroupId group_id() const override { return cluster_.group_; }
-    [[nodiscard]] NetworkId network_id() const override { return cluster_.network_id_; }
 
     // ---- SyncProviderContext ------------------------------------------------
     [[nodiscard]] const LogStorage<Command>& log() const override { return log_; }
@@ -116,7 +113,9 @@ public:
     void deliver(PeerId from, Message message) {
       if (std::holds_alternative<sync::AvailabilityRequest>(message) ||
           std::holds_alternative<sync::FetchEntriesRequest>(message)) {
-        provider_->receive(from, message);
+        if (auto response = provider_->answer(from, message)) {
+          send_to(from, std::move(*response)); // through the filter: a test may make it lie
+        }
       } else if (session_ && !session_->finished()) {
         session_->receive(from, std::move(message));
       }
@@ -135,10 +134,8 @@ public:
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   };
 
-  SyncCluster(Simulator& simulator, Network& network, sync::LogReplayConfig config = {},
-              GroupId group = GroupId{1}, NetworkId network_id = NetworkId{1})
-      : simulator_(simulator), network_(network), strategy_(std::move(config)), group_(group),
-        network_id_(network_id) {}
+  SyncCluster(Simulator& simulator, Network& network, sync::LogReplayConfig config = {})
+      : simulator_(simulator), network_(network), strategy_(std::move(config)) {}
 
   SyncCluster(const SyncCluster&) = delete;
   SyncCluster& operator=(const SyncCluster&) = delete;
@@ -179,8 +176,6 @@ private:
   Simulator& simulator_;
   Network& network_;
   Strategy strategy_;
-  GroupId group_;
-  NetworkId network_id_;
   std::map<PeerId, std::unique_ptr<Node>> nodes_;
   std::array<std::uint64_t, std::variant_size_v<Message>> messages_sent_{};
 };

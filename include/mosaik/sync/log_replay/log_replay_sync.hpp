@@ -24,7 +24,7 @@ class LogReplaySync
     : public StrategyBase<typename SM::Command, LogReplayConfig, LogReplayProvider<typename SM::Command>,
                           LogReplaySession<SM>,
                           SyncSessionContext<typename SM::Command, LogReplayMessage<typename SM::Command>>,
-                          SyncProviderContext<typename SM::Command, LogReplayMessage<typename SM::Command>>> {
+                          SyncProviderContext<typename SM::Command>> {
 public:
   using Command = typename SM::Command;
   using Message = LogReplayMessage<Command>;

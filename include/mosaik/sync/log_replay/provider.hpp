@@ -31,7 +31,7 @@ template <class Command>
 class LogReplayProvider {
 public:
   using Message = LogReplayMessage<Command>;
-  using Context = SyncProviderContext<Command, Message>;
+  using Context = SyncProviderContext<Command>;
 
   LogReplayProvider(const LogReplayConfig& config, Context& context) : config_(config), context_(context) {}
 
@@ -52,16 +52,18 @@ public:
     return held.intersect(IndexRange{held.first(), limit});
   }
 
-  /// Answers a session's request; responses (meant for sessions) are ignored.
-  void receive(PeerId sender, const Message& message) {
+  /// The response to a session's request, to be sent back to `sender`;
+  /// nothing for a response (meant for sessions) or an empty request.
+  [[nodiscard]] std::optional<Message> answer(PeerId sender, const Message& message) {
     if (std::holds_alternative<AvailabilityRequest>(message)) {
       ++counters_.availability_requests;
-      context_.send_to(sender, AvailabilityResponse{availability()});
-    } else if (const auto* fetch = std::get_if<FetchEntriesRequest>(&message)) {
-      serve(sender, fetch->range);
-    } else {
-      ++counters_.ignored_messages;
+      return Message{AvailabilityResponse{availability()}};
     }
+    if (const auto* fetch = std::get_if<FetchEntriesRequest>(&message)) {
+      return serve(sender, fetch->range);
+    }
+    ++counters_.ignored_messages;
+    return std::nullopt;
   }
 
   /// Log replay needs the whole log: it never allows pruning.
@@ -72,10 +74,10 @@ public:
   [[nodiscard]] const ProviderCounters& counters() const noexcept { return counters_; }
 
 private:
-  void serve(PeerId sender, IndexRange requested) {
+  std::optional<Message> serve(PeerId sender, IndexRange requested) {
     ++counters_.fetch_requests;
     if (requested.empty()) {
-      return; // nothing asked, nothing answered
+      return std::nullopt; // nothing asked, nothing answered
     }
     const auto capped = requested.take_front(config_.batch_size);
     const auto served = capped.intersect(servable());
@@ -90,7 +92,7 @@ private:
       response.range = IndexRange::starting_at(first, response.entries.size());
       counters_.entries_served += response.entries.size();
     }
-    context_.send_to(sender, Message{std::move(response)});
+    return Message{std::move(response)};
   }
 
   LogReplayConfig config_;

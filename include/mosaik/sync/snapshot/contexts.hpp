@@ -33,32 +33,12 @@ class SnapshotSessionContext : public SyncSessionContext<Command, SnapshotSyncMe
                                public SnapshotSink<Item> {};
 
 template <class Command, class Item>
-class SnapshotProviderContext : public SyncProviderContext<Command, SnapshotSyncMessage<Command, Item>> {
+class SnapshotProviderContext : public SyncProviderContext<Command> {
 public:
   [[nodiscard]] virtual TimePoint now() const = 0;
   /// Asks the group to take a snapshot and to offer it to `requester` (on
   /// the leader; elsewhere it does nothing).
   virtual void request_snapshot(PeerId requester) = 0;
-};
-
-/// The log-replay provider's view of a snapshot provider's context: the same
-/// log and limits; what it sends goes out as the wider message.
-template <class Command, class Item>
-class ReplayProviderContext final : public SyncProviderContext<Command, LogReplayMessage<Command>> {
-public:
-  explicit ReplayProviderContext(SyncProviderContext<Command, SnapshotSyncMessage<Command, Item>>& outer)
-      : outer_(outer) {}
-  [[nodiscard]] const LogStorage<Command>& log() const override { return outer_.log(); }
-  [[nodiscard]] Index commit_index() const override { return outer_.commit_index(); }
-  [[nodiscard]] Index serve_limit() const override { return outer_.serve_limit(); }
-  void send_to(PeerId peer, LogReplayMessage<Command> message) override {
-    outer_.send_to(peer, from_log_replay<Command, Item>(std::move(message)));
-  }
-  [[nodiscard]] GroupId group_id() const override { return outer_.group_id(); }
-  [[nodiscard]] NetworkId network_id() const override { return outer_.network_id(); }
-
-private:
-  SyncProviderContext<Command, SnapshotSyncMessage<Command, Item>>& outer_;
 };
 
 } // namespace mosaik::sync

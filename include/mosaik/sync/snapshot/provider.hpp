@@ -38,26 +38,24 @@ public:
   using Context = SnapshotProviderContext<Command, Item>;
 
   SnapshotProvider(const SnapshotConfig& config, Context& context)
-      : config_(config), context_(context), replay_context_(context),
-        replay_(config.replay, replay_context_) {}
+      : config_(config), context_(context), replay_(config.replay, context) {}
   SnapshotProvider(const SnapshotProvider&) = delete;
   SnapshotProvider& operator=(const SnapshotProvider&) = delete;
 
-  /// Answers a session's request; responses (meant for sessions) are ignored.
-  void receive(PeerId sender, const Message& message) {
+  /// The response to a session's request, to be sent back to `sender`;
+  /// nothing for a response (meant for sessions) or a request that asks for nothing.
+  [[nodiscard]] std::optional<Message> answer(PeerId sender, const Message& message) {
     expire(context_.now());
-    std::visit([&](const auto& body) { on(sender, body); }, message);
+    return std::visit([&](const auto& body) { return on(sender, body); }, message);
   }
 
-  /// Offers `image` from now on (replacing the previous one); when the
-  /// snapshot was taken for `requester`, it is told at once.
-  void offer(SnapshotImage<Item> image, std::optional<PeerId> requester) {
+  /// Offers `image` from now on (replacing the previous one). Returns the
+  /// offer to send at once to the member it was taken for, if any.
+  [[nodiscard]] std::optional<Message> offer(SnapshotImage<Item> image, std::optional<PeerId> requester) {
     image_ = std::move(image);
     last_used_ = context_.now();
     ++counters_.snapshots_offered;
-    if (requester) {
-      context_.send_to(*requester, SnapshotOffer{image_->info});
-    }
+    return requester ? std::optional<Message>{SnapshotOffer{image_->info}} : std::nullopt;
   }
 
   /// Drops the offered snapshot once it went unused for the TTL.
@@ -76,46 +74,51 @@ public:
   [[nodiscard]] const ProviderCounters& replay_counters() const noexcept { return replay_.counters(); }
 
 private:
+  using Answer = std::optional<Message>;
+
   // Log-replay requests go to the embedded provider; responses are for sessions.
-  void on(PeerId sender, const AvailabilityRequest& request) { replay_.receive(sender, request); }
-  void on(PeerId sender, const FetchEntriesRequest& request) { replay_.receive(sender, request); }
+  Answer on(PeerId sender, const AvailabilityRequest& request) { return replayed(sender, request); }
+  Answer on(PeerId sender, const FetchEntriesRequest& request) { return replayed(sender, request); }
   template <class Response>
-  void on(PeerId, const Response&) {
+  Answer on(PeerId, const Response&) {
     ++counters_.ignored_messages;
+    return std::nullopt;
   }
-  void on(PeerId sender, const SnapshotRequest& request) {
+  Answer replayed(PeerId sender, LogReplayMessage<Command> request) {
+    auto response = replay_.answer(sender, request);
+    return response ? Answer{from_log_replay<Command, Item>(std::move(*response))} : std::nullopt;
+  }
+  Answer on(PeerId sender, const SnapshotRequest& request) {
     ++counters_.snapshot_requests;
     const auto held = context_.log().available();
     if ((request.after.is_sentinel() || held.contains(request.after)) &&
         held.contains(request.after.next())) {
       // Our log still holds what the session lacks (uncommitted entries, say,
       // that need its acknowledgement to commit): no snapshot, replay from us.
-      context_.send_to(sender, SnapshotOffer{std::nullopt, /*replay=*/true});
-      return;
+      return Message{SnapshotOffer{std::nullopt, /*replay=*/true}};
     }
     if (image_ && image_->info.at.index > request.after) {
       last_used_ = context_.now(); // a fresh enough snapshot: no need for another
-      context_.send_to(sender, SnapshotOffer{image_->info});
-      return;
+      return Message{SnapshotOffer{image_->info}};
     }
-    context_.request_snapshot(sender);
+    context_.request_snapshot(sender); // the offer goes out when the group took it
+    return std::nullopt;
   }
-  void on(PeerId sender, const SnapshotQuery&) {
+  Answer on(PeerId, const SnapshotQuery&) {
     ++counters_.queries;
-    context_.send_to(sender, SnapshotOffer{image_ ? std::optional{image_->info} : std::nullopt});
+    return Message{SnapshotOffer{image_ ? std::optional{image_->info} : std::nullopt}};
   }
-  void on(PeerId sender, const FetchItemsRequest& request) {
+  Answer on(PeerId sender, const FetchItemsRequest& request) {
     ++counters_.item_requests;
     if (request.range.empty()) {
-      return;
+      return std::nullopt;
     }
     FetchItemsResponse<Item> response{request.at, request.range, {}};
     if (!image_ || image_->info.at != request.at) {
       ++counters_.empty_answers;
       log::debug("snapshot provider: peer {} asked for items {} of the snapshot at {}, which is not held",
                  sender, request.range, request.at);
-      context_.send_to(sender, Message{std::move(response)});
-      return;
+      return Message{std::move(response)};
     }
     last_used_ = context_.now();
     const auto& items = *image_->items;
@@ -138,12 +141,11 @@ private:
       response.range = ItemRange::starting_at(served.first(), response.items.size());
       counters_.items_served += response.items.size();
     }
-    context_.send_to(sender, Message{std::move(response)});
+    return Message{std::move(response)};
   }
 
   SnapshotConfig config_;
   Context& context_;
-  ReplayProviderContext<Command, Item> replay_context_;
   LogReplayProvider<Command> replay_;
   std::optional<SnapshotImage<Item>> image_;
   TimePoint last_used_{};
