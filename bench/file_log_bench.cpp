@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,9 @@
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/storage/file_log.hpp>
+
+#include "command_line.hpp"
+#include "json.hpp"
 
 namespace {
 
@@ -63,10 +67,14 @@ void append_run(const std::filesystem::path& dir, storage::FsyncPolicy policy, s
   }
   log->sync();
   const auto seconds = seconds_since(start);
-  fmt::print("{{\"measure\":\"append\",\"fsync\":\"{}\",\"entry_bytes\":{},\"entries\":{},\"group\":{},"
-             "\"seconds\":{:.4f},\"entries_per_s\":{:.0f},\"mb_per_s\":{:.1f}}}\n",
-             storage::to_string(policy), size, count, policy == storage::FsyncPolicy::batch ? group : 1,
-             seconds, count / seconds, count * size / 1e6 / seconds);
+  support::print_line({{"measure", "append"},
+                       {"fsync", storage::to_string(policy)},
+                       {"entry_bytes", size},
+                       {"entries", count},
+                       {"group", policy == storage::FsyncPolicy::batch ? group : 1},
+                       {"seconds", support::rounded(seconds, 4)},
+                       {"entries_per_s", std::llround(static_cast<double>(count) / seconds)},
+                       {"mb_per_s", support::rounded(static_cast<double>(count * size) / 1e6 / seconds, 1)}});
 }
 
 /// Fills a log with `bytes` of `size`-byte entries (fsync never), then reopens it
@@ -96,9 +104,13 @@ void recovery_and_read(const std::filesystem::path& dir, std::size_t size, std::
   auto start = Clock::now();
   auto log = open_log(dir, storage::FsyncPolicy::never, 0);
   const auto recovery = seconds_since(start);
-  fmt::print("{{\"measure\":\"recovery\",\"log_bytes\":{},\"entries\":{},\"segments\":{},\"cold_cache\":{},"
-             "\"seconds\":{:.3f},\"mb_per_s\":{:.0f}}}\n",
-             count * size, count, log->recovery().segments, cold, recovery, count * size / 1e6 / recovery);
+  support::print_line({{"measure", "recovery"},
+                       {"log_bytes", count * size},
+                       {"entries", count},
+                       {"segments", log->recovery().segments},
+                       {"cold_cache", cold},
+                       {"seconds", support::rounded(recovery, 3)},
+                       {"mb_per_s", std::llround(static_cast<double>(count * size) / 1e6 / recovery)}});
   std::vector<Entry<std::string>> entries;
   std::uint64_t read = 0;
   start = Clock::now();
@@ -108,9 +120,12 @@ void recovery_and_read(const std::filesystem::path& dir, std::size_t size, std::
     read += entries.size();
   }
   const auto reading = seconds_since(start);
-  fmt::print("{{\"measure\":\"read_range\",\"entry_bytes\":{},\"entries\":{},\"seconds\":{:.3f},"
-             "\"entries_per_s\":{:.0f},\"mb_per_s\":{:.0f}}}\n",
-             size, read, reading, read / reading, read * size / 1e6 / reading);
+  support::print_line({{"measure", "read_range"},
+                       {"entry_bytes", size},
+                       {"entries", read},
+                       {"seconds", support::rounded(reading, 3)},
+                       {"entries_per_s", std::llround(static_cast<double>(read) / reading)},
+                       {"mb_per_s", std::llround(static_cast<double>(read * size) / 1e6 / reading)}});
 }
 
 } // namespace
@@ -119,18 +134,13 @@ int main(int argc, char** argv) {
   std::filesystem::path dir = "mosaik-file-log-bench";
   std::uint64_t recovery_bytes = std::uint64_t{1} << 30;
   bool quick = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--dir" && i + 1 < argc) {
-      dir = argv[++i];
-    } else if (arg == "--recovery-bytes" && i + 1 < argc) {
-      recovery_bytes = std::strtoull(argv[++i], nullptr, 10);
-    } else if (arg == "--quick") {
-      quick = true;
-    } else {
-      std::fprintf(stderr, "usage: mosaik-bench-file-log [--dir PATH] [--recovery-bytes N] [--quick]\n");
-      return 2;
-    }
+  CLI::App app{"FileLog appends per fsync policy, recovery and sequential reads", "mosaik-bench-file-log"};
+  app.add_option("--dir", dir, "the log's directory, on the disk to measure (not tmpfs)")
+      ->capture_default_str();
+  app.add_option("--recovery-bytes", recovery_bytes, "bytes of the log recovered")->capture_default_str();
+  app.add_flag("--quick", quick, "small runs (a smoke test)");
+  if (const auto status = support::parse(app, argc, argv)) {
+    return *status;
   }
   log::set_level(log::Level::warn);
   const auto scale = quick ? 100 : 1;

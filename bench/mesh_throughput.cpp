@@ -27,6 +27,9 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/net/tcp/mesh.hpp>
 
+#include "command_line.hpp"
+#include "json.hpp"
+
 namespace {
 
 using namespace mosaik;
@@ -44,23 +47,15 @@ int main(int argc, char** argv) {
   std::uint64_t total = 100'000'000;
   std::size_t frame_bytes = 1u << 20;
   std::size_t fragment = 64u << 10;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const auto number = [&] { return i + 1 < argc ? std::strtoull(argv[++i], nullptr, 10) : 0ULL; };
-    if (arg == "--bytes") {
-      total = number();
-    } else if (arg == "--frame") {
-      frame_bytes = number();
-    } else if (arg == "--fragment") {
-      fragment = number();
-    } else {
-      std::fprintf(stderr, "usage: mosaik-bench-mesh [--bytes N] [--frame BYTES] [--fragment BYTES]\n");
-      return 2;
-    }
+  CLI::App app{"bytes through two mosaik Meshes on loopback (the transport alone)", "mosaik-bench-mesh"};
+  app.add_option("--bytes", total, "bytes to send")->capture_default_str();
+  app.add_option("--frame", frame_bytes, "BYTES per frame")->capture_default_str();
+  app.add_option("--fragment", fragment, "BYTES per fragment")->capture_default_str();
+  if (const auto status = support::parse(app, argc, argv)) {
+    return *status;
   }
   if (total == 0 || frame_bytes == 0 || fragment == 0) {
-    std::fprintf(stderr, "mosaik-bench-mesh: sizes must be positive\n");
-    return 2;
+    return support::usage_error(app, "sizes must be positive");
   }
   // A full bulk lane refuses sends (and says so): that is the pump's back-pressure here.
   log::set_level(log::Level::error);
@@ -133,9 +128,13 @@ int main(int argc, char** argv) {
   sending.join();
   const auto seconds = std::chrono::duration<double>(finished - started).count();
   const auto dropped = sender.stats().frames_dropped;
-  fmt::print("{{\"bytes\":{},\"frame_bytes\":{},\"frames\":{},\"seconds\":{:.6f},\"mb_per_s\":{:.1f},"
-             "\"cpu_seconds\":{:.3f},\"refused_sends\":{}}}\n",
-             received, frame_bytes, frames_received, seconds, received / 1e6 / std::max(seconds, 1e-9),
-             cpu_seconds() - cpu_before, dropped);
+  support::print_line(
+      {{"bytes", received},
+       {"frame_bytes", frame_bytes},
+       {"frames", frames_received},
+       {"seconds", support::rounded(seconds, 6)},
+       {"mb_per_s", support::rounded(static_cast<double>(received) / 1e6 / std::max(seconds, 1e-9), 1)},
+       {"cpu_seconds", support::rounded(cpu_seconds() - cpu_before, 3)},
+       {"refused_sends", dropped}});
   return received == frames * frame_bytes ? 0 : 1;
 }

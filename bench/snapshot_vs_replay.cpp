@@ -27,6 +27,9 @@
 #include <mosaik/net/sim/group_world.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
 
+#include "command_line.hpp"
+#include "json.hpp"
+
 namespace {
 
 using namespace mosaik;
@@ -167,22 +170,15 @@ Result run(const Settings& settings, const std::vector<LogEntry>& entries, bool 
 
 int main(int argc, char** argv) {
   Settings settings;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string_view flag = argv[i];
-    const std::string value = argv[i + 1];
-    if (flag == "--keys") {
-      settings.keys = std::stoull(value);
-    } else if (flag == "--entries") {
-      settings.entries = std::stoull(value);
-    } else if (flag == "--mbit") {
-      settings.mbit = std::stod(value);
-    } else if (flag == "--mode") {
-      settings.mode = value;
-    } else {
-      fmt::print(stderr, "usage: {} [--keys N] [--entries N] [--mbit N] [--mode replay|snapshot|both]\n",
-                 argv[0]);
-      return 2;
-    }
+  CLI::App app{"catch-up by snapshot vs by log replay over simulated links", "mosaik-bench-snapshot"};
+  app.add_option("--keys", settings.keys, "keys the history puts")->capture_default_str();
+  app.add_option("--entries", settings.entries, "entries in the history")->capture_default_str();
+  app.add_option("--mbit", settings.mbit, "link bandwidth, Mbit/s")->capture_default_str();
+  app.add_option("--mode", settings.mode, "which catch-up to run")
+      ->check(CLI::IsMember({"replay", "snapshot", "both"}))
+      ->capture_default_str();
+  if (const auto status = mosaik::support::parse(app, argc, argv)) {
+    return *status;
   }
   mosaik::log::set_level(mosaik::log::Level::warn);
   const auto entries = history(settings);
@@ -192,12 +188,17 @@ int main(int argc, char** argv) {
       continue;
     }
     const auto result = run(settings, entries, snapshots);
-    fmt::print("{{\"mode\":\"{}\",\"keys\":{},\"entries\":{},\"mbit\":{},\"simulated_s\":{:.3f},"
-               "\"bytes\":{},\"wall_s\":{:.2f},\"entries_fetched\":{},\"items_fetched\":{},\"peers_used\":{},"
-               "\"converged\":{}}}\n",
-               mode, settings.keys, settings.entries, settings.mbit, result.simulated_seconds, result.bytes,
-               result.wall_seconds, result.entries_fetched, result.items_fetched, result.peers_used,
-               result.converged);
+    mosaik::support::print_line({{"mode", mode},
+                                 {"keys", settings.keys},
+                                 {"entries", settings.entries},
+                                 {"mbit", settings.mbit},
+                                 {"simulated_s", mosaik::support::rounded(result.simulated_seconds, 3)},
+                                 {"bytes", result.bytes},
+                                 {"wall_s", mosaik::support::rounded(result.wall_seconds, 2)},
+                                 {"entries_fetched", result.entries_fetched},
+                                 {"items_fetched", result.items_fetched},
+                                 {"peers_used", result.peers_used},
+                                 {"converged", result.converged}});
     std::fflush(stdout);
   }
   return 0;

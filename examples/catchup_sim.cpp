@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <mosaik/core/format.hpp>
+#include <mosaik/core/hash.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/net/sim/sync_cluster.hpp>
 
@@ -27,6 +28,7 @@
 namespace {
 
 namespace examples = mosaik::examples;
+namespace support = mosaik::support;
 
 struct BlobMachine {
   using Command = std::string;
@@ -46,39 +48,37 @@ struct Options : examples::SimOptions {
   bool leader_only = false;
 };
 
-std::optional<Options> parse(int argc, char** argv) {
-  return examples::parse_command_line<Options>(
-      "mosaik-catchup-sim", argc, argv,
-      {{"--providers", "N", &Options::providers},
-       {"--entries", "N", &Options::entries},
-       {"--entry-bytes", "N", &Options::entry_bytes},
-       {"--batch", "N", &Options::batch},
-       {"--inflight", "N", &Options::inflight},
-       {"--latency-ms", "X", &Options::latency_ms},
-       {"--bandwidth-mbps", "X", &Options::bandwidth_mbps},
-       {"--loss", "P", &Options::loss},
-       {"--timeout-ms", "X", &Options::timeout_ms},
-       {"--seed", "S", &Options::seed},
-       {"--leader-only", &Options::leader_only},
-       {"--json", &Options::json},
-       {"--log-level", examples::alternatives(examples::kLogLevels), &Options::log_level}},
-      [](const Options& options) -> const char* {
-        if (options.providers == 0 || options.entries == 0 || options.batch == 0 || options.inflight == 0 ||
-            options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1) {
-          return "providers, entries, batch and inflight must be positive; 0 <= loss < 1";
-        }
-        return nullptr;
-      });
+/// Parses the command line into `options`; nullopt to go on, or the exit status.
+std::optional<int> parse(int argc, char** argv, Options& options) {
+  CLI::App app{"mosaik catch-up simulation: a follower catches up from N providers", "mosaik-catchup-sim"};
+  app.add_option("--providers", options.providers, "providers holding the log (peer 1 leads)")
+      ->capture_default_str();
+  app.add_option("--entries", options.entries, "entries to catch up")->capture_default_str();
+  app.add_option("--entry-bytes", options.entry_bytes, "bytes per entry")->capture_default_str();
+  app.add_option("--batch", options.batch, "entries per catch-up request")->capture_default_str();
+  app.add_option("--loss", options.loss, "packet loss, 0 <= P < 1")->capture_default_str();
+  app.add_option("--timeout-ms", options.timeout_ms, "catch-up request timeout")->capture_default_str();
+  app.add_flag("--leader-only", options.leader_only, "fetch from the leader alone (the baseline)");
+  examples::add_sim_options(app, options);
+  if (const auto status = support::parse(app, argc, argv)) {
+    return status;
+  }
+  if (options.providers == 0 || options.entries == 0 || options.batch == 0 || options.inflight == 0 ||
+      options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1) {
+    return support::usage_error(app,
+                                "providers, entries, batch and inflight must be positive; 0 <= loss < 1");
+  }
+  return std::nullopt;
 }
 
 /// The command at `index`: `entry_bytes` bytes that depend on the index, so a
 /// misplaced entry is caught by the final comparison.
 std::string make_command(std::uint64_t index, std::uint64_t entry_bytes) {
   std::string command(entry_bytes, '\0');
-  auto x = index * 0x9e3779b97f4a7c15ULL;
+  auto x = index * mosaik::kGoldenGamma;
   for (auto& byte : command) {
     x ^= x >> 29;
-    x *= 0xbf58476d1ce4e5b9ULL;
+    x *= mosaik::kSplitmix64Multiplier;
     byte = static_cast<char>('a' + (x >> 59));
   }
   return command;
@@ -89,11 +89,10 @@ std::string make_command(std::uint64_t index, std::uint64_t entry_bytes) {
 int main(int argc, char** argv) {
   using namespace mosaik;
   using examples::millis;
-  const auto parsed = parse(argc, argv);
-  if (!parsed) {
-    return 2;
+  Options options;
+  if (const auto status = parse(argc, argv, options)) {
+    return *status;
   }
-  const auto& options = *parsed;
   log::set_level(examples::level_from(options.log_level));
   const auto wall_start = std::chrono::steady_clock::now();
 
@@ -193,19 +192,30 @@ int main(int argc, char** argv) {
   leader_entries = per_peer[leader];
 
   if (options.json) {
-    fmt::print(
-        "{{\"caught_up\": {}, \"status\": \"{}\", \"providers\": {}, \"entries\": {}, \"entry_bytes\": {}, "
-        "\"batch\": {}, \"inflight\": {}, \"latency_ms\": {}, \"bandwidth_mbps\": {}, \"loss\": {}, "
-        "\"leader_only\": {}, \"seed\": {}, \"simulated_ms\": {:.3f}, \"ideal_ms\": {:.3f}, "
-        "\"efficiency\": {:.4f}, \"leader_entries\": {}, \"per_peer\": {{{}}}, \"messages\": {}, "
-        "\"bad_responses\": {}, \"timeouts\": {}, \"max_entries_held\": {}, \"wall_ms\": {:.1f}, "
-        "\"trace_hash\": \"{:016x}\"}}\n",
-        caught_up, outcome ? sync::to_string(outcome->status) : "unfinished", options.providers,
-        options.entries, options.entry_bytes, options.batch, options.inflight, options.latency_ms,
-        options.bandwidth_mbps, options.loss, options.leader_only, options.seed, simulated_ms, ideal_ms,
-        efficiency, leader_entries, examples::json_counts(per_peer), messages,
-        progress.counters.bad_responses, progress.counters.timeouts, progress.counters.max_entries_held,
-        millis(wall), simulator.trace_hash());
+    using support::rounded;
+    support::print_line({{"caught_up", caught_up},
+                         {"status", outcome ? sync::to_string(outcome->status) : "unfinished"},
+                         {"providers", options.providers},
+                         {"entries", options.entries},
+                         {"entry_bytes", options.entry_bytes},
+                         {"batch", options.batch},
+                         {"inflight", options.inflight},
+                         {"latency_ms", options.latency_ms},
+                         {"bandwidth_mbps", options.bandwidth_mbps},
+                         {"loss", options.loss},
+                         {"leader_only", options.leader_only},
+                         {"seed", options.seed},
+                         {"simulated_ms", rounded(simulated_ms, 3)},
+                         {"ideal_ms", rounded(ideal_ms, 3)},
+                         {"efficiency", rounded(efficiency, 4)},
+                         {"leader_entries", leader_entries},
+                         {"per_peer", support::counts_json(per_peer)},
+                         {"messages", messages},
+                         {"bad_responses", progress.counters.bad_responses},
+                         {"timeouts", progress.counters.timeouts},
+                         {"max_entries_held", progress.counters.max_entries_held},
+                         {"wall_ms", rounded(millis(wall), 1)},
+                         {"trace_hash", fmt::format("{:016x}", simulator.trace_hash())}});
   } else {
     fmt::print("mosaik catch-up simulation: {} entries of {} bytes from {} provider(s){}, seed {}\n",
                options.entries, options.entry_bytes, usable_providers,

@@ -1,28 +1,27 @@
 #pragma once
-// What the example programs share: command-line parsing from one table of
-// options (each a name, a placeholder for the usage text and the field it
-// sets), the --log-level names, time and percentage conversions, and small
-// JSON helpers.
+// What the example programs share: the --log-level names and option, the
+// simulations' common options, time and percentage conversions. The command
+// line itself is CLI11's (tools/support/command_line.hpp), the JSON output
+// nlohmann-json's (tools/support/json.hpp).
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <functional>
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
+#include <vector>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/time.hpp>
 #include <mosaik/net/sim/network.hpp>
+
+#include "command_line.hpp"
+#include "json.hpp"
 
 namespace mosaik::examples {
 
@@ -52,12 +51,12 @@ constexpr std::optional<E> value_of(const Names<E, N>& names, std::string_view n
   return std::nullopt;
 }
 
-/// All the names, separated by `|`: the placeholder of an option that takes one.
+/// All the names, for CLI::IsMember.
 template <class E, std::size_t N>
-std::string alternatives(const Names<E, N>& names) {
-  std::string out;
+std::vector<std::string> names_of(const Names<E, N>& names) {
+  std::vector<std::string> out;
   for (const auto& [value, name] : names) {
-    out += fmt::format("{}{}", out.empty() ? "" : "|", name);
+    out.emplace_back(name);
   }
   return out;
 }
@@ -116,184 +115,23 @@ struct SimOptions {
 
 // ---- the command line -------------------------------------------------------------
 
-/// The command line, one argument at a time; errors go to stderr, prefixed
-/// with the program's name.
-class Arguments {
-public:
-  Arguments(const char* program, int argc, char** argv) : program_(program), argc_(argc), argv_(argv) {}
-
-  /// Moves to the next argument; false after the last one.
-  bool next() { return ++i_ < argc_; }
-  [[nodiscard]] std::string_view current() const { return argv_[i_]; }
-
-  /// The value after the current option (consumed), or an error if there is none.
-  std::optional<std::string_view> value() {
-    if (i_ + 1 >= argc_) {
-      std::fprintf(stderr, "%s: %s needs a value\n", program_, argv_[i_]);
-      return std::nullopt;
-    }
-    return std::string_view{argv_[++i_]};
-  }
-
-  /// A flag: present means true; takes no value.
-  bool read(bool& out) {
-    out = true;
-    return true;
-  }
-
-  /// A word: the next argument as it is.
-  bool read(std::string& out) {
-    const auto text = value();
-    if (text) {
-      out = std::string{*text};
-    }
-    return text.has_value();
-  }
-
-  /// A number: the whole next argument must parse (decimal for integers).
-  template <class T>
-  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) bool read(T& out) {
-    const std::string option{current()};
-    const auto text = value();
-    if (!text) {
-      return false;
-    }
-    char* end = nullptr;
-    const std::string copy{*text};
-    if constexpr (std::is_floating_point_v<T>) {
-      out = std::strtod(copy.c_str(), &end);
-    } else {
-      out = static_cast<T>(std::strtoull(copy.c_str(), &end, 10));
-    }
-    if (end == copy.c_str() || *end != '\0') {
-      std::fprintf(stderr, "%s: %s: not a number: %s\n", program_, option.c_str(), copy.c_str());
-      return false;
-    }
-    return true;
-  }
-
-  /// Prints "<program>: <message>"; returns false, for `return args.error(...)`.
-  template <class... Args>
-  bool error(fmt::format_string<Args...> format, Args&&... args) const {
-    fmt::print(stderr, "{}: {}\n", program_, fmt::format(format, std::forward<Args>(args)...));
-    return false;
-  }
-
-private:
-  const char* program_;
-  int argc_;
-  char** argv_;
-  int i_ = 0;
-};
-
-/// One option of a program whose options are an `O`: its name, the
-/// placeholder of its value in the usage text (none for a flag) and how it
-/// reads itself into an `O` (a field: see Arguments::read; or a function).
-template <class O>
-struct Option {
-  using Reader = std::function<bool(Arguments&, O&)>;
-
-  /// A flag.
-  Option(std::string_view option_name, bool O::*field) : Option(option_name, {}, field) {}
-  /// An option with a value, read into `field` (of `O` or of a base).
-  template <class T, class Base>
-  requires std::is_base_of_v<Base, O> Option(std::string_view option_name, std::string value_placeholder,
-                                             T Base::*field)
-      : name(option_name), placeholder(std::move(value_placeholder)),
-        read([field](Arguments& args, O& options) { return args.read(options.*field); }) {}
-  /// An option with a value, read by `reader`.
-  Option(std::string_view option_name, std::string value_placeholder, Reader reader)
-      : name(option_name), placeholder(std::move(value_placeholder)), read(std::move(reader)) {}
-
-  std::string_view name;
-  std::string placeholder;
-  Reader read;
-};
-
-/// "usage: <program> [--option X] ...", the options in their order, wrapped
-/// before kUsageWidth columns (a line always takes at least one option).
-template <class O>
-std::string usage_text(const char* program, std::initializer_list<Option<O>> options) {
-  constexpr std::size_t kUsageWidth = 90;
-  std::string out = fmt::format("usage: {}", program);
-  std::size_t line_start = 0;
-  bool line_has_option = false;
-  for (const auto& option : options) {
-    const auto item = option.placeholder.empty() ? fmt::format("[{}]", option.name)
-                                                 : fmt::format("[{} {}]", option.name, option.placeholder);
-    if (line_has_option && out.size() - line_start + 1 + item.size() > kUsageWidth) {
-      out += '\n';
-      line_start = out.size();
-      out += "        ";
-    }
-    out += ' ';
-    out += item;
-    line_has_option = true;
-  }
-  out += '\n';
-  return out;
+/// --log-level NAME into `level`: one of kLogLevels' names, anything else is an error.
+inline CLI::Option* add_log_level(CLI::App& app, std::string& level) {
+  return app.add_option("--log-level", level, "how much to log")
+      ->check(CLI::IsMember(names_of(kLogLevels)))
+      ->capture_default_str();
 }
 
-/// Parses the command line into an `O` (starting from its defaults) along
-/// `options`; --help and -h print the usage and exit with 0. `invalid` names
-/// what is wrong with the parsed options, or returns nullptr. On any error,
-/// prints it and the usage and returns nullopt. Words that are not options
-/// go to `positional` when given (an error otherwise).
-template <class O>
-std::optional<O> parse_command_line(const char* program, int argc, char** argv,
-                                    std::initializer_list<Option<O>> options,
-                                    const std::function<const char*(const O&)>& invalid,
-                                    const std::function<bool(std::string_view, O&)>& positional = nullptr) {
-  const auto usage = [&] { std::fputs(usage_text(program, options).c_str(), stderr); };
-  O parsed;
-  Arguments args{program, argc, argv};
-  while (args.next()) {
-    const auto arg = args.current();
-    if (arg == "--help" || arg == "-h") {
-      usage();
-      std::exit(0);
-    }
-    const auto* option = std::find_if(options.begin(), options.end(),
-                                      [&](const Option<O>& candidate) { return candidate.name == arg; });
-    const bool ok = option != options.end()                ? option->read(args, parsed)
-                    : positional && !arg.starts_with("--") ? positional(arg, parsed)
-                                                           : args.error("unknown option {}", arg);
-    if (!ok) {
-      usage();
-      return std::nullopt;
-    }
-  }
-  if (const char* problem = invalid(parsed)) {
-    args.error("{}", problem);
-    usage();
-    return std::nullopt;
-  }
-  return parsed;
-}
-
-// ---- JSON -----------------------------------------------------------------------
-
-/// `text` with `"` and `\` escaped, for a JSON string.
-inline std::string json_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out;
-}
-
-/// The members of a JSON object from peer ids to numbers, without the braces:
-/// `"1": 10, "2": 20`.
-template <class Map>
-std::string json_counts(const Map& counts) {
-  std::string out;
-  for (const auto& [peer, count] : counts) {
-    out += fmt::format("{}\"{}\": {}", out.empty() ? "" : ", ", peer.value(), count);
-  }
-  return out;
+/// The options both simulations share (--inflight, --latency-ms,
+/// --bandwidth-mbps, --seed, --json, --log-level).
+inline void add_sim_options(CLI::App& app, SimOptions& options) {
+  app.add_option("--inflight", options.inflight, "catch-up requests in flight per peer")
+      ->capture_default_str();
+  app.add_option("--latency-ms", options.latency_ms, "one-way link latency")->capture_default_str();
+  app.add_option("--bandwidth-mbps", options.bandwidth_mbps, "link bandwidth")->capture_default_str();
+  app.add_option("--seed", options.seed, "the simulation's seed")->capture_default_str();
+  app.add_flag("--json", options.json, "print one JSON object instead of a table");
+  add_log_level(app, options.log_level);
 }
 
 } // namespace mosaik::examples

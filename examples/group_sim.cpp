@@ -44,6 +44,7 @@
 namespace {
 
 using namespace mosaik;
+namespace support = mosaik::support;
 
 enum class ScenarioKind { late_join, leader_crash_during_sync, partition_heal, rivals_merge };
 
@@ -68,53 +69,32 @@ struct Options : examples::SimOptions {
   std::uint64_t sync_batch = 500;
 };
 
-bool read_scenario(examples::Arguments& args, Options& options) {
-  std::string name;
-  if (!args.read(name)) {
-    return false;
+/// Parses the command line into `options`; nullopt to go on, or the exit status.
+std::optional<int> parse(int argc, char** argv, Options& options) {
+  CLI::App app{"mosaik group simulation: a replication group through one scenario", "mosaik-group-sim"};
+  std::string scenario{to_string(options.scenario)};
+  app.add_option("--scenario", scenario, "what happens to the group")
+      ->check(CLI::IsMember(examples::names_of(kScenarioNames)))
+      ->capture_default_str();
+  app.add_option("--machine", options.machine, "the replicated state machine")
+      ->check(CLI::IsMember({"counter", "kv"}))
+      ->capture_default_str();
+  app.add_option("--peers", options.peers, "members, 3..99")->capture_default_str();
+  app.add_option("--commands", options.commands, "client commands")->capture_default_str();
+  app.add_option("--batch", options.batch, "commands per client batch")->capture_default_str();
+  app.add_option("--sync-batch", options.sync_batch, "entries per catch-up request")->capture_default_str();
+  examples::add_sim_options(app, options);
+  if (const auto status = support::parse(app, argc, argv)) {
+    return status;
   }
-  const auto kind = examples::value_of(kScenarioNames, name);
-  if (!kind) {
-    return args.error("unknown scenario {}", name);
+  options.scenario = *examples::value_of(kScenarioNames, scenario);
+  if (options.peers < 3 || options.peers > 99 || options.commands == 0 || options.batch == 0 ||
+      options.sync_batch == 0 || options.inflight == 0 || options.latency_ms < 0 ||
+      options.bandwidth_mbps < 0) {
+    return support::usage_error(app, "3 <= peers <= 99; commands, batch, sync-batch and inflight must be "
+                                     "positive; latency and bandwidth not negative");
   }
-  options.scenario = *kind;
-  return true;
-}
-
-bool read_machine(examples::Arguments& args, Options& options) {
-  if (!args.read(options.machine)) {
-    return false;
-  }
-  if (options.machine != "counter" && options.machine != "kv") {
-    return args.error("unknown machine {} (counter or kv)", options.machine);
-  }
-  return true;
-}
-
-std::optional<Options> parse(int argc, char** argv) {
-  return examples::parse_command_line<Options>(
-      "mosaik-group-sim", argc, argv,
-      {{"--scenario", examples::alternatives(kScenarioNames), read_scenario},
-       {"--machine", "counter|kv", read_machine},
-       {"--peers", "N", &Options::peers},
-       {"--commands", "N", &Options::commands},
-       {"--batch", "N", &Options::batch},
-       {"--sync-batch", "N", &Options::sync_batch},
-       {"--inflight", "N", &Options::inflight},
-       {"--latency-ms", "X", &Options::latency_ms},
-       {"--bandwidth-mbps", "X", &Options::bandwidth_mbps},
-       {"--seed", "S", &Options::seed},
-       {"--json", &Options::json},
-       {"--log-level", examples::alternatives(examples::kLogLevels), &Options::log_level}},
-      [](const Options& options) -> const char* {
-        if (options.peers < 3 || options.peers > 99 || options.commands == 0 || options.batch == 0 ||
-            options.sync_batch == 0 || options.inflight == 0 || options.latency_ms < 0 ||
-            options.bandwidth_mbps < 0) {
-          return "3 <= peers <= 99; commands, batch, sync-batch and inflight must be positive; latency and "
-                 "bandwidth not negative";
-        }
-        return nullptr;
-      });
+  return std::nullopt;
 }
 
 using examples::millis;
@@ -129,7 +109,7 @@ struct CounterTraits {
   static constexpr const char* name = "counter";
   static SM::Command make(std::uint64_t seq) { return SM::Command{static_cast<std::int64_t>(seq)}; }
   static std::string state(const SM& machine) { return fmt::format("{}", machine.value()); }
-  static std::string state_json(const SM& machine) { return state(machine); }
+  static support::Json state_json(const SM& machine) { return machine.value(); }
   static std::string describe(const SM& machine) {
     return fmt::format("value {} ({} commands)", machine.value(), machine.applied());
   }
@@ -148,7 +128,7 @@ struct KvTraits {
     return SM::put(std::move(key), fmt::format("value-{}", seq));
   }
   static std::string state(const SM& machine) { return fmt::format("{:016x}", machine.digest()); }
-  static std::string state_json(const SM& machine) { return fmt::format("\"{}\"", state(machine)); }
+  static support::Json state_json(const SM& machine) { return state(machine); }
   static std::string describe(const SM& machine) {
     return fmt::format("digest {} ({} keys)", state(machine), machine.size());
   }
@@ -832,7 +812,7 @@ private:
     std::vector<Row> rows;
     bool same = true;
     std::optional<std::pair<Index, std::string>> reference;
-    std::string state_json = "null";
+    support::Json state_json; // null until a member has a state
     std::optional<PeerId> leader = world_.leader();
     for (const auto& [id, member] : world_.members()) {
       if (!member->group) {
@@ -896,24 +876,32 @@ private:
       for (const auto& [id, member] : world_.members()) {
         served[id] = served_[id];
       }
-      std::string failures;
-      for (const auto& failure : failures_) {
-        failures += fmt::format("{}\"{}\"", failures.empty() ? "" : ", ", examples::json_escape(failure));
-      }
-      fmt::print(
-          "{{\"scenario\": \"{}\", \"machine\": \"{}\", \"peers\": {}, \"commands\": {}, \"batch\": {}, "
-          "\"seed\": {}, \"ok\": {}, \"committed\": {}, \"acknowledged_commands\": {}, "
-          "\"consistent\": {}, \"durable\": {}, \"state\": {}, \"elections\": {}, "
-          "\"catchup_sessions\": {{\"started\": {}, \"completed\": {}, \"failed\": {}}}, "
-          "\"fetched\": {}, \"fetched_from\": {{{}}}, \"served\": {{{}}}, \"truncated_entries\": {}, "
-          "\"invariant_violations\": {}, \"failures\": [{}], \"trace_hash\": \"{:016x}\", "
-          "\"simulated_ms\": {:.3f}}}\n",
-          to_string(options_.scenario), Traits::name, options_.peers, options_.commands, options_.batch,
-          options_.seed, ok, committed.value(), acked_commands_, consistent, durable, state_json,
-          world_.leaders_by_term().size(), sessions_.started, sessions_.completed, sessions_.failed,
-          sessions_.fetched, examples::json_counts(sessions_.fetched_from), examples::json_counts(served),
-          truncated_total_, violations.size(), failures, simulator_.trace_hash(),
-          millis(simulator_.now().time_since_epoch()));
+      support::print_line(
+          {{"scenario", to_string(options_.scenario)},
+           {"machine", Traits::name},
+           {"peers", options_.peers},
+           {"commands", options_.commands},
+           {"batch", options_.batch},
+           {"seed", options_.seed},
+           {"ok", ok},
+           {"committed", committed.value()},
+           {"acknowledged_commands", acked_commands_},
+           {"consistent", consistent},
+           {"durable", durable},
+           {"state", state_json},
+           {"elections", world_.leaders_by_term().size()},
+           {"catchup_sessions",
+            {{"started", sessions_.started},
+             {"completed", sessions_.completed},
+             {"failed", sessions_.failed}}},
+           {"fetched", sessions_.fetched},
+           {"fetched_from", support::counts_json(sessions_.fetched_from)},
+           {"served", support::counts_json(served)},
+           {"truncated_entries", truncated_total_},
+           {"invariant_violations", violations.size()},
+           {"failures", failures_},
+           {"trace_hash", fmt::format("{:016x}", simulator_.trace_hash())},
+           {"simulated_ms", support::rounded(millis(simulator_.now().time_since_epoch()), 3)}});
       return ok ? 0 : 1;
     }
 
@@ -983,13 +971,13 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
-  const auto parsed = parse(argc, argv);
-  if (!parsed) {
-    return 2;
+  Options options;
+  if (const auto status = parse(argc, argv, options)) {
+    return *status;
   }
-  log::set_level(examples::level_from(parsed->log_level));
-  if (parsed->machine == "kv") {
-    return Simulation<KvTraits>{*parsed}.run();
+  log::set_level(examples::level_from(options.log_level));
+  if (options.machine == "kv") {
+    return Simulation<KvTraits>{options}.run();
   }
-  return Simulation<CounterTraits>{*parsed}.run();
+  return Simulation<CounterTraits>{options}.run();
 }

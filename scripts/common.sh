@@ -17,6 +17,8 @@ MOSAIK_DEB_PACKAGES=(
   libasio-dev
   libfmt-dev
   libspdlog-dev
+  libcli11-dev
+  nlohmann-json3-dev
   catch2
   libbenchmark-dev
   gnuplot-nox

@@ -4,6 +4,7 @@
 // and prints one JSON line.
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -185,8 +186,11 @@ asio::awaitable<int> bench(asio::io_context& io, const ClientOptions& options, c
                  static_cast<unsigned long long>(done), failure.c_str());
     co_return 1;
   }
-  fmt::print("{{\"commands\":{},\"value_bytes\":{},\"seconds\":{:.3f},\"commands_per_s\":{:.0f}}}\n", done,
-             options.size, seconds, done / std::max(seconds, 1e-9));
+  support::print_line(
+      {{"commands", done},
+       {"value_bytes", options.size},
+       {"seconds", support::rounded(seconds, 3)},
+       {"commands_per_s", std::llround(static_cast<double>(done) / std::max(seconds, 1e-9))}});
   co_return 0;
 }
 
@@ -244,67 +248,63 @@ asio::awaitable<int> run(asio::io_context& io, const ClientOptions& options, con
   co_return print_response(response, session, verb == "get");
 }
 
+/// Parses the command line into `options`; nullopt to go on, or the exit status.
+std::optional<int> parse(int argc, char** argv, ClientOptions& options) {
+  CLI::App app{"mosaik-node client: runs one command against a group's members", "mosaik-node client"};
+  std::vector<std::string> connect;
+  app.add_option("--connect", connect, "HOST:PORT of a member (repeatable; the first that answers)");
+  app.add_option("--key-file", options.key_file, "the group's shared key");
+  app.add_option("--timeout", options.timeout, "SECONDS to connect")->capture_default_str();
+  app.add_option("--size", options.size, "bench: BYTES per value")->capture_default_str();
+  app.add_option("--batch", options.batch, "bench: K puts per request")->capture_default_str();
+  app.add_option("--clients", options.clients, "bench: C connections at once")->capture_default_str();
+  app.add_flag("--weak", options.weak, "get: the member's local state, not a linearizable read");
+  examples::add_log_level(app, options.log_level);
+  app.add_option("command", options.command,
+                 "put KEY VALUE | get KEY | add-member ID | status | bench N (options may follow it)");
+  if (const auto status = support::parse(app, argc, argv)) {
+    return status;
+  }
+  for (const auto& text : connect) {
+    const auto endpoint = tcp::parse_endpoint(text);
+    if (!endpoint) {
+      return support::usage_error(app, fmt::format("--connect: expected HOST:PORT, got '{}'", text));
+    }
+    options.connect.push_back(*endpoint);
+  }
+  const char* problem = nullptr;
+  if (options.connect.empty()) {
+    problem = "--connect HOST:PORT is required";
+  } else if (options.key_file.empty()) {
+    problem = "--key-file is required";
+  } else if (options.command.empty()) {
+    problem = "a command is required: put KEY VALUE | get KEY | add-member ID | status | bench N";
+  } else if (options.batch == 0) {
+    problem = "--batch must be positive";
+  }
+  if (problem != nullptr) {
+    return support::usage_error(app, problem);
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 int run_client(int argc, char** argv) {
-  using examples::Option;
-  // Options first, then the command and its words; options may follow it too.
-  const auto parsed = examples::parse_command_line<ClientOptions>(
-      "mosaik-node client", argc, argv,
-      {
-          Option<ClientOptions>{"--connect", "HOST:PORT",
-                                [](examples::Arguments& args, ClientOptions& options) {
-                                  const auto text = args.value();
-                                  const auto endpoint = text ? tcp::parse_endpoint(*text) : std::nullopt;
-                                  if (!endpoint) {
-                                    return text &&
-                                           args.error("--connect: expected HOST:PORT, got '{}'", *text);
-                                  }
-                                  options.connect.push_back(*endpoint);
-                                  return true;
-                                }},
-          Option<ClientOptions>{"--key-file", "PATH", &ClientOptions::key_file},
-          Option<ClientOptions>{"--timeout", "SECONDS", &ClientOptions::timeout},
-          Option<ClientOptions>{"--size", "BYTES", &ClientOptions::size},
-          Option<ClientOptions>{"--batch", "K", &ClientOptions::batch},
-          Option<ClientOptions>{"--clients", "C", &ClientOptions::clients},
-          Option<ClientOptions>{"--weak", &ClientOptions::weak},
-          Option<ClientOptions>{"--log-level", examples::alternatives(examples::kLogLevels),
-                                &ClientOptions::log_level},
-      },
-      [](const ClientOptions& options) -> const char* {
-        if (options.connect.empty()) {
-          return "--connect HOST:PORT is required";
-        }
-        if (options.key_file.empty()) {
-          return "--key-file is required";
-        }
-        if (options.command.empty()) {
-          return "a command is required: put KEY VALUE | get KEY | add-member ID | status | bench N";
-        }
-        if (options.batch == 0) {
-          return "--batch must be positive";
-        }
-        return nullptr;
-      },
-      // Every other word is part of the command.
-      [](std::string_view word, ClientOptions& options) {
-        options.command.emplace_back(word);
-        return true;
-      });
-  if (!parsed) {
-    return 2;
+  ClientOptions options;
+  if (const auto status = parse(argc, argv, options)) {
+    return *status;
   }
-  log::set_level(examples::level_from(parsed->log_level));
+  log::set_level(examples::level_from(options.log_level));
   std::string error;
-  const auto key = tcp::GroupKey::from_file(parsed->key_file, error);
+  const auto key = tcp::GroupKey::from_file(options.key_file, error);
   if (!key) {
     std::fprintf(stderr, "mosaik-node client: %s\n", error.c_str());
     return 1;
   }
   asio::io_context io;
   int status = 1;
-  asio::co_spawn(io, run(io, *parsed, *key),
+  asio::co_spawn(io, run(io, options, *key),
                  [&](std::exception_ptr failure, int result) { status = failure ? 1 : result; });
   io.run();
   return status;

@@ -361,32 +361,39 @@ private:
   }
 
   std::string status_json() {
-    std::string last_sync = "null";
+    using support::Json;
+    using support::rounded;
+    Json last_sync; // null before the first catch-up
     if (last_sync_) {
-      std::string peers;
-      for (const auto& [peer, entries] : last_sync_->peers) {
-        peers += fmt::format("{}\"{}\":{}", peers.empty() ? "" : ",", peer.value(), entries);
-      }
-      last_sync =
-          fmt::format("{{\"ok\":{},\"entries\":{},\"bytes\":{},\"seconds\":{:.6f},\"cpu_seconds\":{:.3f},"
-                      "\"mb_per_s\":{:.3f},\"peers\":{{{}}}}}",
-                      last_sync_->ok, last_sync_->entries, last_sync_->bytes, last_sync_->seconds,
-                      last_sync_->cpu, last_sync_->bytes / 1e6 / std::max(last_sync_->seconds, 1e-9), peers);
+      last_sync = {{"ok", last_sync_->ok},
+                   {"entries", last_sync_->entries},
+                   {"bytes", last_sync_->bytes},
+                   {"seconds", rounded(last_sync_->seconds, 6)},
+                   {"cpu_seconds", rounded(last_sync_->cpu, 3)},
+                   {"mb_per_s", rounded(last_sync_->bytes / 1e6 / std::max(last_sync_->seconds, 1e-9), 3)},
+                   {"peers", support::counts_json(last_sync_->peers)}};
     }
     const auto leader = group_.leader();
     const auto stats = transport_.mesh().stats();
-    return fmt::format(
-        "{{\"id\":{},\"role\":\"{}\",\"term\":{},\"leader\":{},\"commit\":{},\"applied\":{},\"last\":{},"
-        "\"keys\":{},\"digest\":\"{:016x}\",\"syncing\":{},\"sync_sessions\":{},\"last_sync\":{},\"served\":{"
-        "},"
-        "\"bonded\":{},\"frames_rejected\":{},\"handshakes_refused\":{},\"connections_refused\":{},"
-        "\"bad_requests\":{},\"cpu_seconds\":{:.3f}}}",
-        options_.id, group::to_string(group_.core().role()), group_.core().term().value(),
-        leader ? leader->value() : 0, group_.committed().value(), group_.applied().value(),
-        group_.last().index.value(), group_.machine().size(), group_.machine().digest(),
-        group_.core().syncing(), sessions_, last_sync, group_.provider().replay_counters().entries_served,
-        transport_.bonded_peers().size(), stats.frames_rejected, stats.handshakes_refused,
-        stats.connections_refused, bad_requests_, cpu_seconds());
+    return support::one_line({{"id", options_.id},
+                              {"role", group::to_string(group_.core().role())},
+                              {"term", group_.core().term().value()},
+                              {"leader", leader ? leader->value() : 0},
+                              {"commit", group_.committed().value()},
+                              {"applied", group_.applied().value()},
+                              {"last", group_.last().index.value()},
+                              {"keys", group_.machine().size()},
+                              {"digest", fmt::format("{:016x}", group_.machine().digest())},
+                              {"syncing", group_.core().syncing()},
+                              {"sync_sessions", sessions_},
+                              {"last_sync", last_sync},
+                              {"served", group_.provider().replay_counters().entries_served},
+                              {"bonded", transport_.bonded_peers().size()},
+                              {"frames_rejected", stats.frames_rejected},
+                              {"handshakes_refused", stats.handshakes_refused},
+                              {"connections_refused", stats.connections_refused},
+                              {"bad_requests", bad_requests_},
+                              {"cpu_seconds", rounded(cpu_seconds(), 3)}});
   }
 
   asio::io_context& io_;
@@ -406,86 +413,87 @@ private:
   std::optional<SyncRecord> last_sync_;
 };
 
+/// Parses the command line into `options`; nullopt to go on, or the exit status.
+std::optional<int> parse(int argc, char** argv, RunOptions& options) {
+  CLI::App app{"mosaik-node run: a group member over TCP with a replicated key-value store",
+               "mosaik-node run"};
+  std::vector<std::string> peers;
+  app.add_option("--id", options.id, "this member's id (positive)");
+  app.add_option("--listen", options.listen, "HOST:PORT to accept peers and clients on");
+  app.add_option("--peer", peers, "ID@HOST:PORT of another member (repeatable)");
+  app.add_option("--key-file", options.key_file, "the group's shared key");
+  app.add_option("--members", options.members, "the founding voters' ids: ID,ID,...");
+  app.add_option("--group", options.group, "the group's name")->capture_default_str();
+  app.add_option("--data-dir", options.data_dir, "where the log and hard state live (default: in memory)");
+  app.add_option("--fsync", options.fsync, "always|batch|never")->capture_default_str();
+  examples::add_log_level(app, options.log_level);
+  app.add_option("--progress-interval", options.progress_interval, "SECONDS between progress lines")
+      ->capture_default_str();
+  app.add_option("--sync-batch", options.sync_batch, "ENTRIES per catch-up request")->capture_default_str();
+  app.add_option("--sync-inflight", options.sync_inflight, "catch-up requests in flight per peer")
+      ->capture_default_str();
+  app.add_option("--snapshot-interval", options.snapshot_interval, "ENTRIES between the leader's snapshots")
+      ->capture_default_str();
+  app.add_option("--retain", options.retain, "ENTRIES kept behind a snapshot")->capture_default_str();
+  app.add_option("--tls-cert", options.tls_cert, "PEM certificate (TLS)");
+  app.add_option("--tls-key", options.tls_key, "PEM key (TLS)");
+  app.add_option("--tls-ca", options.tls_ca, "PEM CA (TLS)");
+  if (const auto status = support::parse(app, argc, argv)) {
+    return status;
+  }
+  for (const auto& text : peers) {
+    const auto peer = tcp::parse_peer_address(text);
+    if (!peer) {
+      return support::usage_error(app, fmt::format("--peer: expected ID@HOST:PORT, got '{}'", text));
+    }
+    options.peers.push_back(*peer);
+  }
+  const char* problem = nullptr;
+  if (options.id == 0) {
+    problem = "--id is required (a positive number)";
+  } else if (!tcp::parse_endpoint(options.listen)) {
+    problem = "--listen HOST:PORT is required";
+  } else if (options.key_file.empty()) {
+    problem = "--key-file is required";
+  } else if (!parse_members(options.members)) {
+    problem = "--members is required: the founding voters' ids, comma-separated";
+  } else if (options.tls_cert.empty() != options.tls_key.empty() ||
+             options.tls_cert.empty() != options.tls_ca.empty()) {
+    problem = "TLS needs all of --tls-cert, --tls-key and --tls-ca";
+  } else if (options.sync_batch == 0 || options.sync_inflight == 0 || options.sync_inflight > 64) {
+    problem = "--sync-batch must be positive and --sync-inflight within 1..64";
+  } else if (!storage::parse_fsync_policy(options.fsync)) {
+    problem = "--fsync must be always, batch or never";
+  } else if (!(options.progress_interval > 0)) {
+    problem = "--progress-interval must be positive";
+  }
+  if (problem != nullptr) {
+    return support::usage_error(app, problem);
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 int run_node(int argc, char** argv) {
-  using examples::Option;
-  const auto parsed = examples::parse_command_line<RunOptions>(
-      "mosaik-node run", argc, argv,
-      {
-          Option<RunOptions>{"--id", "N", &RunOptions::id},
-          Option<RunOptions>{"--listen", "HOST:PORT", &RunOptions::listen},
-          Option<RunOptions>{"--peer", "ID@HOST:PORT",
-                             [](examples::Arguments& args, RunOptions& options) {
-                               const auto text = args.value();
-                               const auto peer = text ? tcp::parse_peer_address(*text) : std::nullopt;
-                               if (!peer) {
-                                 return text && args.error("--peer: expected ID@HOST:PORT, got '{}'", *text);
-                               }
-                               options.peers.push_back(*peer);
-                               return true;
-                             }},
-          Option<RunOptions>{"--key-file", "PATH", &RunOptions::key_file},
-          Option<RunOptions>{"--members", "ID,ID,...", &RunOptions::members},
-          Option<RunOptions>{"--group", "NAME", &RunOptions::group},
-          Option<RunOptions>{"--data-dir", "PATH", &RunOptions::data_dir},
-          Option<RunOptions>{"--fsync", "always|batch|never", &RunOptions::fsync},
-          Option<RunOptions>{"--log-level", examples::alternatives(examples::kLogLevels),
-                             &RunOptions::log_level},
-          Option<RunOptions>{"--progress-interval", "SECONDS", &RunOptions::progress_interval},
-          Option<RunOptions>{"--sync-batch", "ENTRIES", &RunOptions::sync_batch},
-          Option<RunOptions>{"--sync-inflight", "N", &RunOptions::sync_inflight},
-          Option<RunOptions>{"--snapshot-interval", "ENTRIES", &RunOptions::snapshot_interval},
-          Option<RunOptions>{"--retain", "ENTRIES", &RunOptions::retain},
-          Option<RunOptions>{"--tls-cert", "PEM", &RunOptions::tls_cert},
-          Option<RunOptions>{"--tls-key", "PEM", &RunOptions::tls_key},
-          Option<RunOptions>{"--tls-ca", "PEM", &RunOptions::tls_ca},
-      },
-      [](const RunOptions& options) -> const char* {
-        if (options.id == 0) {
-          return "--id is required (a positive number)";
-        }
-        if (!tcp::parse_endpoint(options.listen)) {
-          return "--listen HOST:PORT is required";
-        }
-        if (options.key_file.empty()) {
-          return "--key-file is required";
-        }
-        if (!parse_members(options.members)) {
-          return "--members is required: the founding voters' ids, comma-separated";
-        }
-        if (options.tls_cert.empty() != options.tls_key.empty() ||
-            options.tls_cert.empty() != options.tls_ca.empty()) {
-          return "TLS needs all of --tls-cert, --tls-key and --tls-ca";
-        }
-        if (options.sync_batch == 0 || options.sync_inflight == 0 || options.sync_inflight > 64) {
-          return "--sync-batch must be positive and --sync-inflight within 1..64";
-        }
-        if (!storage::parse_fsync_policy(options.fsync)) {
-          return "--fsync must be always, batch or never";
-        }
-        if (!(options.progress_interval > 0)) {
-          return "--progress-interval must be positive";
-        }
-        return nullptr;
-      });
-  if (!parsed) {
-    return 2;
+  RunOptions options;
+  if (const auto status = parse(argc, argv, options)) {
+    return *status;
   }
-  log::set_level(examples::level_from(parsed->log_level));
+  log::set_level(examples::level_from(options.log_level));
   std::string error;
-  auto key = tcp::GroupKey::from_file(parsed->key_file, error);
+  auto key = tcp::GroupKey::from_file(options.key_file, error);
   if (!key) {
-    log::error("member {}: {}", parsed->id, error);
+    log::error("member {}: {}", options.id, error);
     return 1;
   }
-  auto storage = open_storage(*parsed);
+  auto storage = open_storage(options);
   if (const auto* failure = std::get_if<std::string>(&storage)) {
-    log::error("member {}: cannot open its storage: {}", parsed->id, *failure);
+    log::error("member {}: cannot open its storage: {}", options.id, *failure);
     return 1;
   }
   asio::io_context io;
-  Node node(io, *parsed, *parse_members(parsed->members), *key, std::move(std::get<0>(storage)));
+  Node node(io, options, *parse_members(options.members), *key, std::move(std::get<0>(storage)));
   if (!node.start()) {
     return 1;
   }

@@ -43,6 +43,7 @@
 
 #include <fmt/format.h>
 
+#include <mosaik/core/hash.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/group/file_hard_state.hpp>
 #include <mosaik/machines/kv_store.hpp>
@@ -50,6 +51,10 @@
 #include <mosaik/net/sim/random.hpp>
 #include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/snapshot_store.hpp>
+
+#include "command_line.hpp"
+#include "json.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -127,27 +132,11 @@ struct Violation {
   std::string detail;
 };
 
-/// A temporary directory for the file worlds of one seed, removed at the end.
-struct TempDir {
-  explicit TempDir(std::uint64_t seed)
-      : path(std::filesystem::temp_directory_path() / fmt::format("mosaik-torture-{}-{}", ::getpid(), seed)) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path path;
-};
-
 class Run {
 public:
   Run(std::uint64_t seed, const Settings& settings, Tally& tally)
-      : seed_(seed), settings_(settings), tally_(tally), rng_(seed * 0x9e3779b97f4a7c15ULL + 17),
-        simulator_(seed), network_(simulator_), world_(simulator_, network_) {}
+      : seed_(seed), settings_(settings), tally_(tally), rng_(seed * kGoldenGamma + 17), simulator_(seed),
+        network_(simulator_), world_(simulator_, network_) {}
 
   std::optional<Violation> operator()() {
     build();
@@ -197,8 +186,8 @@ private:
                    : std::string{"log replay only"},
          config.replay.batch_size, config.replay.max_inflight_per_peer);
     if (file) {
-      dir_.emplace(seed_);
-      const auto root = dir_->path;
+      dir_.emplace("mosaik-torture");
+      const auto root = dir_->path();
       world_.set_storage(
           [root](PeerId id) {
             const auto dir = root / std::to_string(id.value());
@@ -611,7 +600,7 @@ private:
   const Settings& settings_;
   Tally& tally_;
   sim::Random rng_;
-  std::optional<TempDir> dir_; // outlives the world (declared first)
+  std::optional<support::TempDir> dir_; // outlives the world (declared first)
   sim::Simulator simulator_;
   sim::Network network_;
   World world_;
@@ -629,17 +618,54 @@ private:
 
 // ---- the command line --------------------------------------------------------------------
 
-int usage(const std::string& program, int status) {
-  std::string faults;
+/// Parses the command line into `settings`; nullopt to go on, or the exit status.
+std::optional<int> parse(int argc, char** argv, Settings& settings) {
+  std::string fault_names;
   for (const auto& [fault, name] : kFaults) {
-    faults += fmt::format("{}{}", faults.empty() ? "" : ",", name);
+    fault_names += fmt::format("{}{}", fault_names.empty() ? "" : ",", name);
   }
-  fmt::print(stderr,
-             "usage: {} [--seeds N] [--from S] [--seed S] [--faults LIST|all] [--storage memory|file|mixed]\n"
-             "          [--json] [--trace] [--quiet]\n"
-             "  faults: {}\n",
-             program, faults);
-  return status;
+  CLI::App app{"mosaik-torture: a randomized fault-injection campaign on the simulator", settings.program};
+  app.add_option("--seeds", settings.seeds, "how many seeds to run")->capture_default_str();
+  app.add_option("--from", settings.from, "the first seed")->capture_default_str();
+  app.add_option_function<std::uint64_t>(
+      "--seed",
+      [&](std::uint64_t seed) {
+        settings.from = seed;
+        settings.seeds = 1;
+      },
+      "run this one seed (the same as --from S --seeds 1)");
+  std::string faults = "all";
+  app.add_option("--faults", faults, "comma-separated faults to inject, or all: " + fault_names)
+      ->capture_default_str();
+  std::string storage = "mixed";
+  app.add_option("--storage", storage, "where the members keep their logs")
+      ->check(CLI::IsMember({"memory", "file", "mixed"}))
+      ->capture_default_str();
+  app.add_flag("--json", settings.json, "print one JSON summary");
+  app.add_flag("--trace", settings.trace, "log everything (to replay one seed)");
+  app.add_flag("--quiet", settings.quiet, "print only violations");
+  if (const auto status = support::parse(app, argc, argv)) {
+    return status;
+  }
+  settings.storage = storage == "memory" ? StorageKind::memory
+                     : storage == "file" ? StorageKind::file
+                                         : StorageKind::mixed;
+  if (faults != "all") {
+    settings.faults.clear();
+    std::size_t start = 0;
+    while (start <= faults.size()) {
+      const auto end = std::min(faults.find(',', start), faults.size());
+      const auto name = faults.substr(start, end - start);
+      const auto it =
+          std::find_if(kFaults.begin(), kFaults.end(), [&](const auto& item) { return item.second == name; });
+      if (it == kFaults.end()) {
+        return support::usage_error(app, fmt::format("unknown fault '{}' (faults: {})", name, fault_names));
+      }
+      settings.faults.insert(it->first);
+      start = end + 1;
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -650,54 +676,8 @@ int main(int argc, char** argv) {
   for (const auto& [fault, name] : kFaults) {
     settings.faults.insert(fault);
   }
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    const auto value = [&]() -> std::optional<std::string> {
-      return i + 1 < argc ? std::optional<std::string>{argv[++i]} : std::nullopt;
-    };
-    try {
-      if (flag == "--seeds") {
-        settings.seeds = std::stoull(value().value());
-      } else if (flag == "--from") {
-        settings.from = std::stoull(value().value());
-      } else if (flag == "--seed") {
-        settings.from = std::stoull(value().value());
-        settings.seeds = 1;
-      } else if (flag == "--faults") {
-        const auto list = value().value();
-        if (list != "all") {
-          settings.faults.clear();
-          std::size_t start = 0;
-          while (start <= list.size()) {
-            const auto end = std::min(list.find(',', start), list.size());
-            const auto name = list.substr(start, end - start);
-            const auto it = std::find_if(kFaults.begin(), kFaults.end(),
-                                         [&](const auto& item) { return item.second == name; });
-            if (it == kFaults.end()) {
-              fmt::print(stderr, "unknown fault '{}'\n", name);
-              return usage(settings.program, 2);
-            }
-            settings.faults.insert(it->first);
-            start = end + 1;
-          }
-        }
-      } else if (flag == "--storage") {
-        const auto kind = value().value();
-        settings.storage = kind == "memory" ? StorageKind::memory
-                           : kind == "file" ? StorageKind::file
-                                            : StorageKind::mixed;
-      } else if (flag == "--json") {
-        settings.json = true;
-      } else if (flag == "--trace") {
-        settings.trace = true;
-      } else if (flag == "--quiet") {
-        settings.quiet = true;
-      } else {
-        return usage(settings.program, flag == "--help" || flag == "-h" ? 0 : 2);
-      }
-    } catch (const std::exception&) {
-      return usage(settings.program, 2);
-    }
+  if (const auto status = parse(argc, argv, settings)) {
+    return *status;
   }
   log::set_level(settings.trace ? log::Level::trace : log::Level::off);
 
@@ -734,16 +714,17 @@ int main(int argc, char** argv) {
   }
   const auto wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (settings.json) {
-    std::string faults;
-    for (const auto& [name, count] : tally.faults) {
-      faults += fmt::format("{}\"{}\":{}", faults.empty() ? "" : ",", name, count);
-    }
-    fmt::print("{{\"seeds\":{},\"from\":{},\"violations\":{},\"faults\":{{{}}},\"sessions_started\":{},"
-               "\"sessions_completed\":{},\"sessions_failed\":{},\"snapshot_installs\":{},"
-               "\"acknowledged_writes\":{},\"simulated_hours\":{:.3f},\"wall_seconds\":{:.1f}}}\n",
-               settings.seeds, settings.from, violations, faults, tally.sessions_started,
-               tally.sessions_completed, tally.sessions_failed, tally.snapshot_installs, tally.acknowledged,
-               tally.simulated_seconds / 3600, wall);
+    support::print_line({{"seeds", settings.seeds},
+                         {"from", settings.from},
+                         {"violations", violations},
+                         {"faults", support::counts_json(tally.faults)},
+                         {"sessions_started", tally.sessions_started},
+                         {"sessions_completed", tally.sessions_completed},
+                         {"sessions_failed", tally.sessions_failed},
+                         {"snapshot_installs", tally.snapshot_installs},
+                         {"acknowledged_writes", tally.acknowledged},
+                         {"simulated_hours", support::rounded(tally.simulated_seconds / 3600, 3)},
+                         {"wall_seconds", support::rounded(wall, 1)}});
   } else if (!settings.quiet) {
     fmt::print("{} seeds from {}: {} violations; {} catch-up sessions ({} completed, {} failed), {} snapshot "
                "installs, {} acknowledged writes checked, {:.2f} simulated hours, {:.1f} s\n",

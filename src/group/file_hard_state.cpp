@@ -1,14 +1,17 @@
 #include <mosaik/group/file_hard_state.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstring>
+#include <span>
 
 #include <fmt/format.h>
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/storage/atomic_file.hpp>
 #include <mosaik/storage/crc32c.hpp>
+#include <mosaik/wire/reader.hpp>
+#include <mosaik/wire/writer.hpp>
 
 namespace mosaik::group {
 namespace {
@@ -18,28 +21,17 @@ constexpr std::array<char, 8> magic{'M', 'O', 'S', 'A', 'I', 'K', 'H', 'S'};
 constexpr std::uint32_t version = 1;
 constexpr std::size_t encoded_bytes = 8 + 4 + 8 + 1 + 8 + 8 + 4;
 
-void put(std::byte* out, std::uint64_t value, std::size_t width) {
-  for (std::size_t i = 0; i < width; ++i) {
-    out[i] = static_cast<std::byte>(value >> (8 * i));
-  }
-}
-std::uint64_t get(const std::byte* in, std::size_t width) {
-  std::uint64_t value = 0;
-  for (std::size_t i = 0; i < width; ++i) {
-    value |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(in[i])) << (8 * i);
-  }
-  return value;
-}
-
-std::array<std::byte, encoded_bytes> encode(const HardState& state) {
-  std::array<std::byte, encoded_bytes> out{};
-  std::memcpy(out.data(), magic.data(), magic.size());
-  put(out.data() + 8, version, 4);
-  put(out.data() + 12, state.term.value(), 8);
-  put(out.data() + 20, state.voted_for ? 1 : 0, 1);
-  put(out.data() + 21, state.voted_for ? state.voted_for->value() : 0, 8);
-  put(out.data() + 29, state.commit.value(), 8);
-  put(out.data() + 37, storage::crc32c(std::span{out.data(), 37}), 4);
+wire::Bytes encode(const HardState& state) {
+  wire::Bytes out;
+  out.reserve(encoded_bytes);
+  wire::Writer writer{out};
+  writer.append(std::as_bytes(std::span{magic}));
+  writer.fixed32(version);
+  writer.fixed64(state.term.value());
+  writer.u8(state.voted_for ? 1 : 0);
+  writer.fixed64(state.voted_for ? state.voted_for->value() : 0);
+  writer.fixed64(state.commit.value());
+  writer.fixed32(storage::crc32c(out));
   return out;
 }
 
@@ -59,24 +51,33 @@ std::variant<std::unique_ptr<FileHardState>, std::string> FileHardState::open(st
   if (!bytes) {
     return fmt::format("hard state: {}", error);
   }
-  const auto* in = bytes->data();
-  if (bytes->size() != encoded_bytes || std::memcmp(in, magic.data(), magic.size()) != 0) {
+  const std::span<const std::byte> in{*bytes};
+  if (in.size() != encoded_bytes ||
+      !std::ranges::equal(in.first(magic.size()), std::as_bytes(std::span{magic}))) {
     return fmt::format("hard state {}: not a mosaik hard-state file ({} bytes)", store->path_.string(),
-                       bytes->size());
+                       in.size());
   }
-  if (get(in + 37, 4) != storage::crc32c(std::span{in, 37})) {
+  const auto body = in.first(encoded_bytes - 4);
+  if (wire::load_fixed32(in.last(4)) != storage::crc32c(body)) {
     return fmt::format("hard state {}: checksum mismatch (corrupt file); refusing to start",
                        store->path_.string());
   }
-  if (get(in + 8, 4) != version || get(in + 20, 1) > 1) {
+  const wire::DecodeLimits limits; // fixed-width fields only: no limit applies
+  wire::Reader reader{body.subspan(magic.size()), limits};
+  const auto file_version = reader.fixed32();
+  const auto term = reader.fixed64();
+  const auto voted = reader.u8();
+  const auto voted_for = reader.fixed64();
+  const auto commit = reader.fixed64();
+  if (file_version != version || voted > 1) {
     return fmt::format("hard state {}: unsupported version {} or bad vote flag", store->path_.string(),
-                       get(in + 8, 4));
+                       file_version);
   }
-  store->state_.term = Term{get(in + 12, 8)};
-  if (get(in + 20, 1) == 1) {
-    store->state_.voted_for = PeerId{get(in + 21, 8)};
+  store->state_.term = Term{term};
+  if (voted == 1) {
+    store->state_.voted_for = PeerId{voted_for};
   }
-  store->state_.commit = Index{get(in + 29, 8)};
+  store->state_.commit = Index{commit};
   return store;
 }
 

@@ -10,27 +10,16 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
+#include <mosaik/core/hash.hpp>
+
 namespace mosaik::sim {
 
 namespace {
 
-constexpr std::uint64_t fnv_offset = 0xcbf29ce484222325ULL;
-constexpr std::uint64_t fnv_prime = 0x100000001b3ULL;
-
-/// murmur3's 64-bit finaliser: a bijection with full avalanche.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 /// Order-sensitive absorb: rotating before xor makes (a, b) differ from (b, a);
 /// the golden-ratio constant keeps a zero state from absorbing zeros forever.
 constexpr std::uint64_t absorb(std::uint64_t hash, std::uint64_t word) noexcept {
-  return mix64(((hash << 23) | (hash >> 41)) ^ word) + 0x9e3779b97f4a7c15ULL;
+  return mix64(((hash << 23) | (hash >> 41)) ^ word) + kGoldenGamma;
 }
 
 } // namespace
@@ -52,7 +41,7 @@ struct Simulator::Impl {
 };
 
 Simulator::Simulator(std::uint64_t seed)
-    : impl_(std::make_unique<Impl>()), seed_(seed), random_(seed), trace_hash_(fnv_offset) {}
+    : impl_(std::make_unique<Impl>()), seed_(seed), random_(seed), trace_hash_(kFnv1aOffset) {}
 
 Simulator::~Simulator() {
   // Destroy pending callbacks while the io_context is alive: they may own asio
@@ -162,10 +151,7 @@ Simulator::Stop Simulator::loop(const std::function<bool()>* keep_going, TimePoi
 }
 
 void Simulator::trace(std::string_view kind, std::uint64_t a, std::uint64_t b, std::uint64_t c) {
-  auto kind_hash = fnv_offset;
-  for (const auto byte : kind) {
-    kind_hash = (kind_hash ^ static_cast<unsigned char>(byte)) * fnv_prime;
-  }
+  const auto kind_hash = fnv1a(kind);
   auto hash = trace_hash_;
   hash = absorb(hash, static_cast<std::uint64_t>(now_.time_since_epoch().count()));
   hash = absorb(hash, kind_hash);

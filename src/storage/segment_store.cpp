@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <initializer_list>
+#include <span>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -21,6 +23,8 @@
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/storage/crc32c.hpp>
+#include <mosaik/wire/reader.hpp>
+#include <mosaik/wire/writer.hpp>
 
 namespace mosaik::storage {
 namespace {
@@ -39,31 +43,6 @@ constexpr std::size_t segment_name_digits = 20;
 constexpr std::size_t scan_chunk_bytes = std::size_t{8} << 20;
 /// After a flush, a buffer that grew beyond this many times its configured size is released.
 constexpr std::size_t buffer_shrink_factor = 4;
-
-void put32(std::byte* at, std::uint32_t value) noexcept {
-  for (int i = 0; i < 4; ++i) {
-    at[i] = static_cast<std::byte>(value >> (8 * i));
-  }
-}
-void put64(std::byte* at, std::uint64_t value) noexcept {
-  for (int i = 0; i < 8; ++i) {
-    at[i] = static_cast<std::byte>(value >> (8 * i));
-  }
-}
-std::uint32_t get32(const std::byte* at) noexcept {
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) {
-    value |= static_cast<std::uint32_t>(at[i]) << (8 * i);
-  }
-  return value;
-}
-std::uint64_t get64(const std::byte* at) noexcept {
-  std::uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) {
-    value |= static_cast<std::uint64_t>(at[i]) << (8 * i);
-  }
-  return value;
-}
 
 std::string errno_text(int error) {
   return std::system_category().message(error);
@@ -99,21 +78,38 @@ std::uint32_t header_crc(std::span<const std::byte> header) noexcept {
   return crc32c(header.subspan(16), crc32c(header.first(12)));
 }
 
-void write_record_header(std::byte* at, Index index, Term term, std::span<const std::byte> payload) noexcept {
-  put32(at, static_cast<std::uint32_t>(payload.size()));
-  put64(at + 8, index.value());
-  put64(at + 16, term.value());
-  put32(at + 4, record_crc(at, payload));
+/// Appends a record (header, then payload) to `out`.
+void append_record_to(wire::Bytes& out, Index index, Term term, std::span<const std::byte> payload) {
+  const auto at = out.size();
+  wire::Writer writer{out};
+  writer.fixed32(static_cast<std::uint32_t>(payload.size()));
+  writer.fixed32(0); // the CRC, below: it covers the fields after it
+  writer.fixed64(index.value());
+  writer.fixed64(term.value());
+  writer.append(payload);
+  const auto record = std::span{out}.subspan(at);
+  wire::store_fixed32(record.subspan(4), record_crc(record.data(), payload));
 }
 
-std::array<std::byte, header_bytes> segment_header(Index first, std::uint64_t epoch) noexcept {
-  std::array<std::byte, header_bytes> header{};
-  std::memcpy(header.data(), segment_magic.data(), segment_magic.size());
-  put32(header.data() + 8, segment_format_version);
-  put64(header.data() + 16, first.value());
-  put64(header.data() + 24, epoch);
-  put32(header.data() + 12, header_crc(header));
+/// A segment or meta header: magic, format version, the CRC (computed over
+/// the rest once it is written), then `fields`.
+wire::Bytes header_with(std::string_view magic, std::uint32_t version,
+                        std::initializer_list<std::uint64_t> fields) {
+  wire::Bytes header;
+  header.reserve(magic.size() + 8 + 8 * fields.size());
+  wire::Writer writer{header};
+  writer.append(std::as_bytes(std::span{magic}));
+  writer.fixed32(version);
+  writer.fixed32(0); // the CRC, below
+  for (const auto field : fields) {
+    writer.fixed64(field);
+  }
+  wire::store_fixed32(std::span{header}.subspan(12), header_crc(header));
   return header;
+}
+
+wire::Bytes segment_header(Index first, std::uint64_t epoch) {
+  return header_with(segment_magic, segment_format_version, {first.value(), epoch});
 }
 
 /// Writes all of `bytes` at `offset`; false with errno set.
@@ -202,7 +198,10 @@ struct ParsedRecord {
 };
 
 ParsedRecord parse_record_header(const std::byte* at) noexcept {
-  return ParsedRecord{get32(at), get32(at + 4), Index{get64(at + 8)}, Term{get64(at + 16)}};
+  const std::span<const std::byte> header{at, record_header_bytes};
+  return ParsedRecord{wire::load_fixed32(header), wire::load_fixed32(header.subspan(4)),
+                      Index{wire::load_fixed64(header.subspan(8))},
+                      Term{wire::load_fixed64(header.subspan(16))}};
 }
 
 } // namespace
@@ -307,17 +306,19 @@ std::variant<std::unique_ptr<SegmentStore>, std::string> SegmentStore::open(Segm
       return fmt::format("{}: damaged meta file: bad magic at offset 0 (not a mosaik log meta file)",
                          meta_path);
     }
-    if (const auto version = get32(header.data() + 8); version != meta_format_version) {
+    if (const auto version = wire::load_fixed32(header.subspan(8)); version != meta_format_version) {
       return fmt::format("{}: meta file format version {} at offset 8 is not supported (this build reads {})",
                          meta_path, version, meta_format_version);
     }
-    if (const auto stored = get32(header.data() + 12), computed = header_crc(header); stored != computed) {
+    if (const auto stored = wire::load_fixed32(header.subspan(12)), computed = header_crc(header);
+        stored != computed) {
       return fmt::format(
           "{}: damaged meta file: checksum mismatch at offset 12 (stored {:#010x}, computed {:#010x})",
           meta_path, stored, computed);
     }
-    meta.base = Cursor{Term{get64(header.data() + 16)}, Index{get64(header.data() + 24)}};
-    meta.epoch = get64(header.data() + 32);
+    meta.base =
+        Cursor{Term{wire::load_fixed64(header.subspan(16))}, Index{wire::load_fixed64(header.subspan(24))}};
+    meta.epoch = wire::load_fixed64(header.subspan(32));
   } else if (errno != ENOENT) {
     return fmt::format("{}: cannot open the log's meta file: {}", meta_path, errno_text(errno));
   } else if (!found.empty()) {
@@ -367,8 +368,9 @@ std::optional<std::string> SegmentStore::recover(std::vector<FoundSegment> found
       return fmt::format("{}: cannot stat the segment: {}", path, errno_text(errno));
     }
     segment.size = static_cast<std::uint64_t>(status.st_size);
-    std::array<std::byte, header_bytes> header{};
-    const auto got = read_some(segment.file.get(), header.data(), header.size(), 0);
+    std::array<std::byte, header_bytes> header_buffer{};
+    const std::span<const std::byte> header{header_buffer};
+    const auto got = read_some(segment.file.get(), header_buffer.data(), header_buffer.size(), 0);
     if (got < 0) {
       return fmt::format("{}: cannot read the segment header: {}", path, errno_text(errno));
     }
@@ -396,20 +398,21 @@ std::optional<std::string> SegmentStore::recover(std::vector<FoundSegment> found
     if (std::memcmp(header.data(), segment_magic.data(), segment_magic.size()) != 0) {
       return fmt::format("{}: damaged segment header at offset 0: bad magic (not a mosaik segment)", path);
     }
-    if (const auto version = get32(header.data() + 8); version != segment_format_version) {
+    if (const auto version = wire::load_fixed32(header.subspan(8)); version != segment_format_version) {
       return fmt::format("{}: segment format version {} at offset 8 is not supported (this build reads {})",
                          path, version, segment_format_version);
     }
-    if (const auto stored = get32(header.data() + 12), computed = header_crc(header); stored != computed) {
+    if (const auto stored = wire::load_fixed32(header.subspan(12)), computed = header_crc(header);
+        stored != computed) {
       return fmt::format(
           "{}: damaged segment header at offset 12: checksum mismatch (stored {:#010x}, computed {:#010x})",
           path, stored, computed);
     }
-    if (const Index first{get64(header.data() + 16)}; first != segment.first) {
+    if (const Index first{wire::load_fixed64(header.subspan(16))}; first != segment.first) {
       return fmt::format("{}: the segment header (offset 16) says first index {} but the file name says {}",
                          path, first.value(), segment.first.value());
     }
-    const auto epoch = get64(header.data() + 24);
+    const auto epoch = wire::load_fixed64(header.subspan(24));
     if (epoch > epoch_) {
       return fmt::format("{}: the segment's epoch {} (offset 24) is newer than the log's ({})", path, epoch,
                          epoch_);
@@ -641,13 +644,8 @@ std::optional<std::string> SegmentStore::sync_directory() {
 }
 
 std::optional<std::string> SegmentStore::write_meta(const Meta& meta) {
-  std::array<std::byte, meta_bytes> bytes{};
-  std::memcpy(bytes.data(), meta_magic.data(), meta_magic.size());
-  put32(bytes.data() + 8, meta_format_version);
-  put64(bytes.data() + 16, meta.base.term.value());
-  put64(bytes.data() + 24, meta.base.index.value());
-  put64(bytes.data() + 32, meta.epoch);
-  put32(bytes.data() + 12, header_crc(bytes));
+  const auto bytes = header_with(meta_magic, meta_format_version,
+                                 {meta.base.term.value(), meta.base.index.value(), meta.epoch});
 
   const auto temp_path = (options_.directory / meta_temp_name).string();
   File temp{::openat(directory_.get(), meta_temp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
@@ -734,12 +732,7 @@ bool SegmentStore::append_record(Term term, std::span<const std::byte> payload) 
     return false;
   }
   auto& segment = segments_.back();
-  const auto at = buffer_.size();
-  buffer_.resize(at + record_bytes);
-  if (!payload.empty()) {
-    std::memcpy(buffer_.data() + at + record_header_bytes, payload.data(), payload.size());
-  }
-  write_record_header(buffer_.data() + at, index, term, payload);
+  append_record_to(buffer_, index, term, payload);
   locations_.push_back(Location{term.value(), static_cast<std::uint32_t>(segment.bytes),
                                 static_cast<std::uint32_t>(payload.size())});
   segment.bytes += record_bytes;

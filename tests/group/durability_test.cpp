@@ -11,26 +11,13 @@
 #include <mosaik/group/file_hard_state.hpp>
 #include <mosaik/storage/file_log.hpp>
 
+#include "temp_dir.hpp"
+
 namespace mosaik::test {
 namespace {
 
 using Log = CounterWorld::Log;
 using LogCommand = group::LogCommand<Counter::Command>;
-
-/// A directory per test, removed at the end.
-struct Directory {
-  explicit Directory(std::uint64_t seed)
-      : path(std::filesystem::temp_directory_path() /
-             ("mosaik-durable-" + std::to_string(seed) + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~Directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
 
 /// Every member's files under `root`/<id>; small segments so they roll.
 CounterWorld::StorageFactory file_storage(std::filesystem::path root, storage::FsyncPolicy policy) {
@@ -73,10 +60,10 @@ TEST_CASE("durable members resume from their files: log, term and vote survive c
   for (const auto policy : {storage::FsyncPolicy::batch, storage::FsyncPolicy::always}) {
     for (std::uint64_t seed = 801; seed <= 803; ++seed) {
       INFO("seed " << seed << ", fsync " << storage::to_string(policy));
-      Directory dir(seed);
+      support::TempDir dir{"mosaik-durable"};
       CounterSim sim{seed};
       auto& world = sim.world;
-      world.set_storage(file_storage(dir.path, policy), true);
+      world.set_storage(file_storage(dir.path(), policy), true);
       const auto ids = peers(3);
       const auto leader = start_and_elect(sim, ids);
       std::int64_t total = 0;

@@ -32,28 +32,13 @@
 
 #include "kv_snapshot_world.hpp"
 
+#include "temp_dir.hpp"
+
 namespace mosaik::test {
 namespace {
 
 using KvLog = storage::FileLog<group::LogCommand<Kv::Command>>;
 using KvSnapshotStore = storage::FileSnapshotStore<Kv::Record>;
-
-/// A directory per test run, removed at the end.
-struct Directory {
-  explicit Directory(std::uint64_t seed)
-      : path(std::filesystem::temp_directory_path() /
-             ("mosaik-snapshot-durable-" + std::to_string(seed) + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~Directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  Directory(const Directory&) = delete;
-  Directory& operator=(const Directory&) = delete;
-  std::filesystem::path path;
-};
 
 /// The files of member `id` under `root`.
 std::filesystem::path member_dir(const std::filesystem::path& root, PeerId id) {
@@ -88,12 +73,12 @@ KvWorld::StorageFactory file_storage(std::filesystem::path root, storage::FsyncP
 struct DurableKvSim {
   explicit DurableKvSim(std::uint64_t seed_value, storage::FsyncPolicy policy = storage::FsyncPolicy::never,
                         double bandwidth = 0)
-      : dir(seed_value), sim(seed_value, bandwidth, "test-kv-durable-snapshots"), seed(seed_value),
-        world(sim.world) {
-    world.set_storage(file_storage(dir.path, policy), /*reopen_on_restart=*/true);
+      : dir("mosaik-snapshot-durable"), sim(seed_value, bandwidth, "test-kv-durable-snapshots"),
+        seed(seed_value), world(sim.world) {
+    world.set_storage(file_storage(dir.path(), policy), /*reopen_on_restart=*/true);
   }
 
-  Directory dir; // outlives the world (declared first): the files close before it is removed
+  support::TempDir dir; // outlives the world (declared first): the files close before it is removed
   KvSim sim;
   std::uint64_t seed;
   KvWorld& world;
@@ -154,7 +139,7 @@ TEST_CASE("a follower restarted from its files restores its snapshot and its pru
       const auto before = state_of(sim.world, follower);
       REQUIRE(before.snapshot_at.has_value());
       CHECK(before.snapshot_at->index.value() >= 2000);
-      CHECK(std::filesystem::exists(snapshot_file(sim.dir.path, follower)));
+      CHECK(std::filesystem::exists(snapshot_file(sim.dir.path(), follower)));
       sim.world.crash(follower);
       auto& restarted = sim.world.restart(follower);
       // Straight from its files, before any message: the snapshot, the pruned log from its base on.
@@ -172,7 +157,7 @@ TEST_CASE("a follower restarted from its files restores its snapshot and its pru
       REQUIRE(sim.converge());
       CHECK(sim.world[follower].snapshot_at()->index > before.snapshot_at->index);
       std::string error;
-      const auto stored = KvSnapshotStore{member_dir(sim.dir.path, follower)}.load(error);
+      const auto stored = KvSnapshotStore{member_dir(sim.dir.path(), follower)}.load(error);
       INFO("error: " << error);
       REQUIRE(stored.has_value());
       CHECK(stored->info.at == *sim.world[follower].snapshot_at());
@@ -249,7 +234,7 @@ TEST_CASE("a member that joined by snapshot restarts from its own snapshot file"
     for (const auto id : {members[0], members[1], members[2]}) {
       require_pruned(sim.world, id);
     }
-    CHECK_FALSE(std::filesystem::exists(snapshot_file(sim.dir.path, joiner)));
+    CHECK_FALSE(std::filesystem::exists(snapshot_file(sim.dir.path(), joiner)));
 
     std::optional<sync::SyncProgress> finished;
     std::optional<Index> installed;
@@ -272,7 +257,7 @@ TEST_CASE("a member that joined by snapshot restarts from its own snapshot file"
     const auto before = state_of(sim.world, joiner);
     REQUIRE(before.snapshot_at.has_value());
     CHECK(before.snapshot_at->index >= *installed);
-    REQUIRE(std::filesystem::exists(snapshot_file(sim.dir.path, joiner)));
+    REQUIRE(std::filesystem::exists(snapshot_file(sim.dir.path(), joiner)));
     // Its log starts after the snapshot it installed (reset there), not at 1.
     CHECK_FALSE(sim.world[joiner].log().available().contains(Index{1}));
     CHECK(sim.world[joiner].log().term_at(Index{1}) == std::nullopt);
@@ -427,14 +412,14 @@ TEST_CASE("a joiner crashed mid-transfer saved nothing half-way and catches up a
         10s));
     // Half a snapshot is nothing: no file, an empty state after the restart.
     sim.world.crash(joiner);
-    CHECK_FALSE(std::filesystem::exists(snapshot_file(sim.dir.path, joiner)));
+    CHECK_FALSE(std::filesystem::exists(snapshot_file(sim.dir.path(), joiner)));
     auto& restarted = sim.world.restart(joiner);
     CHECK_FALSE(restarted.snapshot_at().has_value());
     CHECK(restarted.machine().size() == 0);
     CHECK(restarted.applied() == Index{0});
     REQUIRE(sim.converge(30s));
     CHECK(sim.world[joiner].machine().size() == 4000);
-    CHECK(std::filesystem::exists(snapshot_file(sim.dir.path, joiner)));
+    CHECK(std::filesystem::exists(snapshot_file(sim.dir.path(), joiner)));
     // And from its own files once more.
     const auto before = state_of(sim.world, joiner);
     sim.world.crash(joiner);
@@ -470,7 +455,7 @@ TEST_CASE("a member whose snapshot file is damaged or gone does not run on a pru
     const auto follower = leader == members[0] ? members[1] : members[0];
     require_pruned(sim.world, follower);
     sim.world.crash(follower);
-    const auto path = snapshot_file(sim.dir.path, follower);
+    const auto path = snapshot_file(sim.dir.path(), follower);
     if (remove) {
       std::filesystem::remove(path);
     } else {

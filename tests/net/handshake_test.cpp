@@ -20,6 +20,8 @@
 
 #include <mosaik/net/tcp/handshake.hpp>
 
+#include "temp_dir.hpp"
+
 using namespace mosaik;
 using namespace mosaik::tcp;
 
@@ -86,37 +88,6 @@ Exchange run(Handshake& d, Handshake& a) {
   const auto dialers_proof = proof_of(d.on_hello(encode(a.hello())));
   return {d.on_proof(acceptors_proof), a.on_proof(dialers_proof)};
 }
-
-/// A directory of its own under the system's temporary directory, removed at the end.
-class TempDir {
-public:
-  TempDir() {
-    const auto nonce = fresh_nonce();
-    std::string name = "mosaik-handshake-test-";
-    for (std::size_t i = 0; i < 8; ++i) {
-      name += "0123456789abcdef"[std::to_integer<unsigned>(nonce[i]) & 0xf];
-    }
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  [[nodiscard]] std::filesystem::path file(std::string_view name, std::string_view content) const {
-    const auto path = path_ / name;
-    std::ofstream out(path, std::ios::binary);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    return path;
-  }
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-
-private:
-  std::filesystem::path path_;
-};
 
 } // namespace
 
@@ -440,7 +411,7 @@ TEST_CASE("handshake: the client flag travels and is bound to the proof") {
 }
 
 TEST_CASE("handshake: group keys from key files") {
-  TempDir dir;
+  const support::TempDir dir{"mosaik-handshake-test"};
   std::string error;
 
   SECTION("a missing file") {
@@ -450,12 +421,12 @@ TEST_CASE("handshake: group keys from key files") {
                Catch::Contains(path.string()) && Catch::Contains("no such file", Catch::CaseSensitive::No));
   }
   SECTION("an empty file") {
-    const auto path = dir.file("empty.key", "");
+    const auto path = dir.write("empty.key", "");
     CHECK_FALSE(GroupKey::from_file(path, error));
     CHECK_THAT(error, Catch::Contains(path.string()) && Catch::Contains("empty"));
   }
   SECTION("a file shorter than 16 bytes") {
-    const auto path = dir.file("short.key", "fifteen bytes!!");
+    const auto path = dir.write("short.key", "fifteen bytes!!");
     CHECK_FALSE(GroupKey::from_file(path, error));
     CHECK_THAT(error, Catch::Contains(path.string()) && Catch::Contains("15 bytes"));
   }
@@ -464,7 +435,7 @@ TEST_CASE("handshake: group keys from key files") {
     CHECK_THAT(error, Catch::Contains("not a regular file"));
   }
   SECTION("the same file gives keys that verify each other; another file does not") {
-    const auto path = dir.file("orders.key", std::string_view("sixteen bytes!!!\0and a NUL", 26));
+    const auto path = dir.write("orders.key", std::string_view("sixteen bytes!!!\0and a NUL", 26));
     const auto first = GroupKey::from_file(path, error);
     const auto second = GroupKey::from_file(path, error);
     INFO(error);
@@ -479,7 +450,7 @@ TEST_CASE("handshake: group keys from key files") {
     CHECK(exchange.at_acceptor == HandshakeError::none);
 
     // Material past the first NUL counts: the file's bytes are the key, not a C string.
-    const auto other = GroupKey::from_file(dir.file("other.key", "sixteen bytes!!!"), error);
+    const auto other = GroupKey::from_file(dir.write("other.key", "sixteen bytes!!!"), error);
     REQUIRE(other);
     auto d2 = dialer(PeerId{1}, *first);
     auto a2 = acceptor(PeerId{2}, *other);
@@ -489,7 +460,7 @@ TEST_CASE("handshake: group keys from key files") {
   }
   SECTION("the key is the file's material derived, as GroupKey::derive gives it") {
     const std::string material = "exactly sixteen!";
-    const auto from_file = GroupKey::from_file(dir.file("sixteen.key", material), error);
+    const auto from_file = GroupKey::from_file(dir.write("sixteen.key", material), error);
     REQUIRE(from_file);
     CHECK(from_file->bytes() == key_from(material).bytes());
     // Domain separation: the key is not the material itself.

@@ -25,6 +25,8 @@
 
 #include "tcp_cluster.hpp"
 
+#include "temp_dir.hpp"
+
 using namespace mosaik;
 using namespace mosaik::nettest;
 using Kind = sync::BondEvent::Kind;
@@ -599,13 +601,11 @@ namespace {
 /// A CA, certificates signed by it for two members and a client, and a
 /// certificate from another CA, made with the openssl command line.
 struct TlsFiles {
-  std::filesystem::path dir;
+  support::TempDir temp{"mosaik-tls-test"};
+  const std::filesystem::path& dir = temp.path();
   bool ok = false;
 
   TlsFiles() {
-    std::random_device random;
-    dir = std::filesystem::temp_directory_path() / ("mosaik-tls-test-" + std::to_string(random()));
-    std::filesystem::create_directories(dir);
     const auto d = dir.string();
     const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2";
     const auto run = [](const std::string& command) {
@@ -623,10 +623,6 @@ struct TlsFiles {
     };
     ok = ca("ca") && ca("rogue-ca") && leaf("node1", "ca") && leaf("node2", "ca") && leaf("client", "ca") &&
          leaf("rogue", "rogue-ca");
-  }
-  ~TlsFiles() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
   }
 
   [[nodiscard]] tcp::TlsOptions options(const std::string& name, const std::string& ca = "ca") const {

@@ -22,22 +22,10 @@
 
 #include "crash_payload.hpp"
 
+#include "temp_dir.hpp"
+
 namespace mosaik::test {
 namespace {
-
-struct TempDir {
-  explicit TempDir(std::uint64_t seed) {
-    path = std::filesystem::temp_directory_path() /
-           ("mosaik-crash-" + std::to_string(seed) + "-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
 
 int iterations() {
   const char* text = std::getenv("MOSAIK_CRASH_ITERATIONS");
@@ -139,13 +127,13 @@ TEST_CASE("crash: SIGKILL at random moments leaves a valid prefix holding every 
     const std::uint64_t seed = std::random_device{}();
     INFO("policy " << policy << ", seed " << seed << " (MOSAIK_CRASH_ITERATIONS=" << iterations() << ")");
     std::mt19937_64 random(seed);
-    TempDir dir(seed);
+    support::TempDir dir{"mosaik-crash"};
     std::uint64_t acknowledged = 0;
     for (int iteration = 0; iteration < iterations(); ++iteration) {
       INFO("kill " << iteration + 1);
       const auto run_for = std::chrono::milliseconds(1 + random() % 40);
-      acknowledged = std::max(acknowledged, run_and_kill(dir.path, policy, run_for));
-      check_log(dir.path, acknowledged);
+      acknowledged = std::max(acknowledged, run_and_kill(dir.path(), policy, run_for));
+      check_log(dir.path(), acknowledged);
     }
     CHECK(acknowledged > 0);
   }

@@ -12,25 +12,13 @@
 #include <mosaik/group/file_hard_state.hpp>
 #include <mosaik/storage/atomic_file.hpp>
 
+#include "temp_dir.hpp"
+
 namespace mosaik::test {
 namespace {
 
 using group::FileHardState;
 using group::HardState;
-
-/// A fresh directory, removed with everything in it at the end of the test.
-struct TempDir {
-  TempDir() {
-    std::random_device random;
-    path = std::filesystem::temp_directory_path() / ("mosaik-hs-" + std::to_string(random()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
 
 std::unique_ptr<FileHardState> open_ok(const std::filesystem::path& path) {
   auto opened = FileHardState::open(path);
@@ -60,8 +48,8 @@ void flip_byte(const std::filesystem::path& path, std::streamoff offset) {
 
 TEST_CASE("file_hard_state: a missing file is a fresh member; saves survive a reopen",
           "[storage][hard_state]") {
-  TempDir dir;
-  const auto path = dir.path / "hard-state";
+  support::TempDir dir{"mosaik-hs"};
+  const auto path = dir.path() / "hard-state";
   {
     auto store = open_ok(path);
     CHECK(store->load() == HardState{});
@@ -82,8 +70,8 @@ TEST_CASE("file_hard_state: a missing file is a fresh member; saves survive a re
 }
 
 TEST_CASE("file_hard_state: a damaged file is refused with a clear error", "[storage][hard_state]") {
-  TempDir dir;
-  const auto path = dir.path / "hard-state";
+  support::TempDir dir{"mosaik-hs"};
+  const auto path = dir.path() / "hard-state";
   open_ok(path)->save(HardState{Term{5}, PeerId{1}, Index{8}});
   const auto size = static_cast<std::streamoff>(std::filesystem::file_size(path));
 
@@ -114,8 +102,8 @@ TEST_CASE("file_hard_state: a damaged file is refused with a clear error", "[sto
 
 TEST_CASE("file_hard_state: a save that cannot be stored latches failed() and keeps the last state",
           "[storage][hard_state]") {
-  TempDir dir;
-  const auto sub = dir.path / "sub";
+  support::TempDir dir{"mosaik-hs"};
+  const auto sub = dir.path() / "sub";
   std::filesystem::create_directory(sub);
   auto store = open_ok(sub / "hard-state");
   store->save(HardState{Term{2}, PeerId{1}, Index{1}});
@@ -129,8 +117,8 @@ TEST_CASE("file_hard_state: a save that cannot be stored latches failed() and ke
 }
 
 TEST_CASE("atomic_file: replaces the whole file; reading a missing file is an error", "[storage]") {
-  TempDir dir;
-  const auto path = dir.path / "f";
+  support::TempDir dir{"mosaik-hs"};
+  const auto path = dir.path() / "f";
   const std::string first(10000, 'a');
   const std::string second = "bb";
   REQUIRE_FALSE(storage::write_atomically(path, std::as_bytes(std::span{first})));
@@ -140,7 +128,7 @@ TEST_CASE("atomic_file: replaces the whole file; reading a missing file is an er
   REQUIRE(bytes.has_value());
   CHECK(std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size()) == "bb");
   CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp"));
-  CHECK_FALSE(storage::read_file(dir.path / "missing", error).has_value());
+  CHECK_FALSE(storage::read_file(dir.path() / "missing", error).has_value());
   CHECK(error.find("cannot open") != std::string::npos);
 }
 

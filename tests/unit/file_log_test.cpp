@@ -32,6 +32,8 @@
 #include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
 
+#include "temp_dir.hpp"
+
 using namespace mosaik;
 using namespace mosaik::storage;
 using mosaik::test::r;
@@ -43,28 +45,7 @@ using Reference = InMemoryLog<std::string>;
 using E = Entry<std::string>;
 namespace fs = std::filesystem;
 
-/// A fresh directory under the system's temporary directory, removed at the end.
-class TempDir {
-public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            fmt::format("mosaik-file-log-{}-{}-{}", ::getpid(), counter++, std::random_device{}());
-    fs::remove_all(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
-private:
-  fs::path path_;
-};
-
-FileLogOptions options_in(const TempDir& dir, FsyncPolicy policy = FsyncPolicy::never,
+FileLogOptions options_in(const support::TempDir& dir, FsyncPolicy policy = FsyncPolicy::never,
                           std::uint64_t segment_bytes = 256, std::size_t cache_entries = 8) {
   FileLogOptions options;
   options.directory = dir.path();
@@ -224,7 +205,7 @@ std::string random_command(std::mt19937_64& random) {
 
 /// Random operations on a FileLog and an InMemoryLog side by side, compared after every step.
 void run_random_sequence(FsyncPolicy policy, std::uint64_t seed, int steps) {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   std::mt19937_64 random(seed);
   auto options = options_in(dir, policy, 128 + random() % 400, random() % 12);
   const std::size_t buffers[] = {0, 100, 1 << 20};
@@ -313,7 +294,7 @@ TEST_CASE("file_log: fsync policies print and parse", "[storage][file_log]") {
 }
 
 TEST_CASE("file_log: a new log is empty, at the sentinel, and creates its directory", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   auto options = options_in(dir);
   options.directory = dir.path() / "nested" / "log";
   auto log = open_log(options);
@@ -360,7 +341,7 @@ TEST_CASE("file_log: behaves like InMemoryLog on random operation sequences", "[
 TEST_CASE("file_log: every fsync policy keeps everything across a reopen", "[storage][file_log]") {
   for (const auto policy : {FsyncPolicy::always, FsyncPolicy::batch, FsyncPolicy::never}) {
     INFO("policy " << to_string(policy));
-    TempDir dir;
+    support::TempDir dir{"mosaik-file-log"};
     const auto options = options_in(dir, policy, 300);
     {
       auto log = open_log(options);
@@ -384,7 +365,7 @@ TEST_CASE("file_log: every fsync policy keeps everything across a reopen", "[sto
 }
 
 TEST_CASE("file_log: batch appends reach the file at sync(), always appends at once", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   SECTION("batch: buffered until sync") {
     auto options = options_in(dir, FsyncPolicy::batch, 1 << 20);
     auto log = open_log(options);
@@ -409,7 +390,7 @@ TEST_CASE("file_log: batch appends reach the file at sync(), always appends at o
 
 TEST_CASE("file_log: entries spread over many segments; a large one gets a segment of its own",
           "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 128, 4);
   {
     auto log = open_log(options);
@@ -463,7 +444,7 @@ TEST_CASE("file_log: entries spread over many segments; a large one gets a segme
 }
 
 TEST_CASE("file_log: read_range returns what get returns, for any range and budget", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 200, 10);
   auto log = open_log(options);
   Reference reference;
@@ -488,7 +469,7 @@ TEST_CASE("file_log: read_range returns what get returns, for any range and budg
 
 TEST_CASE("file_log: get of an older entry decodes into one slot; cached entries stay put",
           "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   auto log = open_log(options_in(dir, FsyncPolicy::never, 256, 4));
   for (std::uint64_t i = 1; i <= 20; ++i) {
     log->append(command_for(i), Term{i});
@@ -511,7 +492,7 @@ TEST_CASE("file_log: get of an older entry decodes into one slot; cached entries
 }
 
 TEST_CASE("file_log: the base cursor and its term survive a reopen", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::batch, 200);
   write_log(options, 60);
 
@@ -562,7 +543,7 @@ TEST_CASE("file_log: the base cursor and its term survive a reopen", "[storage][
 
 TEST_CASE("file_log: segments left by an interrupted prune or reset are removed on open",
           "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 200);
   write_log(options, 60);
   const auto before = segment_files(dir.path());
@@ -600,7 +581,7 @@ TEST_CASE("file_log: segments left by an interrupted prune or reset are removed 
 }
 
 TEST_CASE("file_log: a torn or corrupt tail of the last segment is cut on open", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 400);
   write_log(options, 50);
   const auto files = segment_files(dir.path());
@@ -669,7 +650,7 @@ TEST_CASE("file_log: a torn or corrupt tail of the last segment is cut on open",
 }
 
 TEST_CASE("file_log: a last segment torn at creation is removed on open", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 400);
   write_log(options, 30);
   const auto next = dir.path() / "00000000000000000031.seg";
@@ -694,7 +675,7 @@ TEST_CASE("file_log: a last segment torn at creation is removed on open", "[stor
 
 TEST_CASE("file_log: damage that is not a torn tail refuses to open, naming the file and offset",
           "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 400);
   write_log(options, 50);
   const auto files = segment_files(dir.path());
@@ -787,7 +768,7 @@ TEST_CASE("file_log: damage that is not a torn tail refuses to open, naming the 
 
 TEST_CASE("file_log: a record that does not decode as the command type refuses to open",
           "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 400);
   write_log(options, 5); // strings: a length, then characters; never a bool
   const auto error = open_error<bool>(options);
@@ -800,7 +781,7 @@ TEST_CASE("file_log: a record that does not decode as the command type refuses t
 }
 
 TEST_CASE("file_log: the directory is locked while a log has it open", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir);
   auto log = open_log(options);
   CHECK(open_error(options).find("in use") != std::string::npos);
@@ -809,7 +790,7 @@ TEST_CASE("file_log: the directory is locked while a log has it open", "[storage
 }
 
 TEST_CASE("file_log: options out of range are refused", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   auto options = options_in(dir);
   options.segment_bytes = 10;
   CHECK(open_error(options).find("segment_bytes") != std::string::npos);
@@ -821,7 +802,7 @@ TEST_CASE("file_log: options out of range are refused", "[storage][file_log]") {
 }
 
 TEST_CASE("file_log: a write error latches failed() and refuses further changes", "[storage][file_log]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-file-log"};
   auto options = options_in(dir, FsyncPolicy::batch, std::uint64_t{1} << 20);
   options.write_buffer_bytes = 0; // every append goes to the file at once
   auto log = open_log(options);

@@ -32,30 +32,14 @@
 #include <mosaik/wire/snapshot_messages.hpp>
 #include <mosaik/wire/writer.hpp>
 
+#include "temp_dir.hpp"
+
 namespace mosaik::test {
 namespace {
 
 using Record = machines::KvStore::Record;
 using Store = storage::FileSnapshotStore<Record>;
 using Image = sync::SnapshotImage<Record>;
-
-/// A fresh directory per test, removed with everything in it at the end.
-struct TempDir {
-  TempDir() {
-    std::random_device random;
-    path = std::filesystem::temp_directory_path() /
-           ("mosaik-snapshot-" + std::to_string(random()) + "-" + std::to_string(random()));
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path path;
-};
 
 std::vector<std::byte> header_of(std::string_view text) {
   std::vector<std::byte> out;
@@ -149,9 +133,9 @@ void require_refused(const Loaded& loaded, const Store& store, const std::string
 } // namespace
 
 TEST_CASE("snapshot store: info and items round-trip through the file", "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
-  CHECK(store.path() == dir.path / "snapshot");
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
+  CHECK(store.path() == dir.path() / "snapshot");
 
   SECTION("no items, no header") {
     const std::vector<Record> items;
@@ -171,7 +155,7 @@ TEST_CASE("snapshot store: info and items round-trip through the file", "[snapsh
     REQUIRE_FALSE(store.save(info, items).has_value());
     require_image(load(store), info, items);
     // A second store on the same directory (a restarted member) reads the same.
-    require_image(load(Store{dir.path}), info, items);
+    require_image(load(Store{dir.path()}), info, items);
   }
   SECTION("extreme cursor values") {
     const auto items = records(3);
@@ -187,12 +171,12 @@ TEST_CASE("snapshot store: info and items round-trip through the file", "[snapsh
     require_image(load(store), info, items);
   }
   // The temporary file is gone after a save.
-  CHECK_FALSE(std::filesystem::exists(dir.path / "snapshot.tmp"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "snapshot.tmp"));
 }
 
 TEST_CASE("snapshot store: a save replaces the previous snapshot", "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
   const auto big = records(5000, 1);
   const auto big_info = info_for(Cursor{Term{2}, Index{500}}, big, header_of("first"));
   REQUIRE_FALSE(store.save(big_info, big).has_value());
@@ -209,49 +193,49 @@ TEST_CASE("snapshot store: a save replaces the previous snapshot", "[snapshot][s
   const std::vector<Record> none;
   const auto none_info = info_for(Cursor{Term{3}, Index{1500}}, none, {});
   REQUIRE_FALSE(store.save(none_info, none).has_value());
-  require_image(load(Store{dir.path}), none_info, none);
+  require_image(load(Store{dir.path()}), none_info, none);
 
   // A temporary left by a crash between write and rename is ignored, and overwritten by the next save.
-  std::ofstream(dir.path / "snapshot.tmp") << "half written";
+  std::ofstream(dir.path() / "snapshot.tmp") << "half written";
   require_image(load(store), none_info, none);
   REQUIRE_FALSE(store.save(small_info, small).has_value());
   require_image(load(store), small_info, small);
-  CHECK_FALSE(std::filesystem::exists(dir.path / "snapshot.tmp"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "snapshot.tmp"));
 }
 
 TEST_CASE("snapshot store: no file is no snapshot, and no error", "[snapshot][storage]") {
-  TempDir dir;
-  const Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  const Store store{dir.path()};
   const auto loaded = load(store);
   CHECK_FALSE(loaded.image.has_value());
   CHECK(loaded.error.empty());
   // A directory that does not exist either.
-  const auto nowhere = load(Store{dir.path / "missing" / "deeper"});
+  const auto nowhere = load(Store{dir.path() / "missing" / "deeper"});
   CHECK_FALSE(nowhere.image.has_value());
   CHECK(nowhere.error.empty());
 }
 
 TEST_CASE("snapshot store: a save that cannot write says why", "[snapshot][storage]") {
-  TempDir dir;
+  support::TempDir dir{"mosaik-snapshot"};
   // The store creates its directory; where a file stands in its way, it says so.
   const std::vector<Record> items{Record{"k", "v"}};
   const auto info = info_for(Cursor{Term{1}, Index{5}}, items, {});
-  Store created{dir.path / "missing" / "deeper"};
+  Store created{dir.path() / "missing" / "deeper"};
   CHECK_FALSE(created.save(info, items).has_value());
   CHECK(load(created).image.has_value());
   {
-    std::ofstream file(dir.path / "plain");
+    std::ofstream file(dir.path() / "plain");
     file << "x";
   }
-  Store under_a_file{dir.path / "plain" / "below"};
+  Store under_a_file{dir.path() / "plain" / "below"};
   const auto error = under_a_file.save(info, items);
   REQUIRE(error.has_value());
-  CHECK(error->find((dir.path / "plain").string()) != std::string::npos);
+  CHECK(error->find((dir.path() / "plain").string()) != std::string::npos);
   CHECK_FALSE(load(under_a_file).image.has_value());
 
   // Where the file should be there is a directory: save and load both refuse.
-  std::filesystem::create_directories(dir.path / "snapshot");
-  Store blocked{dir.path};
+  std::filesystem::create_directories(dir.path() / "snapshot");
+  Store blocked{dir.path()};
   CHECK(blocked.save(info, items).has_value());
   const auto loaded = load(blocked);
   CHECK_FALSE(loaded.image.has_value());
@@ -259,8 +243,8 @@ TEST_CASE("snapshot store: a save that cannot write says why", "[snapshot][stora
 }
 
 TEST_CASE("snapshot store: a truncated file is refused at every length", "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
   const auto items = records(40, 7);
   const auto info = info_for(Cursor{Term{4}, Index{900}}, items, header_of("members"));
   REQUIRE_FALSE(store.save(info, items).has_value());
@@ -284,8 +268,8 @@ TEST_CASE("snapshot store: a truncated file is refused at every length", "[snaps
 }
 
 TEST_CASE("snapshot store: a flipped byte anywhere fails the checksum", "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
   const auto items = records(25, 9);
   const auto info = info_for(Cursor{Term{5}, Index{4321}}, items, header_of("membership header"));
   REQUIRE_FALSE(store.save(info, items).has_value());
@@ -303,8 +287,8 @@ TEST_CASE("snapshot store: a flipped byte anywhere fails the checksum", "[snapsh
 
 TEST_CASE("snapshot store: another magic or version is refused even with a valid checksum",
           "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
   const auto items = records(5, 3);
   const auto info = info_for(Cursor{Term{2}, Index{77}}, items, header_of("m"));
   // The forged file with the right magic and version is what save() writes.
@@ -332,8 +316,8 @@ TEST_CASE("snapshot store: another magic or version is refused even with a valid
 }
 
 TEST_CASE("snapshot store: an item count that disagrees with the items is refused", "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
   const auto items = records(10, 5);
   for (const std::uint64_t claimed :
        {std::uint64_t{0}, std::uint64_t{9}, std::uint64_t{11}, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
@@ -349,8 +333,8 @@ TEST_CASE("snapshot store: an item count that disagrees with the items is refuse
 }
 
 TEST_CASE("snapshot store: trailing bytes are refused", "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
   const auto items = records(6, 11);
   const auto info = info_for(Cursor{Term{8}, Index{640}}, items, header_of("m"));
   for (const std::size_t extra : {std::size_t{1}, std::size_t{3}, std::size_t{64}}) {
@@ -368,8 +352,8 @@ TEST_CASE("snapshot store: trailing bytes are refused", "[snapshot][storage]") {
 }
 
 TEST_CASE("snapshot store: random bodies with a valid checksum never crash", "[snapshot][storage]") {
-  TempDir dir;
-  Store store{dir.path};
+  support::TempDir dir{"mosaik-snapshot"};
+  Store store{dir.path()};
   const std::uint64_t seed = 0x5a9'5407ULL;
   INFO("seed " << seed);
   std::mt19937_64 rng{seed};

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 
+#include <mosaik/core/hash.hpp>
+
 namespace mosaik {
 
 template <class Tag>
@@ -37,9 +39,6 @@ template <class Tag>
 struct std::hash<mosaik::Id<Tag>> {
   std::size_t operator()(mosaik::Id<Tag> id) const noexcept {
     // splitmix64 finaliser: ids from small counters still spread well.
-    auto x = id.value();
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return static_cast<std::size_t>(x ^ (x >> 31));
+    return static_cast<std::size_t>(mosaik::splitmix64_mix(id.value()));
   }
 };

@@ -132,7 +132,7 @@ private:
     // restarted member must not reuse its previous life's ids, so each life
     // starts at a random 32-bit incarnation (mixed with the start time).
     const auto incarnation =
-        mix(seed_ ^ static_cast<std::uint64_t>(transport.timers().now().time_since_epoch().count()));
+        splitmix64(seed_ ^ static_cast<std::uint64_t>(transport.timers().now().time_since_epoch().count()));
     next_request_ = (incarnation & 0xffffffffULL) << 32;
     provider_ = options_.strategy.create_provider(provider_context_);
     core_.set_snapshot_catch_up(snapshots);
@@ -963,12 +963,6 @@ private:
   static std::uint64_t random_seed() {
     std::random_device device;
     return (static_cast<std::uint64_t>(device()) << 32) ^ device() ^ 1;
-  }
-  static std::uint64_t mix(std::uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
   }
 
   TransportType& transport_;

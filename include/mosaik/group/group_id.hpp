@@ -9,24 +9,15 @@
 #include <initializer_list>
 #include <string_view>
 
+#include <mosaik/core/hash.hpp>
 #include <mosaik/core/ids.hpp>
 
 namespace mosaik::group {
 
 [[nodiscard]] constexpr GroupId derive_group_id(std::initializer_list<std::string_view> parts) noexcept {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  const auto mix = [&hash](unsigned char byte) {
-    hash ^= byte;
-    hash *= 0x100000001b3ULL;
-  };
+  std::uint64_t hash = kFnv1aOffset;
   for (const auto part : parts) {
-    auto length = part.size();
-    for (int i = 0; i < 8; ++i, length >>= 8) {
-      mix(static_cast<unsigned char>(length & 0xff));
-    }
-    for (const char c : part) {
-      mix(static_cast<unsigned char>(c));
-    }
+    hash = fnv1a(part, fnv1a_u64(part.size(), hash));
   }
   return GroupId{hash};
 }

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include <mosaik/core/format.hpp>
+#include <mosaik/core/hash.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/time.hpp>
 #include <mosaik/group/catch_up_handoff.hpp>
@@ -787,11 +788,7 @@ private:
 
   std::uint64_t next_random() {
     // splitmix64: enough for jitter, and a seed replays it.
-    rng_ += 0x9e3779b97f4a7c15ULL;
-    auto z = rng_;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return splitmix64_next(rng_);
   }
 
   // ---- leader ----------------------------------------------------------------

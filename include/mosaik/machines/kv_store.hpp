@@ -9,8 +9,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include <mosaik/core/hash.hpp>
 
 namespace mosaik::machines {
 
@@ -73,12 +76,10 @@ public:
   [[nodiscard]] const std::map<std::string, std::string>& data() const noexcept { return data_; }
   /// FNV-1a over the sorted contents.
   [[nodiscard]] std::uint64_t digest() const noexcept {
-    std::uint64_t hash = 0xcbf29ce484222325ULL;
+    std::uint64_t hash = kFnv1aOffset;
     const auto mix = [&hash](const std::string& text) {
-      for (const char c : text) {
-        hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-      }
-      hash = (hash ^ 0xff) * 0x100000001b3ULL;
+      constexpr std::string_view kEnd{"\xff", 1}; // ends each string, so ("ab","c") and ("a","bc") differ
+      hash = fnv1a(kEnd, fnv1a(text, hash));
     };
     for (const auto& [key, value] : data_) {
       mix(key);

@@ -95,8 +95,7 @@ public:
     }
     const std::span<const std::byte> all{*bytes};
     const auto body = all.first(all.size() - 4);
-    wire::Reader trailer{all.last(4), {}};
-    if (trailer.fixed32() != crc32c(body)) {
+    if (wire::load_fixed32(all.last(4)) != crc32c(body)) {
       return refuse("checksum mismatch");
     }
     // The file is ours and checksummed: limits only guard against our own bugs.

@@ -1,7 +1,9 @@
 #pragma once
 // Reader: reads an encoding from a span of bytes, strictly. Every read is
 // bounds-checked; the first failure is remembered, later reads return zeros,
-// and the caller checks ok() (or error()) once at the end.
+// and the caller checks ok() (or error()) once at the end. load_fixed32/64
+// read a fixed-width integer at a known place (a header field), unchecked:
+// the caller has checked the size.
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,25 @@
 #include <mosaik/wire/limits.hpp>
 
 namespace mosaik::wire {
+
+namespace detail {
+constexpr std::uint64_t load_little_endian(std::span<const std::byte> at, std::size_t width) noexcept {
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < width; ++i) {
+    value |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(at[i])) << (8 * i);
+  }
+  return value;
+}
+} // namespace detail
+
+/// The little-endian integer in the first 4 bytes of `at` (which has at least 4).
+constexpr std::uint32_t load_fixed32(std::span<const std::byte> at) noexcept {
+  return static_cast<std::uint32_t>(detail::load_little_endian(at.first(4), 4));
+}
+/// The little-endian integer in the first 8 bytes of `at` (which has at least 8).
+constexpr std::uint64_t load_fixed64(std::span<const std::byte> at) noexcept {
+  return detail::load_little_endian(at.first(8), 8);
+}
 
 class Reader {
 public:
@@ -106,10 +127,7 @@ private:
       fail(DecodeError::truncated);
       return 0;
     }
-    std::uint64_t value = 0;
-    for (std::size_t i = 0; i < width; ++i) {
-      value |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(bytes_[i])) << (8 * i);
-    }
+    const auto value = detail::load_little_endian(bytes_, width);
     bytes_ = bytes_.subspan(width);
     return value;
   }

@@ -1,6 +1,9 @@
 #pragma once
 // Writer: appends an encoding to a byte buffer. Integers are little-endian;
 // lengths, counts and most integers are LEB128 varints (small numbers, one byte).
+// store_fixed32/64 write a fixed-width integer in place, for a field known only
+// after the bytes it covers (a checksum in a header). Every fixed-width integer
+// mosaik writes, on the wire and on disk, goes through them.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +14,23 @@
 namespace mosaik::wire {
 
 using Bytes = std::vector<std::byte>;
+
+namespace detail {
+constexpr void store_little_endian(std::span<std::byte> at, std::uint64_t value, std::size_t width) noexcept {
+  for (std::size_t i = 0; i < width; ++i) {
+    at[i] = static_cast<std::byte>(value >> (8 * i));
+  }
+}
+} // namespace detail
+
+/// Writes `value` little-endian into the first 4 bytes of `at` (which has at least 4).
+constexpr void store_fixed32(std::span<std::byte> at, std::uint32_t value) noexcept {
+  detail::store_little_endian(at.first(4), value, 4);
+}
+/// Writes `value` little-endian into the first 8 bytes of `at` (which has at least 8).
+constexpr void store_fixed64(std::span<std::byte> at, std::uint64_t value) noexcept {
+  detail::store_little_endian(at.first(8), value, 8);
+}
 
 class Writer {
 public:
@@ -68,11 +88,9 @@ private:
   }
 
   void fixed(std::uint64_t value, std::size_t width) {
-    std::byte buffer[8];
-    for (std::size_t i = 0; i < width; ++i) {
-      buffer[i] = static_cast<std::byte>(value >> (8 * i));
-    }
-    append({buffer, width});
+    const auto at = out_.size();
+    out_.resize(at + width);
+    detail::store_little_endian(std::span{out_}.subspan(at), value, width);
   }
 
   Bytes& out_;

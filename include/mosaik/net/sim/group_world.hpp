@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@
 #include <fmt/format.h>
 
 #include <mosaik/core/format.hpp>
+#include <mosaik/core/hash.hpp>
 #include <mosaik/group/group.hpp>
 #include <mosaik/net/sim/group_network.hpp>
 #include <mosaik/net/sim/network.hpp>
@@ -377,12 +379,9 @@ private:
 
   /// A hash of an entry's term and the bytes that identify its command.
   static std::uint64_t entry_hash(const LogEntry& entry) {
-    std::uint64_t hash = 0xcbf29ce484222325ULL ^ entry.term.value();
+    std::uint64_t hash = kFnv1aOffset ^ entry.term.value();
     const auto mix = [&hash](const void* data, std::size_t size) {
-      const auto* bytes = static_cast<const unsigned char*>(data);
-      for (std::size_t i = 0; i < size; ++i) {
-        hash = (hash ^ bytes[i]) * 0x100000001b3ULL;
-      }
+      hash = fnv1a(std::span{static_cast<const unsigned char*>(data), size}, hash);
     };
     const auto index = entry.command.body.index();
     mix(&index, sizeof index);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include <mosaik/core/hash.hpp>
 #include <mosaik/core/time.hpp>
 
 namespace mosaik::sim {
@@ -15,11 +16,7 @@ public:
   explicit Random(std::uint64_t seed) noexcept {
     // splitmix64 expands one word into four well-mixed ones (the reference seeding).
     for (auto& word : state_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      auto z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
+      word = splitmix64_next(seed);
     }
   }
 
