@@ -129,19 +129,28 @@ TEST_CASE("a member whose storage fails stops; the others carry on", "[group][du
   execute_ok(sim, *leader, 5);
   REQUIRE(converge(world));
 
-  // The leader's disk goes: at its next step it stops, sends nothing more.
+  // The leader's disk goes: at its next write (the log must be synced before
+  // the entry is replicated) it stops, acknowledges nothing, sends nothing more.
   logs.at(*leader)->fail_next_sync = true;
   const auto leader_last = world[*leader].last();
+  world.run_until([] { return false; }, 2s);
+  CHECK(world[*leader].is_online()); // heartbeats write nothing: nothing to sync yet
+  const auto doomed = spawn(world, world[*leader].execute(Counter::Command{100}));
   world.run_until([&] { return !world[*leader].is_online(); }, 5s);
   CHECK_FALSE(world[*leader].is_online());
+  CHECK(world[*leader].stopped());
+  REQUIRE(doomed->has_value());
+  CHECK(expect_error(*doomed) == group::Errc::stopped);
   const auto next = sim.elect_other(*leader);
   REQUIRE(next.has_value());
   execute_ok(sim, *next, 7);
   const auto survivors = except(ids, {*leader});
   REQUIRE(world.run_until([&] { return members_converged(world, survivors); }, 10s));
   CHECK(world[*next].machine().value() == 12);
-  // The stopped member took nothing after it failed.
-  CHECK(world[*leader].last() == leader_last);
+  // The stopped member took nothing after it failed (the command it appended
+  // before the failed sync was never sent, never acknowledged, never applied).
+  CHECK(world[*leader].last().index == leader_last.index.next());
+  CHECK(world[*next].machine().value() == 12);
   sim.require_safe();
 }
 
