@@ -14,7 +14,8 @@
 //     std::string state(const SM&);              // in status: "value=6"
 //   };
 //
-// Commands (members are numbers; lists are `1,2,3`; durations `500ms`, `2s`):
+// Commands (members are numbers, or `leader` where one member is named: the
+// live leader of the highest term; lists are `1,2,3`; durations `500ms`, `2s`):
 //
 //   world seed=N [latency=1ms]      the simulator, the network, the world (first)
 //   add-members 1 2 3 [config=1,2,3] [reluctant=1] [...traits' args]
@@ -180,7 +181,15 @@ private:
     return ids;
   }
 
+  /// The one member named (`leader`: the live leader of the highest term).
   PeerId one_member(Command& command) {
+    if (command.flag("leader")) {
+      const auto leader = world().leader();
+      if (!leader) {
+        throw ScenarioError(fmt::format("{}: there is no leader", command.name()));
+      }
+      return *leader;
+    }
     const auto ids = members_named(command, false);
     if (ids.size() != 1) {
       throw ScenarioError(fmt::format("{}: one member expected", command.name()));
