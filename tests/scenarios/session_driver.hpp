@@ -464,9 +464,7 @@ private:
       if (!deadline) {
         return "stalled: no deadline armed";
       }
-      h().now = std::max(h().now, *deadline);
-      h().core->on_tick(h().now);
-      h().collect();
+      tick_at(*deadline);
     }
     return h().core->outcome() ? describe_outcome()
                                : fmt::format("running after {}", format_duration(within));
@@ -477,10 +475,15 @@ private:
     if (words.size() != 1) {
       throw ScenarioError("advance: a duration expected");
     }
-    h().now += parse_duration(words.front());
+    tick_at(h().now + parse_duration(words.front()));
+    return fmt::format("t={}", format_duration(h().now.time_since_epoch()));
+  }
+
+  /// Moves the clock to `at` (never back) and lets the session see the time.
+  void tick_at(TimePoint at) {
+    h().now = std::max(h().now, at);
     h().core->on_tick(h().now);
     h().collect();
-    return fmt::format("t={}", format_duration(h().now.time_since_epoch()));
   }
 
   std::string tick(Command& /*command*/) {
@@ -488,9 +491,7 @@ private:
     if (!deadline) {
       return "no deadline armed";
     }
-    h().now = std::max(h().now, *deadline);
-    h().core->on_tick(h().now);
-    h().collect();
+    tick_at(*deadline);
     return fmt::format("t={}", format_duration(h().now.time_since_epoch()));
   }
 
