@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
       asio::post(sender_io, pump);
     }
   };
-  const auto watch = sender.watch_bonds([&](const sync::BondEvent& event) {
-    if (event.kind == sync::BondEvent::Kind::bonded) {
+  const auto watch = sender.watch_bonds([&](const BondEvent& event) {
+    if (event.kind == BondEvent::Kind::bonded) {
       started = std::chrono::steady_clock::now();
       pump();
     }

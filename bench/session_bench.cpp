@@ -13,7 +13,7 @@
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/log_replay/session_core.hpp>
+#include <mosaik/sync/log_replay/log_replay_core.hpp>
 
 namespace {
 
@@ -45,7 +45,7 @@ void BM_SessionBookkeeping(benchmark::State& state) {
   // Every chunk a peer may be asked for starts at a multiple of the batch size
   // (all peers hold everything), so responses can be prepared up front.
   std::map<Index, std::vector<Entry<Command>>> prepared;
-  std::optional<InMemoryLog<Command>> log_storage;
+  std::optional<storage::InMemoryLog<Command>> log_storage;
   for (auto _ : state) {
     state.PauseTiming();
     log_storage.reset(); // freeing the previous run's log is not the session's cost

@@ -24,8 +24,8 @@
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/net/sim/group_world.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "command_line.hpp"
 #include "json.hpp"
@@ -35,8 +35,8 @@ namespace {
 using namespace mosaik;
 using namespace std::chrono_literals;
 using Kv = machines::KvStore;
-using Strategy = sync::SnapshotSync<group::Replicated<Kv>>;
-using World = sim::GroupWorld<Kv, Strategy>;
+using World = testing::GroupWorld<Kv, sync::SnapshotSync>;
+using Strategy = World::Strategy;
 using LogEntry = World::LogEntry;
 using WallClock = std::chrono::steady_clock;
 
@@ -82,7 +82,7 @@ Result run(const Settings& settings, const std::vector<LogEntry>& entries, bool 
   World world{simulator, network};
   world.set_storage(
       [&](PeerId id) {
-        auto log = std::make_unique<InMemoryLog<group::LogCommand<Kv::Command>>>();
+        auto log = std::make_unique<storage::InMemoryLog<group::LogCommand<Kv::Command>>>();
         auto hard = std::make_unique<group::InMemoryHardState>();
         if (id != joiner) {
           log->append_all(std::vector<LogEntry>(entries));

@@ -21,7 +21,7 @@
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/hash.hpp>
 #include <mosaik/core/log.hpp>
-#include <mosaik/net/sim/sync_cluster.hpp>
+#include <mosaik/testing/sync_cluster.hpp>
 
 #include "example_support.hpp"
 
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   config.batch_size = options.batch;
   config.max_inflight_per_peer = options.inflight;
   config.fetch_timeout = examples::from_ms(options.timeout_ms);
-  sim::SyncCluster<BlobMachine> cluster{simulator, network, config};
+  testing::SyncCluster<BlobMachine> cluster{simulator, network, config};
 
   // Providers 1..N hold the same committed log; peer 1 is the leader.
   const PeerId leader{1};

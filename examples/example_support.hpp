@@ -18,7 +18,7 @@
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/time.hpp>
-#include <mosaik/net/sim/network.hpp>
+#include <mosaik/sim/network.hpp>
 
 #include "command_line.hpp"
 #include "json.hpp"

@@ -37,7 +37,7 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/machines/counter.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/net/sim/group_world.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "example_support.hpp"
 
@@ -141,7 +141,7 @@ class Simulation {
 public:
   using SM = typename Traits::SM;
   using Command = typename SM::Command;
-  using World = sim::GroupWorld<SM>;
+  using World = testing::GroupWorld<SM>;
   using GroupType = typename World::GroupType;
 
   explicit Simulation(const Options& options)

@@ -26,8 +26,8 @@
 #include <mosaik/net/tcp/tcp_transport.hpp>
 #include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/log_replay/log_replay_message_codec.hpp>
 #include <mosaik/wire/codec.hpp>
-#include <mosaik/wire/log_replay_messages.hpp>
 
 #include "../example_support.hpp"
 #include "node.hpp"
@@ -39,8 +39,8 @@ namespace {
 using Machine = machines::KvStore;
 // Snapshot catch-up: with --snapshot-interval the leader snapshots and members
 // prune their logs; without it members keep their logs and catch up by replay.
-using Strategy = sync::SnapshotSync<group::Replicated<Machine>>;
-using NodeGroup = group::Group<Machine, Strategy>;
+using NodeGroup = group::Group<Machine, sync::SnapshotSync>;
+using Strategy = NodeGroup::Strategy;
 using Transport = tcp::TcpTransport<NodeGroup::Message>;
 
 struct RunOptions {
@@ -96,7 +96,7 @@ struct SyncRecord {
   std::string reason;
 };
 
-using NodeLog = LogStorage<group::LogCommand<Machine::Command>>;
+using NodeLog = storage::LogStorage<group::LogCommand<Machine::Command>>;
 
 /// The member's log and hard state: files under --data-dir (a restarted node
 /// resumes with its log, term and vote), or memory without it.
@@ -108,7 +108,7 @@ struct Storage {
 
 std::variant<Storage, std::string> open_storage(const RunOptions& options) {
   if (options.data_dir.empty()) {
-    return Storage{std::make_unique<InMemoryLog<group::LogCommand<Machine::Command>>>(),
+    return Storage{std::make_unique<storage::InMemoryLog<group::LogCommand<Machine::Command>>>(),
                    std::make_unique<group::InMemoryHardState>(),
                    std::make_unique<storage::InMemorySnapshotStore<Machine::SnapshotItem>>()};
   }

@@ -1,6 +1,7 @@
 #pragma once
-// Everything mosaik offers, for programs that prefer one include. Each
-// header is also usable on its own.
+// Everything the library offers, for programs that prefer one include. Each
+// header is also usable on its own. The simulator and the worlds built on it
+// (mosaik/sim/, mosaik/testing/; target mosaik::sim) are included by name.
 
 #include <mosaik/core/cursor.hpp>
 #include <mosaik/core/entry.hpp>
@@ -14,10 +15,6 @@
 #include <mosaik/group/group.hpp>
 #include <mosaik/machines/counter.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/net/sim/group_world.hpp>
-#include <mosaik/net/sim/network.hpp>
-#include <mosaik/net/sim/simulator.hpp>
-#include <mosaik/net/sim/sync_cluster.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
 #include <mosaik/storage/log_storage.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>

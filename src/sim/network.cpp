@@ -1,4 +1,4 @@
-#include <mosaik/net/sim/network.hpp>
+#include <mosaik/sim/network.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include <utility>
 
 #include <mosaik/core/format.hpp>
-#include <mosaik/net/sim/simulator.hpp>
+#include <mosaik/sim/simulator.hpp>
 
 namespace mosaik::sim {
 

@@ -1,4 +1,4 @@
-#include <mosaik/net/sim/simulator.hpp>
+#include <mosaik/sim/simulator.hpp>
 
 #include <algorithm>
 #include <map>

@@ -6,6 +6,9 @@
 #include <string>
 
 #include <mosaik/mosaik.hpp>
+#include <mosaik/sim/network.hpp>
+#include <mosaik/sim/simulator.hpp>
+#include <mosaik/testing/sync_cluster.hpp>
 
 struct Notes {
   using Command = std::string;
@@ -18,7 +21,7 @@ int main() {
   sim::Simulator simulator{/*seed=*/7};
   sim::Network network{simulator};
   network.set_default_link(sim::LinkConfig{.latency = 10ms, .bandwidth_bytes_per_second = 1e6});
-  sim::SyncCluster<Notes> cluster{simulator, network, sync::LogReplayConfig{.batch_size = 100}};
+  testing::SyncCluster<Notes> cluster{simulator, network, sync::LogReplayConfig{.batch_size = 100}};
 
   for (std::uint64_t peer = 1; peer <= 3; ++peer) {
     auto& provider = cluster.add_node(PeerId{peer});

@@ -17,7 +17,7 @@
 
 #include <mosaik/core/log.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/log_replay/session_core.hpp>
+#include <mosaik/sync/log_replay/log_replay_core.hpp>
 
 namespace {
 using namespace mosaik;
@@ -27,8 +27,12 @@ using EntryT = Entry<std::string>;
 
 constexpr std::uint64_t history = 60;
 
-Term reference_term(std::uint64_t index) { return Term{1 + index / 25}; }
-EntryT reference_entry(std::uint64_t index) { return EntryT{reference_term(index), "c" + std::to_string(index)}; }
+Term reference_term(std::uint64_t index) {
+  return Term{1 + index / 25};
+}
+EntryT reference_entry(std::uint64_t index) {
+  return EntryT{reference_term(index), "c" + std::to_string(index)};
+}
 
 struct Input {
   const std::uint8_t* data;
@@ -43,7 +47,7 @@ struct Input {
 /// back, none beyond the leader's at the target). A provider that lies with
 /// plausible terms and commands is not detected: entries carry no digest
 /// (README, "Fault-injection campaign").
-void check_log(const InMemoryLog<std::string>& log) {
+void check_log(const storage::InMemoryLog<std::string>& log) {
   Term previous{1};
   const auto last = log.last().index.value();
   for (std::uint64_t i = 1; i <= last; ++i) {
@@ -68,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.max_inflight_per_peer = 2;
   config.fetch_timeout = std::chrono::seconds{2};
   config.min_fetch_timeout = std::chrono::milliseconds{50};
-  InMemoryLog<std::string> log;
+  storage::InMemoryLog<std::string> log;
   const PeerId peers[] = {PeerId{1}, PeerId{2}, PeerId{3}};
   TimePoint now{};
   Core core{config, log, Cursor{reference_term(history), Index{history}}, Index{history}, peers[2], {}, now};
@@ -105,15 +109,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       core.on_message(peer, Message{std::move(response)}, now);
     } else if (op == 2) {
       const auto first = in.byte() % (history + 8);
-      core.on_message(peer, Message{sync::AvailabilityResponse{IndexRange::starting_at(Index{first}, in.byte() % 70)}},
-                      now);
+      core.on_message(
+          peer, Message{sync::AvailabilityResponse{IndexRange::starting_at(Index{first}, in.byte() % 70)}},
+          now);
     } else if (op == 3) {
       now += std::chrono::milliseconds{in.byte() * 20};
       core.on_tick(now);
     } else if (op == 4) {
-      sync::BondEvent event;
+      BondEvent event;
       event.peer = peer;
-      event.kind = in.byte() % 2 == 0 ? sync::BondEvent::Kind::bonded : sync::BondEvent::Kind::terminated;
+      event.kind = in.byte() % 2 == 0 ? BondEvent::Kind::bonded : BondEvent::Kind::terminated;
       core.on_bond(event, now);
     } else {
       // An honest answer to one pending request.
@@ -122,7 +127,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         pending.erase(pending.begin());
         if (const auto* fetch = std::get_if<sync::FetchEntriesRequest>(&outgoing.message)) {
           sync::FetchEntriesResponse<std::string> response{fetch->range.take_front(config.batch_size), {}};
-          for (auto i = response.range.first(); !response.range.empty() && i <= response.range.last(); i = i.next()) {
+          for (auto i = response.range.first(); !response.range.empty() && i <= response.range.last();
+               i = i.next()) {
             response.entries.push_back(reference_entry(i.value()));
           }
           core.on_message(outgoing.peer, Message{std::move(response)}, now);
@@ -135,9 +141,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // Everyone honest from now on: the session must finish.
   for (const auto peer : peers) {
-    sync::BondEvent event;
+    BondEvent event;
     event.peer = peer;
-    event.kind = sync::BondEvent::Kind::bonded;
+    event.kind = BondEvent::Kind::bonded;
     core.on_bond(event, now);
   }
   collect();
@@ -155,10 +161,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto outgoing = std::move(pending.front());
     pending.erase(pending.begin());
     if (std::holds_alternative<sync::AvailabilityRequest>(outgoing.message)) {
-      core.on_message(outgoing.peer, Message{sync::AvailabilityResponse{IndexRange{Index{1}, Index{history}}}}, now);
+      core.on_message(outgoing.peer,
+                      Message{sync::AvailabilityResponse{IndexRange{Index{1}, Index{history}}}}, now);
     } else if (const auto* fetch = std::get_if<sync::FetchEntriesRequest>(&outgoing.message)) {
       sync::FetchEntriesResponse<std::string> response{fetch->range.take_front(config.batch_size), {}};
-      for (auto i = response.range.first(); !response.range.empty() && i <= response.range.last(); i = i.next()) {
+      for (auto i = response.range.first(); !response.range.empty() && i <= response.range.last();
+           i = i.next()) {
         response.entries.push_back(reference_entry(i.value()));
       }
       core.on_message(outgoing.peer, Message{std::move(response)}, now);

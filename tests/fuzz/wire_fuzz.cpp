@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <array>
 
+#include <mosaik/group/group_frame_codec.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/sync/snapshot/messages.hpp>
-#include <mosaik/wire/message_codec.hpp>
-#include <mosaik/wire/snapshot_messages.hpp>
+#include <mosaik/sync/snapshot/snapshot_message_codec.hpp>
+#include <mosaik/sync/snapshot/snapshot_messages.hpp>
 
 namespace {
 using Kv = mosaik::machines::KvStore;
@@ -33,7 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_frame_bytes = 1 << 20; // small limits: lying counts must fail fast
   limits.max_entries = 1 << 12;
   limits.max_items = 1 << 12;
-  const wire::FrameHeader header{static_cast<std::uint32_t>(size - 1), wire::protocol_version, data[0], 0, group};
+  const wire::FrameHeader header{static_cast<std::uint32_t>(size - 1), wire::protocol_version, data[0], 0,
+                                 group};
   const auto body = std::as_bytes(std::span{data + 1, size - 1});
   auto decoded = Codec::decode(header, body, group, limits);
   if (!decoded) {
@@ -47,8 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!again_header) {
     std::abort();
   }
-  const auto again = Codec::decode(again_header.value(), std::span{frame}.subspan(wire::frame_header_bytes), group,
-                                   limits);
+  const auto again =
+      Codec::decode(again_header.value(), std::span{frame}.subspan(wire::frame_header_bytes), group, limits);
   if (!again || !(again.value().body == decoded.value().body)) {
     std::abort();
   }

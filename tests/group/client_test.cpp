@@ -575,10 +575,10 @@ TEST_CASE("key-value reads with long keys and values, strong and weak, on every 
   sim::Simulator simulator(seed);
   sim::Network network(simulator);
   set_links(network, 1ms, 0);
-  sim::GroupWorld<KvStore> world(simulator, network);
+  testing::GroupWorld<KvStore> world(simulator, network);
   const auto ids = peers(3);
   for (const auto id : ids) {
-    sim::GroupWorld<KvStore>::Options options;
+    testing::GroupWorld<KvStore>::Options options;
     options.key = "test-kv";
     options.config = fast_config(ids);
     world.add(id, options);

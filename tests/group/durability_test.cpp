@@ -39,7 +39,7 @@ CounterWorld::StorageFactory file_storage(std::filesystem::path root, storage::F
 }
 
 /// An in-memory log whose sync() fails once told to.
-class FailingLog final : public ForwardingLog<InMemoryLog<LogCommand>> {
+class FailingLog final : public ForwardingLog<storage::InMemoryLog<LogCommand>> {
 public:
   void sync() override {
     if (fail_next_sync) {

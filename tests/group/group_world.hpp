@@ -13,7 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <mosaik/machines/counter.hpp>
-#include <mosaik/net/sim/group_world.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "../support/counter_members.hpp"
 #include "../support/counter_world.hpp"

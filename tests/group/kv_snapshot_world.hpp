@@ -15,15 +15,15 @@
 #include <fmt/format.h>
 
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/net/sim/group_world.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "../support/counter_members.hpp"
 
 namespace mosaik::test {
 
 using Kv = machines::KvStore;
-using KvSnapshotSync = sync::SnapshotSync<group::Replicated<Kv>>;
-using KvWorld = sim::GroupWorld<Kv, KvSnapshotSync>;
+using KvWorld = testing::GroupWorld<Kv, sync::SnapshotSync>;
+using KvSnapshotSync = KvWorld::Strategy;
 
 /// Snapshots every 500 entries, 200 entries kept below them, items fetched 100 at a time.
 inline sync::SnapshotConfig snapshot_config() {

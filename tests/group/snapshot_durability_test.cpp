@@ -26,9 +26,9 @@
 
 #include <mosaik/group/file_hard_state.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/net/sim/group_world.hpp>
 #include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/snapshot_store.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "kv_snapshot_world.hpp"
 

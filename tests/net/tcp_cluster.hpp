@@ -58,8 +58,8 @@
 #include <mosaik/net/tcp/mesh.hpp>
 #include <mosaik/net/tcp/tcp_transport.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/log_replay/log_replay_message_codec.hpp>
 #include <mosaik/wire/frame.hpp>
-#include <mosaik/wire/log_replay_messages.hpp>
 
 #include "../support/counter_members.hpp"
 
@@ -260,7 +260,7 @@ class MeshProbe {
 public:
   MeshProbe(asio::io_context& io, tcp::MeshOptions options, tcp::GroupKey key)
       : mesh(std::make_unique<tcp::Mesh>(io.get_executor(), std::move(options), std::move(key))) {
-    bonds_ = mesh->watch_bonds([this](const sync::BondEvent& event) { events.push_back(event); });
+    bonds_ = mesh->watch_bonds([this](const BondEvent& event) { events.push_back(event); });
     mesh->on_frame([this](PeerId from, const wire::FrameHeader& header, std::span<const std::byte> body) {
       frames.push_back(ReceivedFrame{from, header, wire::Bytes(body.begin(), body.end())});
     });
@@ -283,8 +283,7 @@ public:
   [[nodiscard]] tcp::PeerAddress address() const { return tcp::PeerAddress{id(), endpoint}; }
   void dial(const MeshProbe& other) { mesh->add_peer(other.address()); }
 
-  [[nodiscard]] std::size_t count(sync::BondEvent::Kind kind,
-                                  std::optional<PeerId> peer = std::nullopt) const {
+  [[nodiscard]] std::size_t count(BondEvent::Kind kind, std::optional<PeerId> peer = std::nullopt) const {
     std::size_t n = 0;
     for (const auto& event : events) {
       n += event.kind == kind && (!peer || event.peer == *peer) ? 1 : 0;
@@ -298,7 +297,7 @@ public:
 
   std::unique_ptr<tcp::Mesh> mesh;
   tcp::Endpoint endpoint;
-  std::vector<sync::BondEvent> events;
+  std::vector<BondEvent> events;
   std::vector<ReceivedFrame> frames;
 
 private:
@@ -315,7 +314,7 @@ struct Member {
 
   PeerId id;
   CounterTransport transport;
-  InMemoryLog<group::LogCommand<Counter::Command>> log;
+  storage::InMemoryLog<group::LogCommand<Counter::Command>> log;
   group::InMemoryHardState hard;
   CounterGroup group;
   tcp::Endpoint endpoint;

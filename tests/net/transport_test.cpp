@@ -29,7 +29,7 @@
 
 using namespace mosaik;
 using namespace mosaik::nettest;
-using Kind = sync::BondEvent::Kind;
+using Kind = BondEvent::Kind;
 
 namespace {
 

@@ -36,6 +36,6 @@ struct CounterTraits {
   std::string state(const Counter& machine) const { return fmt::format("value={}", machine.value()); }
 };
 
-using CounterDriver = GroupDriver<Counter, sync::LogReplaySync<group::Replicated<Counter>>, CounterTraits>;
+using CounterDriver = GroupDriver<Counter, sync::LogReplaySync, CounterTraits>;
 
 } // namespace mosaik::test::scenario

@@ -1,6 +1,6 @@
 #pragma once
 // GroupDriver: runs scenario commands (data_driven.hpp) on a replication group
-// in the simulator (sim::GroupWorld), and prints the group's state in a stable
+// in the simulator (testing::GroupWorld), and prints the group's state in a stable
 // text form. It knows no test framework: the Catch2 runner
 // (scenario_test.cpp) and programs (the group simulation, the torture tool)
 // can share it. The state machine enters through a Traits type:
@@ -69,18 +69,18 @@
 #include <fmt/format.h>
 
 #include <mosaik/core/format.hpp>
-#include <mosaik/net/sim/group_world.hpp>
-#include <mosaik/net/sim/network.hpp>
-#include <mosaik/net/sim/simulator.hpp>
+#include <mosaik/sim/network.hpp>
+#include <mosaik/sim/simulator.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "data_driven.hpp"
 
 namespace mosaik::test::scenario {
 
-template <class SM, class Strategy, class Traits>
+template <class SM, template <class> class StrategyFor, class Traits>
 class GroupDriver final : public ScenarioDriver {
 public:
-  using World = sim::GroupWorld<SM, Strategy>;
+  using World = testing::GroupWorld<SM, StrategyFor>;
   using GroupType = typename World::GroupType;
   using Options = typename World::Options;
   using Pending = std::shared_ptr<std::optional<group::Result<Index>>>;

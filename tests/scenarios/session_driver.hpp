@@ -496,12 +496,12 @@ private:
   }
 
   std::string leave(Command& command) {
-    h().bond(one_peer(command), sync::BondEvent::Kind::terminated);
+    h().bond(one_peer(command), BondEvent::Kind::terminated);
     return "ok";
   }
 
   std::string bond(Command& command) {
-    h().bond(one_peer(command), sync::BondEvent::Kind::bonded);
+    h().bond(one_peer(command), BondEvent::Kind::bonded);
     return "ok";
   }
 

@@ -10,7 +10,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <mosaik/net/sim/sync_cluster.hpp>
+#include <mosaik/testing/sync_cluster.hpp>
 
 namespace mosaik::test {
 
@@ -21,7 +21,7 @@ struct BlobMachine {
 };
 
 struct CatchUpWorld {
-  using Cluster = sim::SyncCluster<BlobMachine>;
+  using Cluster = testing::SyncCluster<BlobMachine>;
 
   CatchUpWorld(std::uint64_t seed, std::uint64_t providers, std::uint64_t entries,
                sync::LogReplayConfig config, sim::LinkConfig link = sim::LinkConfig{})

@@ -15,9 +15,9 @@
 #include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include <mosaik/net/sim/network.hpp>
-#include <mosaik/net/sim/random.hpp>
-#include <mosaik/net/sim/simulator.hpp>
+#include <mosaik/sim/network.hpp>
+#include <mosaik/sim/random.hpp>
+#include <mosaik/sim/simulator.hpp>
 
 using namespace mosaik;
 using namespace mosaik::sim;

@@ -7,7 +7,7 @@
 
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/time.hpp>
-#include <mosaik/group/config.hpp>
+#include <mosaik/group/group_config.hpp>
 #include <mosaik/machines/counter.hpp>
 
 namespace mosaik::test {

@@ -10,14 +10,14 @@
 #include <vector>
 
 #include <mosaik/machines/counter.hpp>
-#include <mosaik/net/sim/group_world.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "counter_members.hpp"
 
 namespace mosaik::test {
 
 using Counter = machines::Counter;
-using CounterWorld = sim::GroupWorld<Counter>;
+using CounterWorld = testing::GroupWorld<Counter>;
 using CounterGroup = CounterWorld::GroupType;
 
 // ---- members and their options ---------------------------------------------------

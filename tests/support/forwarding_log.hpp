@@ -12,10 +12,10 @@
 namespace mosaik::test {
 
 template <class Inner>
-class ForwardingLog : public LogStorage<typename std::remove_reference_t<Inner>::command_type> {
+class ForwardingLog : public storage::LogStorage<typename std::remove_reference_t<Inner>::command_type> {
 public:
   using Command = typename std::remove_reference_t<Inner>::command_type;
-  using typename LogStorage<Command>::entry_type;
+  using typename storage::LogStorage<Command>::entry_type;
 
   template <class... Args>
   explicit ForwardingLog(Args&&... args) : inner_(std::forward<Args>(args)...) {}

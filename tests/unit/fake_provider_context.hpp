@@ -26,7 +26,7 @@ inline Term term_for(std::uint64_t index) {
 template <class Base, class Message>
 class FakeLogContext : public Base {
 public:
-  InMemoryLog<std::string> storage;
+  storage::InMemoryLog<std::string> storage;
   Index commit{};
   std::vector<std::pair<PeerId, Message>> sent;
 
@@ -38,7 +38,7 @@ public:
     commit = Index{committed};
   }
 
-  [[nodiscard]] const LogStorage<std::string>& log() const override { return storage; }
+  [[nodiscard]] const storage::LogStorage<std::string>& log() const override { return storage; }
   [[nodiscard]] Index commit_index() const override { return commit; }
 
   /// Hands `message` from `from` to `provider` and records its answer, if any, as sent back to `from`.

@@ -41,7 +41,7 @@ using mosaik::test::r;
 namespace {
 
 using Log = FileLog<std::string>;
-using Reference = InMemoryLog<std::string>;
+using Reference = storage::InMemoryLog<std::string>;
 using E = Entry<std::string>;
 namespace fs = std::filesystem;
 
@@ -168,7 +168,7 @@ void expect_same(const Log& log, const Reference& reference) {
   REQUIRE(log.get_range(r(0, last + 5)) == reference.get_range(r(0, last + 5)));
 }
 
-std::vector<E> read(const LogStorage<std::string>& log, IndexRange range, std::size_t max_bytes) {
+std::vector<E> read(const storage::LogStorage<std::string>& log, IndexRange range, std::size_t max_bytes) {
   std::vector<E> out;
   log.read_range(range, max_bytes, out);
   return out;
@@ -314,7 +314,8 @@ TEST_CASE("file_log: a new log is empty, at the sentinel, and creates its direct
   CHECK(log->error().empty());
 }
 
-TEST_CASE("file_log: behaves like InMemoryLog on random operation sequences", "[storage][file_log]") {
+TEST_CASE("file_log: behaves like storage::InMemoryLog on random operation sequences",
+          "[storage][file_log]") {
   SECTION("fsync never") {
     for (std::uint64_t seed = 1; seed <= 6; ++seed) {
       run_random_sequence(FsyncPolicy::never, seed, 700);

@@ -17,7 +17,7 @@ using namespace mosaik;
 
 namespace {
 
-using Log = InMemoryLog<std::string>;
+using Log = storage::InMemoryLog<std::string>;
 using E = Entry<std::string>;
 
 using mosaik::test::r;
@@ -38,7 +38,8 @@ Log make_log(std::uint64_t count) {
 /// A LogStorage that forwards to an InMemoryLog but keeps the default read_range.
 using DefaultReadRange = test::ForwardingLog<Log&>;
 
-std::vector<E> read(const LogStorage<std::string>& log, IndexRange range, std::size_t max_bytes = 1U << 30) {
+std::vector<E> read(const storage::LogStorage<std::string>& log, IndexRange range,
+                    std::size_t max_bytes = 1U << 30) {
   std::vector<E> out;
   log.read_range(range, max_bytes, out);
   return out;
@@ -46,7 +47,7 @@ std::vector<E> read(const LogStorage<std::string>& log, IndexRange range, std::s
 
 } // namespace
 
-TEST_CASE("InMemoryLog: an empty log", "[storage]") {
+TEST_CASE("storage::InMemoryLog: an empty log", "[storage]") {
   Log log;
   CHECK(log.available().empty());
   CHECK(log.last() == Cursor::sentinel());
@@ -59,7 +60,7 @@ TEST_CASE("InMemoryLog: an empty log", "[storage]") {
   CHECK(read(log, r(1, 10)).empty());
 }
 
-TEST_CASE("InMemoryLog: append, get, available, last and term_at", "[storage]") {
+TEST_CASE("storage::InMemoryLog: append, get, available, last and term_at", "[storage]") {
   Log log;
   CHECK(log.append("a", Term{1}) == Index{1});
   CHECK(log.append("b", Term{1}) == Index{2});
@@ -83,7 +84,7 @@ TEST_CASE("InMemoryLog: append, get, available, last and term_at", "[storage]") 
   CHECK_FALSE(log.term_at(Index{4}).has_value());
 }
 
-TEST_CASE("InMemoryLog: truncate drops a suffix", "[storage]") {
+TEST_CASE("storage::InMemoryLog: truncate drops a suffix", "[storage]") {
   auto log = make_log(10);
 
   SECTION("from the middle") {
@@ -119,7 +120,7 @@ TEST_CASE("InMemoryLog: truncate drops a suffix", "[storage]") {
   }
 }
 
-TEST_CASE("InMemoryLog: prune_prefix keeps the meaning of later indices", "[storage]") {
+TEST_CASE("storage::InMemoryLog: prune_prefix keeps the meaning of later indices", "[storage]") {
   auto log = make_log(10);
 
   SECTION("a prefix") {
@@ -179,7 +180,7 @@ TEST_CASE("InMemoryLog: prune_prefix keeps the meaning of later indices", "[stor
   }
 }
 
-TEST_CASE("InMemoryLog: reset_to positions an empty log at a cursor", "[storage]") {
+TEST_CASE("storage::InMemoryLog: reset_to positions an empty log at a cursor", "[storage]") {
   auto log = make_log(10);
   log.reset_to(Cursor{Term{7}, Index{500}});
   CHECK(log.available().empty());
@@ -202,7 +203,7 @@ TEST_CASE("InMemoryLog: reset_to positions an empty log at a cursor", "[storage]
   }
 }
 
-TEST_CASE("InMemoryLog: read_range skips what is not held and respects a byte budget", "[storage]") {
+TEST_CASE("storage::InMemoryLog: read_range skips what is not held and respects a byte budget", "[storage]") {
   auto log = make_log(10); // commands "cmd-1" (5 bytes) .. "cmd-10" (6 bytes)
   log.prune_prefix(Index{2});
 
@@ -243,7 +244,7 @@ TEST_CASE("InMemoryLog: read_range skips what is not held and respects a byte bu
   }
 }
 
-TEST_CASE("LogStorage: the default read_range agrees with InMemoryLog's", "[storage]") {
+TEST_CASE("storage::LogStorage: the default read_range agrees with storage::InMemoryLog's", "[storage]") {
   auto inner = make_log(30);
   inner.prune_prefix(Index{5});
   const DefaultReadRange wrapped{inner};
@@ -256,7 +257,7 @@ TEST_CASE("LogStorage: the default read_range agrees with InMemoryLog's", "[stor
   }
 }
 
-TEST_CASE("LogStorage: append_all appends in order", "[storage]") {
+TEST_CASE("storage::LogStorage: append_all appends in order", "[storage]") {
   Log log;
   log.append("first", Term{1});
   std::vector<E> batch{E{Term{1}, "a"}, E{Term{2}, "b"}, E{Term{2}, "c"}};

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/log_replay/session_core.hpp>
+#include <mosaik/sync/log_replay/log_replay_core.hpp>
 
 namespace mosaik::test {
 

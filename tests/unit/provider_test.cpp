@@ -14,8 +14,8 @@
 #include <vector>
 
 #include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/log_replay/log_replay_provider.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
-#include <mosaik/sync/log_replay/provider.hpp>
 
 using namespace mosaik;
 using namespace mosaik::sync;

@@ -23,7 +23,7 @@ namespace {
 using Cmd = std::int64_t;
 using Core = RaftCore<Cmd>;
 using LogEntry = Core::LogEntry;
-using Log = InMemoryLog<LogCommand<Cmd>>;
+using Log = storage::InMemoryLog<LogCommand<Cmd>>;
 using Outgoing = Core::Outgoing;
 using Append = AppendEntries<Cmd>;
 

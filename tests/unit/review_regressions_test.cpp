@@ -5,7 +5,7 @@
 #include "reference_history.hpp"
 
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/log_replay/session_core.hpp>
+#include <mosaik/sync/log_replay/log_replay_core.hpp>
 
 using namespace mosaik;
 using namespace mosaik::sync;
@@ -32,7 +32,7 @@ TEST_CASE("LogReplayCore: fetches to one peer expiring together ask it for avail
   config.batch_size = 10;
   config.max_inflight_per_peer = 4;
   config.fetch_timeout = 5s;
-  InMemoryLog<std::string> log;
+  storage::InMemoryLog<std::string> log;
   LogReplayCore<std::string> core(config, log, ref_cursor(100), Index{100}, std::nullopt, {}, TimePoint{});
   core.start({P1}, TimePoint{});
   (void)core.take_outbox();
@@ -55,7 +55,7 @@ TEST_CASE("LogReplayCore: a peer contradicting the target is not re-asked at onc
           "[session_core][regression]") {
   LogReplayConfig config;
   config.batch_size = 100;
-  InMemoryLog<std::string> log;
+  storage::InMemoryLog<std::string> log;
   LogReplayCore<std::string> core(config, log, ref_cursor(100), Index{100}, std::nullopt, {}, TimePoint{});
   core.start({P1, P2}, TimePoint{});
   (void)core.take_outbox();

@@ -23,7 +23,7 @@
 
 #include <mosaik/core/format.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/log_replay/session_core.hpp>
+#include <mosaik/sync/log_replay/log_replay_core.hpp>
 
 using namespace mosaik;
 using namespace mosaik::sync;

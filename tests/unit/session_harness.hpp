@@ -30,10 +30,10 @@
 #include <utility>
 #include <vector>
 
+#include <mosaik/core/bond_event.hpp>
 #include <mosaik/core/entry.hpp>
 #include <mosaik/core/time.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/bond_event.hpp>
 #include <mosaik/sync/sync_progress.hpp>
 
 namespace mosaik::test {
@@ -44,7 +44,6 @@ public:
   using Outgoing = typename Core::Outgoing;
   using Message = typename Core::Message;
   using E = Entry<std::string>;
-  using BondEvent = sync::BondEvent;
   using PeerProgress = sync::PeerProgress;
   /// Decides a peer's answer instead of the honest one: return true when handled.
   using Intercept = std::function<bool(Derived&, const Outgoing&)>;
@@ -56,8 +55,8 @@ public:
   }
 
   Config config;
-  InMemoryLog<std::string> reference;
-  InMemoryLog<std::string> local;
+  storage::InMemoryLog<std::string> reference;
+  storage::InMemoryLog<std::string> local;
   std::map<PeerId, Peer> peers;
   std::optional<PeerId> leader;
   TimePoint now{};

@@ -26,9 +26,9 @@
 #include <asio/io_context.hpp>
 
 #include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/log_replay/log_replay_provider.hpp>
+#include <mosaik/sync/log_replay/log_replay_session.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
-#include <mosaik/sync/log_replay/provider.hpp>
-#include <mosaik/sync/log_replay/session.hpp>
 
 using namespace mosaik;
 using namespace mosaik::sync;
@@ -119,13 +119,13 @@ public:
     }
   }
 
-  [[nodiscard]] const LogStorage<std::string>& log() const override { return storage_; }
+  [[nodiscard]] const storage::LogStorage<std::string>& log() const override { return storage_; }
   [[nodiscard]] Index commit_index() const override { return commit_; }
 
 private:
   PeerId id_;
   std::deque<std::pair<PeerId, Message>>& to_session_;
-  InMemoryLog<std::string> storage_;
+  storage::InMemoryLog<std::string> storage_;
   Index commit_{};
   LogReplayProvider<std::string> provider_;
 };
@@ -136,14 +136,14 @@ class FakeSessionContext final : public SyncSessionContext<std::string, Message>
 public:
   explicit FakeSessionContext(asio::io_context& io) : io_(io) {}
 
-  InMemoryLog<std::string> storage;
+  storage::InMemoryLog<std::string> storage;
   ManualTimers clock;
   std::vector<PeerId> bonded;
   std::optional<PeerId> leader_id;
   std::deque<std::pair<PeerId, Message>> to_peers;
   std::size_t messages_sent = 0;
 
-  LogStorage<std::string>& log() override { return storage; }
+  storage::LogStorage<std::string>& log() override { return storage; }
   [[nodiscard]] std::vector<PeerId> bonded_peers() const override { return bonded; }
   Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) override {
     const auto id = ++next_watch_id_;

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/snapshot/session_core.hpp>
+#include <mosaik/sync/snapshot/snapshot_sync_core.hpp>
 
 namespace mosaik::test {
 
@@ -31,7 +31,6 @@ using sync::AvailabilityRequest;
 using sync::AvailabilityResponse;
 using sync::FetchEntriesRequest;
 using sync::FetchItemsRequest;
-using sync::SnapshotInfo;
 using sync::SnapshotOffer;
 using sync::SnapshotQuery;
 using sync::SnapshotRequest;
@@ -69,7 +68,7 @@ public:
     std::vector<std::string> items;
   };
 
-  explicit FakeSnapshotSink(InMemoryLog<std::string>& log) : log_(log) {}
+  explicit FakeSnapshotSink(storage::InMemoryLog<std::string>& log) : log_(log) {}
 
   std::vector<Call> calls;
   std::optional<std::string> refuse;
@@ -85,7 +84,7 @@ public:
   }
 
 private:
-  InMemoryLog<std::string>& log_;
+  storage::InMemoryLog<std::string>& log_;
 };
 
 /// A fake peer: the entries it serves and announces, the snapshot it offers.

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/snapshot/provider.hpp>
+#include <mosaik/sync/snapshot/snapshot_provider.hpp>
 
 using namespace mosaik;
 using namespace mosaik::sync;

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include <mosaik/storage/in_memory_log.hpp>
-#include <mosaik/sync/snapshot/session_core.hpp>
+#include <mosaik/sync/snapshot/snapshot_sync_core.hpp>
 
 using namespace mosaik;
 using namespace mosaik::sync;

@@ -27,9 +27,9 @@
 #include <mosaik/machines/kv_store.hpp>
 #include <mosaik/storage/crc32c.hpp>
 #include <mosaik/storage/snapshot_store.hpp>
+#include <mosaik/sync/snapshot/snapshot_message_codec.hpp>
 #include <mosaik/sync/snapshot/snapshottable.hpp>
 #include <mosaik/wire/codec.hpp>
-#include <mosaik/wire/snapshot_messages.hpp>
 #include <mosaik/wire/writer.hpp>
 
 #include "temp_dir.hpp"
@@ -39,7 +39,7 @@ namespace {
 
 using Record = machines::KvStore::Record;
 using Store = storage::FileSnapshotStore<Record>;
-using Image = sync::SnapshotImage<Record>;
+using Image = SnapshotImage<Record>;
 
 std::vector<std::byte> header_of(std::string_view text) {
   std::vector<std::byte> out;
@@ -49,8 +49,8 @@ std::vector<std::byte> header_of(std::string_view text) {
   return out;
 }
 
-sync::SnapshotInfo info_for(Cursor at, const std::vector<Record>& items, std::vector<std::byte> header) {
-  return sync::SnapshotInfo{at, items.size(), std::move(header)};
+SnapshotInfo info_for(Cursor at, const std::vector<Record>& items, std::vector<std::byte> header) {
+  return SnapshotInfo{at, items.size(), std::move(header)};
 }
 
 /// `count` records in key order, values of varied length (some empty, some binary).
@@ -87,7 +87,7 @@ void write_bytes(const std::filesystem::path& path, std::span<const std::byte> b
 /// A snapshot file as FileSnapshotStore writes it, with each part chosen by
 /// the test: the CRC is computed over whatever precedes it, so the file
 /// passes the checksum and the later checks are what refuse it.
-std::vector<std::byte> forge(std::uint32_t magic, std::uint8_t version, const sync::SnapshotInfo& info,
+std::vector<std::byte> forge(std::uint32_t magic, std::uint8_t version, const SnapshotInfo& info,
                              const std::vector<Record>& items, std::span<const std::byte> trailing = {}) {
   wire::Bytes bytes;
   wire::Writer writer{bytes};
@@ -111,7 +111,7 @@ Loaded load(const storage::SnapshotStore<Record>& store) {
   return out;
 }
 
-void require_image(const Loaded& loaded, const sync::SnapshotInfo& info, const std::vector<Record>& items) {
+void require_image(const Loaded& loaded, const SnapshotInfo& info, const std::vector<Record>& items) {
   INFO("error: " << loaded.error);
   REQUIRE(loaded.image.has_value());
   CHECK(loaded.error.empty());
@@ -322,12 +322,12 @@ TEST_CASE("snapshot store: an item count that disagrees with the items is refuse
   for (const std::uint64_t claimed :
        {std::uint64_t{0}, std::uint64_t{9}, std::uint64_t{11}, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
     INFO("header says " << claimed);
-    const sync::SnapshotInfo info{Cursor{Term{3}, Index{300}}, claimed, header_of("m")};
+    const SnapshotInfo info{Cursor{Term{3}, Index{300}}, claimed, header_of("m")};
     write_bytes(store.path(), forge(Store::magic, Store::version, info, items));
     require_refused(load(store), store, fmt::format("10 items, its header says {}", claimed));
   }
   // No items, the header says one.
-  const sync::SnapshotInfo info{Cursor{Term{3}, Index{300}}, 1, {}};
+  const SnapshotInfo info{Cursor{Term{3}, Index{300}}, 1, {}};
   write_bytes(store.path(), forge(Store::magic, Store::version, info, {}));
   require_refused(load(store), store, "0 items, its header says 1");
 }

@@ -31,19 +31,19 @@
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/index.hpp>
 #include <mosaik/core/index_range.hpp>
+#include <mosaik/group/group_frame_codec.hpp>
+#include <mosaik/group/group_message_codec.hpp>
+#include <mosaik/group/group_messages.hpp>
 #include <mosaik/group/log_command.hpp>
 #include <mosaik/group/membership.hpp>
-#include <mosaik/group/messages.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/sync/snapshot/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_message_codec.hpp>
+#include <mosaik/sync/snapshot/snapshot_message_codec.hpp>
+#include <mosaik/sync/snapshot/snapshot_messages.hpp>
 #include <mosaik/wire/codec.hpp>
 #include <mosaik/wire/decode_error.hpp>
 #include <mosaik/wire/frame.hpp>
-#include <mosaik/wire/group_messages.hpp>
 #include <mosaik/wire/limits.hpp>
-#include <mosaik/wire/log_replay_messages.hpp>
-#include <mosaik/wire/message_codec.hpp>
-#include <mosaik/wire/snapshot_messages.hpp>
 #include <mosaik/wire/writer.hpp>
 
 namespace mosaik::test {
@@ -156,16 +156,15 @@ std::vector<Case> snapshot_cases() {
   cases.push_back({"SnapshotRequest max", catch_up(sync::SnapshotRequest{Index::max()}), kind_request});
   cases.push_back({"SnapshotQuery", catch_up(sync::SnapshotQuery{}), kind_query});
   cases.push_back({"SnapshotOffer none", catch_up(sync::SnapshotOffer{std::nullopt}), kind_offer});
-  cases.push_back(
-      {"SnapshotOffer",
-       catch_up(sync::SnapshotOffer{sync::SnapshotInfo{Cursor{Term{3}, Index{2500}}, 1000, header}}),
-       kind_offer});
+  cases.push_back({"SnapshotOffer",
+                   catch_up(sync::SnapshotOffer{SnapshotInfo{Cursor{Term{3}, Index{2500}}, 1000, header}}),
+                   kind_offer});
   cases.push_back({"SnapshotOffer empty snapshot, no header",
-                   catch_up(sync::SnapshotOffer{sync::SnapshotInfo{Cursor{Term{1}, Index{1}}, 0, {}}}),
+                   catch_up(sync::SnapshotOffer{SnapshotInfo{Cursor{Term{1}, Index{1}}, 0, {}}}),
                    kind_offer});
   cases.push_back({"SnapshotOffer extremes, a long header",
-                   catch_up(sync::SnapshotOffer{sync::SnapshotInfo{
-                       max_cursor, u64_max, std::vector<std::byte>(300, std::byte{0xab})}}),
+                   catch_up(sync::SnapshotOffer{
+                       SnapshotInfo{max_cursor, u64_max, std::vector<std::byte>(300, std::byte{0xab})}}),
                    kind_offer});
   cases.push_back({"FetchItemsRequest",
                    catch_up(sync::FetchItemsRequest{Cursor{Term{3}, Index{2500}},
@@ -473,8 +472,7 @@ TEST_CASE("snapshot wire: a FetchItemsResponse claiming 2^40 items fails fast, b
   CHECK(verdict(decode_body(kind_items, thousand)) == verdict(DecodeError::truncated));
   // An offer claiming 2^40 items is only a number: it decodes (the session checks it against what it
   // fetches).
-  const Message offer =
-      catch_up(sync::SnapshotOffer{sync::SnapshotInfo{Cursor{Term{1}, Index{5}}, two_40, {}}});
+  const Message offer = catch_up(sync::SnapshotOffer{SnapshotInfo{Cursor{Term{1}, Index{5}}, two_40, {}}});
   frame_round_trip(offer, kind_offer);
 
   const auto elapsed = std::chrono::steady_clock::now() - started;
@@ -637,7 +635,7 @@ TEST_CASE("snapshot wire: wire_size stays within a small factor of the exact fra
   }
   // The fixed-size ones, exactly.
   const auto header = wire::to_bytes(sample_membership());
-  const sync::SnapshotOffer offer{sync::SnapshotInfo{Cursor{Term{3}, Index{2500}}, 1000, header}};
+  const sync::SnapshotOffer offer{SnapshotInfo{Cursor{Term{3}, Index{2500}}, 1000, header}};
   CHECK(Codec::encode(catch_up(offer)).size() == 16 + 1 + varint_bytes(3) + varint_bytes(2500) +
                                                      varint_bytes(1000) + varint_bytes(header.size()) +
                                                      header.size() + 1);

@@ -36,13 +36,13 @@
 #include <mosaik/core/state_machine.hpp>
 #include <mosaik/core/unique_handler.hpp>
 #include <mosaik/group/group_id.hpp>
+#include <mosaik/group/group_message_codec.hpp> // the log commands' encodings (FileLog, TCP)
 #include <mosaik/group/raft_core.hpp>
 #include <mosaik/group/transport.hpp>
 #include <mosaik/storage/snapshot_store.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
 #include <mosaik/sync/snapshot/snapshot_sync.hpp>
 #include <mosaik/sync/state_sync.hpp>
-#include <mosaik/wire/group_messages.hpp> // the log commands' encodings (FileLog, TCP)
 
 namespace mosaik::group {
 
@@ -78,10 +78,15 @@ struct GroupEvent {
   std::optional<sync::SyncProgress> progress;
 };
 
-template <StateMachine SM, sync::StateSync Strategy = sync::LogReplaySync<Replicated<SM>>>
-requires std::same_as<typename Strategy::Command, LogCommand<typename SM::Command>>
+/// One member running `SM`, catching up with the strategy `StrategyFor`
+/// (sync::LogReplaySync or sync::SnapshotSync; the strategy sees the
+/// replicated machine, Replicated<SM>, whose commands are the log's).
+template <StateMachine SM, template <class> class StrategyFor = sync::LogReplaySync>
+requires sync::StateSync<StrategyFor<Replicated<SM>>> &&
+    std::same_as<typename StrategyFor<Replicated<SM>>::Command, LogCommand<typename SM::Command>>
 class Group {
 public:
+  using Strategy = StrategyFor<Replicated<SM>>;
   /// Whether this group catches up by snapshot (and so takes, offers,
   /// persists, installs snapshots and prunes its log).
   static constexpr bool snapshots = sync::SnapshotStrategy<Strategy>;
@@ -92,7 +97,7 @@ public:
   using SyncMessage = typename Strategy::Message;
   using Message = GroupMessage<Command, SyncMessage>;
   using TransportType = Transport<Message>;
-  using Log = LogStorage<LogCommand<Command>>;
+  using Log = storage::LogStorage<LogCommand<Command>>;
   using Core = RaftCore<Command>;
 
   struct Options {
@@ -315,7 +320,7 @@ private:
     [[nodiscard]] std::vector<PeerId> bonded_peers() const override {
       return group_.transport_.bonded_peers();
     }
-    Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) override {
+    Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) override {
       return group_.transport_.watch_bonds(std::move(on_change));
     }
     [[nodiscard]] std::optional<PeerId> leader() const override { return group_.core_.leader(); }
@@ -329,7 +334,7 @@ private:
   class SnapshotSessionContext final : public SessionContextFor<typename Strategy::SessionContext> {
   public:
     using SessionContextFor<typename Strategy::SessionContext>::SessionContextFor;
-    std::optional<std::string> install_snapshot(const sync::SnapshotInfo& info,
+    std::optional<std::string> install_snapshot(const SnapshotInfo& info,
                                                 std::vector<SnapshotItem> items) override {
       return this->group_.install_snapshot(info, std::move(items));
     }
@@ -826,8 +831,7 @@ private:
   /// A catch-up session fetched a whole snapshot: saved first (so a crash
   /// never leaves a reset log without the state it stands for), then the
   /// machine, the log and the consensus state move to it.
-  std::optional<std::string> install_snapshot(const sync::SnapshotInfo& info,
-                                              std::vector<SnapshotItem> items) {
+  std::optional<std::string> install_snapshot(const SnapshotInfo& info, std::vector<SnapshotItem> items) {
     auto membership = ::mosaik::wire::from_bytes<Membership>(info.header);
     if (!membership) {
       return std::string{"its membership header is undecodable"};
@@ -856,7 +860,7 @@ private:
       pending_snapshot_point_.reset();
     }
     auto items = std::make_shared<const std::vector<SnapshotItem>>(machine_.snapshot_items());
-    sync::SnapshotInfo info{at, items->size(), snapshot_header(core_.membership_at(at.index))};
+    SnapshotInfo info{at, items->size(), snapshot_header(core_.membership_at(at.index))};
     if (auto error = snapshot_store_->save(info, *items)) {
       log::error("group {}: member {} could not save its snapshot at {}: {}; the log is not pruned",
                  options_.key, self(), at, *error);
@@ -864,8 +868,7 @@ private:
     }
     snapshot_at_ = at;
     const auto told = requester != self() ? std::optional{requester} : std::nullopt;
-    if (auto offer =
-            provider_->offer(sync::SnapshotImage<SnapshotItem>{std::move(info), std::move(items)}, told)) {
+    if (auto offer = provider_->offer(SnapshotImage<SnapshotItem>{std::move(info), std::move(items)}, told)) {
       send_sync(*told, std::move(*offer));
     }
     event(GroupEvent::Kind::snapshot_taken, at.index);

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <mosaik/core/ids.hpp>
-#include <mosaik/group/config.hpp>
+#include <mosaik/group/group_config.hpp>
 
 namespace mosaik::group {
 

@@ -31,11 +31,11 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/time.hpp>
 #include <mosaik/group/catch_up_handoff.hpp>
-#include <mosaik/group/config.hpp>
+#include <mosaik/group/group_config.hpp>
+#include <mosaik/group/group_messages.hpp>
 #include <mosaik/group/hard_state.hpp>
 #include <mosaik/group/log_command.hpp>
 #include <mosaik/group/membership.hpp>
-#include <mosaik/group/messages.hpp>
 #include <mosaik/group/result.hpp>
 #include <mosaik/storage/log_storage.hpp>
 #include <mosaik/sync/sync_outcome.hpp>
@@ -130,8 +130,8 @@ public:
     }
   };
 
-  RaftCore(GroupConfig config, PeerId self, LogStorage<LogCommand<Command>>& log, HardStateStorage& hard,
-           std::uint64_t seed, TimePoint now)
+  RaftCore(GroupConfig config, PeerId self, storage::LogStorage<LogCommand<Command>>& log,
+           HardStateStorage& hard, std::uint64_t seed, TimePoint now)
       : config_(std::move(config)), self_(self), log_(log), hard_storage_(hard), hard_(hard.load()),
         rng_(seed ^ (self.value() * 0x9e3779b97f4a7c15ULL)) {
     memberships_.emplace(Index{0}, Membership{config_.members});
@@ -1015,7 +1015,7 @@ private:
 
   GroupConfig config_;
   PeerId self_;
-  LogStorage<LogCommand<Command>>& log_;
+  storage::LogStorage<LogCommand<Command>>& log_;
   HardStateStorage& hard_storage_;
   HardState hard_;
   std::uint64_t rng_;

@@ -1,6 +1,7 @@
 #pragma once
-// Transport: how a group member reaches the others. The simulator implements
-// it now, TCP later; the runtime never knows which. A transport delivers
+// Transport: how a group member reaches the others. The simulator
+// (testing::GroupNetwork) and TCP (tcp::TcpTransport) implement it; the
+// runtime never knows which. A transport delivers
 // whole messages, best effort, and reports bonds: a bond is an open, usable
 // connection to a peer; its termination is what catch-up sessions react to.
 
@@ -9,10 +10,10 @@
 
 #include <asio/any_io_executor.hpp>
 
+#include <mosaik/core/bond_event.hpp>
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/subscription.hpp>
 #include <mosaik/core/timer_service.hpp>
-#include <mosaik/sync/bond_event.hpp>
 
 namespace mosaik::group {
 
@@ -31,7 +32,7 @@ public:
   /// The peers bonded now.
   [[nodiscard]] virtual std::vector<PeerId> bonded_peers() const = 0;
   /// Reports every bond and termination until the subscription ends.
-  virtual Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) = 0;
+  virtual Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) = 0;
   [[nodiscard]] virtual asio::any_io_executor executor() const = 0;
   virtual TimerService& timers() = 0;
 };

@@ -8,7 +8,7 @@
 
 #include <mosaik/storage/log_storage.hpp>
 
-namespace mosaik {
+namespace mosaik::storage {
 
 template <class Command>
 class InMemoryLog final : public LogStorage<Command> {
@@ -118,4 +118,4 @@ private:
   std::deque<entry_type> entries_;
 };
 
-} // namespace mosaik
+} // namespace mosaik::storage

@@ -1,7 +1,7 @@
 #pragma once
-// LogStorage: the interface every log store implements (in memory now, on
-// disk later). Semantics follow the reference (PROTOCOL.md): indices start at
-// 1, index 0 is a sentinel with term 0; a pruned or reset log keeps the
+// LogStorage: the interface every log store implements (InMemoryLog,
+// FileLog). Indices start at 1, index 0 is a sentinel with term 0 (see
+// docs/protocol.md); a pruned or reset log keeps the
 // meaning of its indices and remembers the cursor just before its first entry.
 
 #include <cstddef>
@@ -14,7 +14,7 @@
 #include <mosaik/core/entry.hpp>
 #include <mosaik/core/index_range.hpp>
 
-namespace mosaik {
+namespace mosaik::storage {
 
 template <class Command>
 class LogStorage {
@@ -81,4 +81,4 @@ public:
   }
 };
 
-} // namespace mosaik
+} // namespace mosaik::storage

@@ -19,11 +19,11 @@
 
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/log.hpp>
+#include <mosaik/core/snapshot_info.hpp>
 #include <mosaik/storage/atomic_file.hpp>
 #include <mosaik/storage/crc32c.hpp>
-#include <mosaik/sync/snapshot/snapshottable.hpp>
 #include <mosaik/wire/codec.hpp>
-#include <mosaik/wire/snapshot_messages.hpp>
+#include <mosaik/wire/snapshot_info_codec.hpp>
 
 namespace mosaik::storage {
 
@@ -32,25 +32,25 @@ class SnapshotStore {
 public:
   virtual ~SnapshotStore() = default;
   /// Replaces the stored snapshot, durably. nullopt on success, else why not.
-  [[nodiscard]] virtual std::optional<std::string> save(const sync::SnapshotInfo& info,
+  [[nodiscard]] virtual std::optional<std::string> save(const SnapshotInfo& info,
                                                         const std::vector<Item>& items) = 0;
   /// The stored snapshot, if any. A store that cannot read it says why in
   /// `error` (and returns nullopt).
-  [[nodiscard]] virtual std::optional<sync::SnapshotImage<Item>> load(std::string& error) const = 0;
+  [[nodiscard]] virtual std::optional<SnapshotImage<Item>> load(std::string& error) const = 0;
 };
 
 /// Keeps the snapshot in memory: it survives a Group's restart as long as the store lives.
 template <class Item>
 class InMemorySnapshotStore final : public SnapshotStore<Item> {
 public:
-  std::optional<std::string> save(const sync::SnapshotInfo& info, const std::vector<Item>& items) override {
-    image_ = sync::SnapshotImage<Item>{info, std::make_shared<const std::vector<Item>>(items)};
+  std::optional<std::string> save(const SnapshotInfo& info, const std::vector<Item>& items) override {
+    image_ = SnapshotImage<Item>{info, std::make_shared<const std::vector<Item>>(items)};
     return std::nullopt;
   }
-  std::optional<sync::SnapshotImage<Item>> load(std::string&) const override { return image_; }
+  std::optional<SnapshotImage<Item>> load(std::string&) const override { return image_; }
 
 private:
-  std::optional<sync::SnapshotImage<Item>> image_;
+  std::optional<SnapshotImage<Item>> image_;
 };
 
 template <class Item>
@@ -61,7 +61,7 @@ public:
 
   explicit FileSnapshotStore(std::filesystem::path directory) : path_(std::move(directory) / "snapshot") {}
 
-  std::optional<std::string> save(const sync::SnapshotInfo& info, const std::vector<Item>& items) override {
+  std::optional<std::string> save(const SnapshotInfo& info, const std::vector<Item>& items) override {
     wire::Bytes bytes;
     wire::Writer writer{bytes};
     writer.fixed32(magic);
@@ -77,7 +77,7 @@ public:
     return std::nullopt;
   }
 
-  std::optional<sync::SnapshotImage<Item>> load(std::string& error) const override {
+  std::optional<SnapshotImage<Item>> load(std::string& error) const override {
     std::error_code ignored;
     if (!std::filesystem::exists(path_, ignored)) {
       return std::nullopt;
@@ -104,7 +104,7 @@ public:
     if (reader.fixed32() != magic || reader.u8() != version) {
       return refuse("not a mosaik snapshot of this version");
     }
-    sync::SnapshotInfo info;
+    SnapshotInfo info;
     auto items = std::make_shared<std::vector<Item>>();
     if (!wire::decode(reader, info) || !wire::decode(reader, *items) || !reader.at_end()) {
       return refuse("undecodable");
@@ -112,7 +112,7 @@ public:
     if (items->size() != info.items) {
       return refuse(fmt::format("{} items, its header says {}", items->size(), info.items));
     }
-    return sync::SnapshotImage<Item>{std::move(info), std::move(items)};
+    return SnapshotImage<Item>{std::move(info), std::move(items)};
   }
 
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }

@@ -9,11 +9,11 @@
 
 #include <asio/any_io_executor.hpp>
 
+#include <mosaik/core/bond_event.hpp>
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/subscription.hpp>
 #include <mosaik/core/timer_service.hpp>
 #include <mosaik/storage/log_storage.hpp>
-#include <mosaik/sync/bond_event.hpp>
 
 namespace mosaik::sync {
 
@@ -23,7 +23,7 @@ public:
   virtual ~SyncSessionContext() = default;
 
   /// The local log the session fills.
-  virtual LogStorage<Command>& log() = 0;
+  virtual storage::LogStorage<Command>& log() = 0;
   /// The peers currently bonded (connected members of the group, self excluded).
   [[nodiscard]] virtual std::vector<PeerId> bonded_peers() const = 0;
   /// Calls `on_change` for every peer that bonds or whose bond terminates,
@@ -48,7 +48,7 @@ public:
   virtual ~SyncProviderContext() = default;
 
   /// The local log the provider serves from.
-  [[nodiscard]] virtual const LogStorage<Command>& log() const = 0;
+  [[nodiscard]] virtual const storage::LogStorage<Command>& log() const = 0;
   /// The local commit index: only entries up to it are announced as available.
   [[nodiscard]] virtual Index commit_index() const = 0;
   /// The highest index the provider may serve to a fetch. A follower serves

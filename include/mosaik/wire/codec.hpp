@@ -337,4 +337,12 @@ template <class T>
   return value;
 }
 
+/// `Self` is T or const T (one field list for both directions).
+template <class Self, class T>
+concept FieldsOf = std::same_as<std::remove_const_t<Self>, T>;
+
+/// `Self` is (const) Template<C> for some C.
+template <class Self, template <class> class Template>
+concept FieldsOfTemplate = detail::IsInstance<std::remove_const_t<Self>, Template>::value;
+
 } // namespace mosaik::wire

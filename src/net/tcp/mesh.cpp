@@ -331,7 +331,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
       bonds.emplace(peer, connection);
       log::info("member {}: bonded with peer {} ({} {})", options.self, peer,
                 connection->dialed ? "dialled" : "from", connection->remote);
-      notify(sync::BondEvent{peer, sync::BondEvent::Kind::bonded});
+      notify(BondEvent{peer, BondEvent::Kind::bonded});
       return true;
     }
     const auto& old = it->second;
@@ -375,13 +375,13 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
     bonds.erase(it);
     log::info("member {}: bond with peer {} ({}) terminated", options.self, connection->peer,
               connection->remote);
-    notify(sync::BondEvent{connection->peer, sync::BondEvent::Kind::terminated});
+    notify(BondEvent{connection->peer, BondEvent::Kind::terminated});
     if (const auto timer = dial_timers.find(connection->peer); timer != dial_timers.end()) {
       timer->second->cancel();
     }
   }
 
-  void notify(const sync::BondEvent& event) {
+  void notify(const BondEvent& event) {
     if (stopped) {
       return;
     }
@@ -628,7 +628,7 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
   std::map<PeerId, std::shared_ptr<asio::steady_timer>> dial_timers;
   FrameHandler frame_handler;
   ClientHandler client_handler;
-  std::map<std::uint64_t, std::function<void(const sync::BondEvent&)>> watchers;
+  std::map<std::uint64_t, std::function<void(const BondEvent&)>> watchers;
   std::uint64_t next_watcher = 1;
   MeshStats stats;
 };
@@ -716,7 +716,7 @@ std::vector<PeerId> Mesh::bonded_peers() const {
   return peers;
 }
 
-Subscription Mesh::watch_bonds(std::function<void(const sync::BondEvent&)> on_change) {
+Subscription Mesh::watch_bonds(std::function<void(const BondEvent&)> on_change) {
   const auto id = impl_->next_watcher++;
   impl_->watchers.emplace(id, std::move(on_change));
   return Subscription{[weak = std::weak_ptr<Impl>(impl_), id] {

@@ -33,12 +33,12 @@
 
 #include <asio/any_io_executor.hpp>
 
+#include <mosaik/core/bond_event.hpp>
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/subscription.hpp>
 #include <mosaik/core/time.hpp>
 #include <mosaik/net/tcp/endpoint.hpp>
 #include <mosaik/net/tcp/handshake.hpp>
-#include <mosaik/sync/bond_event.hpp>
 #include <mosaik/wire/frame.hpp>
 #include <mosaik/wire/limits.hpp>
 #include <mosaik/wire/writer.hpp>
@@ -146,7 +146,7 @@ public:
   /// Dials `peer` too (and redials it), e.g. a member that joined later.
   void add_peer(PeerAddress peer);
   [[nodiscard]] std::vector<PeerId> bonded_peers() const;
-  Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change);
+  Subscription watch_bonds(std::function<void(const BondEvent&)> on_change);
   [[nodiscard]] MeshStats stats() const;
 
 private:

@@ -16,11 +16,11 @@
 #include <vector>
 
 #include <mosaik/core/log.hpp>
-#include <mosaik/group/messages.hpp>
+#include <mosaik/group/group_frame_codec.hpp>
+#include <mosaik/group/group_messages.hpp>
 #include <mosaik/group/transport.hpp>
 #include <mosaik/net/asio_timers.hpp>
 #include <mosaik/net/tcp/mesh.hpp>
-#include <mosaik/wire/message_codec.hpp>
 
 namespace mosaik::tcp {
 
@@ -78,7 +78,7 @@ public:
   }
 
   [[nodiscard]] std::vector<PeerId> bonded_peers() const override { return mesh_.bonded_peers(); }
-  Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) override {
+  Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) override {
     return mesh_.watch_bonds(std::move(on_change));
   }
   [[nodiscard]] asio::any_io_executor executor() const override { return mesh_.executor(); }

@@ -10,10 +10,11 @@
 #include <vector>
 
 #include <mosaik/core/state_machine.hpp>
-#include <mosaik/sync/log_replay/config.hpp>
-#include <mosaik/sync/log_replay/messages.hpp>
-#include <mosaik/sync/log_replay/provider.hpp>
-#include <mosaik/sync/log_replay/session.hpp>
+#include <mosaik/sync/log_replay/log_replay_config.hpp>
+#include <mosaik/sync/log_replay/log_replay_message_codec.hpp>
+#include <mosaik/sync/log_replay/log_replay_messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_provider.hpp>
+#include <mosaik/sync/log_replay/log_replay_session.hpp>
 #include <mosaik/sync/state_sync.hpp>
 #include <mosaik/sync/strategy_base.hpp>
 

@@ -13,11 +13,12 @@
 #include <variant>
 #include <vector>
 
-#include <mosaik/sync/snapshot/config.hpp>
-#include <mosaik/sync/snapshot/contexts.hpp>
-#include <mosaik/sync/snapshot/messages.hpp>
-#include <mosaik/sync/snapshot/provider.hpp>
-#include <mosaik/sync/snapshot/session.hpp>
+#include <mosaik/sync/snapshot/snapshot_config.hpp>
+#include <mosaik/sync/snapshot/snapshot_contexts.hpp>
+#include <mosaik/sync/snapshot/snapshot_message_codec.hpp>
+#include <mosaik/sync/snapshot/snapshot_messages.hpp>
+#include <mosaik/sync/snapshot/snapshot_provider.hpp>
+#include <mosaik/sync/snapshot/snapshot_sync_session.hpp>
 #include <mosaik/sync/snapshot/snapshottable.hpp>
 #include <mosaik/sync/state_sync.hpp>
 #include <mosaik/sync/strategy_base.hpp>

@@ -13,8 +13,8 @@
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/state_machine.hpp>
-#include <mosaik/sync/log_replay/config.hpp>
-#include <mosaik/sync/log_replay/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_config.hpp>
+#include <mosaik/sync/log_replay/log_replay_messages.hpp>
 #include <mosaik/sync/sync_session_context.hpp>
 
 namespace mosaik::sync {

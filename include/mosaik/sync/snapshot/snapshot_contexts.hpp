@@ -11,8 +11,8 @@
 #include <vector>
 
 #include <mosaik/core/time.hpp>
-#include <mosaik/sync/log_replay/messages.hpp>
-#include <mosaik/sync/snapshot/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_messages.hpp>
+#include <mosaik/sync/snapshot/snapshot_messages.hpp>
 #include <mosaik/sync/sync_session_context.hpp>
 
 namespace mosaik::sync {

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include <mosaik/sync/session_driver.hpp>
-#include <mosaik/sync/snapshot/contexts.hpp>
-#include <mosaik/sync/snapshot/session_core.hpp>
+#include <mosaik/sync/snapshot/snapshot_contexts.hpp>
+#include <mosaik/sync/snapshot/snapshot_sync_core.hpp>
 
 namespace mosaik::sync {
 

@@ -10,10 +10,10 @@
 #include <span>
 #include <variant>
 
-#include <mosaik/group/messages.hpp>
+#include <mosaik/group/group_message_codec.hpp>
+#include <mosaik/group/group_messages.hpp>
 #include <mosaik/wire/codec.hpp>
 #include <mosaik/wire/frame.hpp>
-#include <mosaik/wire/group_messages.hpp>
 
 namespace mosaik::wire {
 

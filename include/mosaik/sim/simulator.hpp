@@ -18,7 +18,7 @@
 
 #include <mosaik/core/time.hpp>
 #include <mosaik/core/timer_service.hpp>
-#include <mosaik/net/sim/random.hpp>
+#include <mosaik/sim/random.hpp>
 
 namespace mosaik::sim {
 

@@ -5,27 +5,26 @@
 // payload bytes rather than its exact encoding; tests/unit/wire_codec_test.cpp
 // pins the difference).
 
-#include <mosaik/sync/log_replay/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_messages.hpp>
 #include <mosaik/wire/codec.hpp>
-#include <mosaik/wire/entries.hpp>
-#include <mosaik/wire/group_messages.hpp>
+#include <mosaik/wire/entry_codec.hpp>
 
 namespace mosaik::sync {
 
-template <group::FieldsOf<AvailabilityRequest> Self, class F>
+template <::mosaik::wire::FieldsOf<AvailabilityRequest> Self, class F>
 void mosaik_fields(Self&, F&& fields) {
   fields();
 }
-template <group::FieldsOf<AvailabilityResponse> Self, class F>
+template <::mosaik::wire::FieldsOf<AvailabilityResponse> Self, class F>
 void mosaik_fields(Self& self, F&& fields) {
   fields(self.available);
 }
-template <group::FieldsOf<FetchEntriesRequest> Self, class F>
+template <::mosaik::wire::FieldsOf<FetchEntriesRequest> Self, class F>
 void mosaik_fields(Self& self, F&& fields) {
   fields(self.range);
 }
 template <class Self, class F>
-requires group::FieldsOfTemplate<Self, FetchEntriesResponse>
+requires ::mosaik::wire::FieldsOfTemplate<Self, FetchEntriesResponse>
 void mosaik_fields(Self& self, F&& fields) {
   fields(self.range, ::mosaik::wire::entries(self.entries));
 }

@@ -1,6 +1,6 @@
 #pragma once
-// The four messages of the log-replay strategy (see docs in README and
-// PROTOCOL.md): a session asks every peer what it holds, then fetches ranges.
+// The four messages of the log-replay strategy (docs/protocol.md): a session
+// asks every peer what it holds, then fetches ranges.
 
 #include <algorithm>
 #include <cstddef>

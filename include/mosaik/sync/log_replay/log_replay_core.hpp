@@ -25,14 +25,14 @@
 #include <variant>
 #include <vector>
 
+#include <mosaik/core/bond_event.hpp>
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/fetch/ranged_fetch.hpp>
 #include <mosaik/storage/log_storage.hpp>
-#include <mosaik/sync/bond_event.hpp>
 #include <mosaik/sync/leader_buffer.hpp>
-#include <mosaik/sync/log_replay/config.hpp>
-#include <mosaik/sync/log_replay/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_config.hpp>
+#include <mosaik/sync/log_replay/log_replay_messages.hpp>
 #include <mosaik/sync/sync_outcome.hpp>
 #include <mosaik/sync/sync_progress.hpp>
 
@@ -52,8 +52,9 @@ public:
 
   /// A session that fills `log` up to `target` (the leader's cursor before
   /// `entries`), then appends `entries` and whatever the leader sends later.
-  LogReplayCore(const LogReplayConfig& config, LogStorage<Command>& log, Cursor target, Index leader_commit,
-                std::optional<PeerId> leader, std::vector<entry_type> entries, TimePoint now)
+  LogReplayCore(const LogReplayConfig& config, storage::LogStorage<Command>& log, Cursor target,
+                Index leader_commit, std::optional<PeerId> leader, std::vector<entry_type> entries,
+                TimePoint now)
       : config_(config), log_(log), target_(target), leader_commit_(leader_commit), leader_(leader),
         started_at_(now), retry_backoff_(config.availability_retry_initial),
         fetch_(policy(config), IndexRange{log.last().index.next(), target.index}, leader, "log-replay",
@@ -530,7 +531,7 @@ private:
   }
 
   LogReplayConfig config_;
-  LogStorage<Command>& log_;
+  storage::LogStorage<Command>& log_;
   Cursor target_;
   Index leader_commit_;
   std::optional<PeerId> leader_;

@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include <mosaik/core/time.hpp>
-#include <mosaik/sync/log_replay/config.hpp>
+#include <mosaik/sync/log_replay/log_replay_config.hpp>
 
 namespace mosaik::sync {
 

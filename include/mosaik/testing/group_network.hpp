@@ -13,11 +13,11 @@
 #include <vector>
 
 #include <mosaik/group/transport.hpp>
-#include <mosaik/net/sim/bonds.hpp>
-#include <mosaik/net/sim/network.hpp>
-#include <mosaik/net/sim/simulator.hpp>
+#include <mosaik/sim/bonds.hpp>
+#include <mosaik/sim/network.hpp>
+#include <mosaik/sim/simulator.hpp>
 
-namespace mosaik::sim {
+namespace mosaik::testing {
 
 template <class Message>
 class GroupNetwork {
@@ -48,7 +48,7 @@ public:
     [[nodiscard]] std::vector<PeerId> bonded_peers() const override {
       return sim::bonded_peers(network_.network_, self_);
     }
-    Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) override {
+    Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) override {
       return sim::watch_bonds(network_.network_, self_, std::move(on_change));
     }
     [[nodiscard]] asio::any_io_executor executor() const override { return network_.simulator_.executor(); }
@@ -62,7 +62,7 @@ public:
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   };
 
-  GroupNetwork(Simulator& simulator, Network& network, SizeOf size_of)
+  GroupNetwork(sim::Simulator& simulator, sim::Network& network, SizeOf size_of)
       : simulator_(simulator), network_(network), size_of_(std::move(size_of)) {}
   GroupNetwork(const GroupNetwork&) = delete;
   GroupNetwork& operator=(const GroupNetwork&) = delete;
@@ -76,8 +76,8 @@ public:
   }
 
   void set_send_filter(SendFilter filter) { filter_ = std::move(filter); }
-  [[nodiscard]] Simulator& simulator() noexcept { return simulator_; }
-  [[nodiscard]] Network& network() noexcept { return network_; }
+  [[nodiscard]] sim::Simulator& simulator() noexcept { return simulator_; }
+  [[nodiscard]] sim::Network& network() noexcept { return network_; }
   [[nodiscard]] std::uint64_t messages_sent() const noexcept { return messages_sent_; }
 
 private:
@@ -103,12 +103,12 @@ private:
     });
   }
 
-  Simulator& simulator_;
-  Network& network_;
+  sim::Simulator& simulator_;
+  sim::Network& network_;
   SizeOf size_of_;
   SendFilter filter_;
   std::map<PeerId, Endpoint*> endpoints_;
   std::uint64_t messages_sent_ = 0;
 };
 
-} // namespace mosaik::sim
+} // namespace mosaik::testing

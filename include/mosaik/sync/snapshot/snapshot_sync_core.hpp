@@ -24,17 +24,17 @@
 #include <variant>
 #include <vector>
 
+#include <mosaik/core/bond_event.hpp>
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/item_range.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/fetch/ranged_fetch.hpp>
 #include <mosaik/storage/log_storage.hpp>
-#include <mosaik/sync/bond_event.hpp>
 #include <mosaik/sync/leader_buffer.hpp>
-#include <mosaik/sync/log_replay/session_core.hpp>
-#include <mosaik/sync/snapshot/config.hpp>
-#include <mosaik/sync/snapshot/contexts.hpp>
-#include <mosaik/sync/snapshot/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_core.hpp>
+#include <mosaik/sync/snapshot/snapshot_config.hpp>
+#include <mosaik/sync/snapshot/snapshot_contexts.hpp>
+#include <mosaik/sync/snapshot/snapshot_messages.hpp>
 #include <mosaik/sync/sync_outcome.hpp>
 #include <mosaik/sync/sync_progress.hpp>
 
@@ -58,7 +58,7 @@ public:
     replay,   ///< replaying entries (from the start, or after the snapshot)
   };
 
-  SnapshotSyncCore(const SnapshotConfig& config, LogStorage<Command>& log, SnapshotSink<Item>& sink,
+  SnapshotSyncCore(const SnapshotConfig& config, storage::LogStorage<Command>& log, SnapshotSink<Item>& sink,
                    Cursor target, Index leader_commit, std::optional<PeerId> leader,
                    std::vector<entry_type> entries, TimePoint now, bool replace_suffix = false)
       : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader),
@@ -638,7 +638,7 @@ private:
   }
 
   SnapshotConfig config_;
-  LogStorage<Command>& log_;
+  storage::LogStorage<Command>& log_;
   SnapshotSink<Item>& sink_;
   Index leader_commit_;
   std::optional<PeerId> leader_;

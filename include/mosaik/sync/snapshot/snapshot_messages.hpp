@@ -16,7 +16,7 @@
 #include <mosaik/core/command_size.hpp>
 #include <mosaik/core/index_range.hpp>
 #include <mosaik/core/item_range.hpp>
-#include <mosaik/sync/log_replay/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_messages.hpp>
 #include <mosaik/sync/snapshot/snapshottable.hpp>
 
 namespace mosaik::sync {

@@ -6,10 +6,10 @@
 #include <functional>
 #include <vector>
 
+#include <mosaik/core/bond_event.hpp>
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/subscription.hpp>
-#include <mosaik/net/sim/network.hpp>
-#include <mosaik/sync/bond_event.hpp>
+#include <mosaik/sim/network.hpp>
 
 namespace mosaik::sim {
 
@@ -26,11 +26,10 @@ namespace mosaik::sim {
 
 /// Reports each bond and termination of `self` until the subscription ends.
 [[nodiscard]] inline Subscription watch_bonds(Network& network, PeerId self,
-                                              std::function<void(const sync::BondEvent&)> on_change) {
+                                              std::function<void(const BondEvent&)> on_change) {
   return network.watch([self, on_change = std::move(on_change)](PeerId a, PeerId b, bool up) {
     if (a == self || b == self) {
-      on_change(sync::BondEvent{a == self ? b : a,
-                                up ? sync::BondEvent::Kind::bonded : sync::BondEvent::Kind::terminated});
+      on_change(BondEvent{a == self ? b : a, up ? BondEvent::Kind::bonded : BondEvent::Kind::terminated});
     }
   });
 }

@@ -3,7 +3,7 @@
 
 #include <mosaik/core/ids.hpp>
 
-namespace mosaik::sync {
+namespace mosaik {
 
 struct BondEvent {
   enum class Kind { bonded, terminated };
@@ -11,4 +11,4 @@ struct BondEvent {
   Kind kind = Kind::bonded;
 };
 
-} // namespace mosaik::sync
+} // namespace mosaik

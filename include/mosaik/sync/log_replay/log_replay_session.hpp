@@ -6,7 +6,7 @@
 #include <vector>
 
 #include <mosaik/core/state_machine.hpp>
-#include <mosaik/sync/log_replay/session_core.hpp>
+#include <mosaik/sync/log_replay/log_replay_core.hpp>
 #include <mosaik/sync/session_driver.hpp>
 #include <mosaik/sync/sync_session_context.hpp>
 

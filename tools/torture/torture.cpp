@@ -47,10 +47,10 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/group/file_hard_state.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/net/sim/group_world.hpp>
-#include <mosaik/net/sim/random.hpp>
+#include <mosaik/sim/random.hpp>
 #include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/snapshot_store.hpp>
+#include <mosaik/testing/group_world.hpp>
 
 #include "command_line.hpp"
 #include "json.hpp"
@@ -61,8 +61,8 @@ namespace {
 using namespace mosaik;
 using namespace std::chrono_literals;
 using Kv = machines::KvStore;
-using Strategy = sync::SnapshotSync<group::Replicated<Kv>>;
-using World = sim::GroupWorld<Kv, Strategy>;
+using World = testing::GroupWorld<Kv, sync::SnapshotSync>;
+using Strategy = World::Strategy;
 using LogCommand = group::LogCommand<Kv::Command>;
 
 // ---- faults -----------------------------------------------------------------------

@@ -28,12 +28,12 @@
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/hash.hpp>
 #include <mosaik/group/group.hpp>
-#include <mosaik/net/sim/group_network.hpp>
-#include <mosaik/net/sim/network.hpp>
-#include <mosaik/net/sim/simulator.hpp>
+#include <mosaik/sim/network.hpp>
+#include <mosaik/sim/simulator.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/testing/group_network.hpp>
 
-namespace mosaik::sim {
+namespace mosaik::testing {
 
 /// Bytes of a group message on the simulated wire.
 template <class Command, class SyncMessage>
@@ -44,10 +44,11 @@ template <class Command, class SyncMessage>
   return sync::wire_size(std::get<1>(message.body));
 }
 
-template <StateMachine SM, class Strategy = sync::LogReplaySync<group::Replicated<SM>>>
+template <StateMachine SM, template <class> class StrategyFor = sync::LogReplaySync>
 class GroupWorld {
 public:
-  using GroupType = group::Group<SM, Strategy>;
+  using GroupType = group::Group<SM, StrategyFor>;
+  using Strategy = typename GroupType::Strategy;
   using SnapshotStore = typename GroupType::SnapshotStore;
   using Command = typename SM::Command;
   using LogEntry = typename GroupType::LogEntry;
@@ -60,7 +61,7 @@ public:
     std::string detail;
   };
 
-  using Log = LogStorage<group::LogCommand<Command>>;
+  using Log = storage::LogStorage<group::LogCommand<Command>>;
   /// A member's log and hard state.
   struct Storage {
     std::unique_ptr<Log> log;
@@ -82,7 +83,7 @@ public:
     std::uint64_t restarts = 0;
   };
 
-  GroupWorld(Simulator& simulator, Network& network)
+  GroupWorld(sim::Simulator& simulator, sim::Network& network)
       : simulator_(simulator), network_(network),
         hub_(simulator, network, [](const Message& message) { return group_message_size(message); }) {}
   GroupWorld(const GroupWorld&) = delete;
@@ -168,8 +169,8 @@ public:
   [[nodiscard]] GroupType& operator[](PeerId id) { return *members_.at(id)->group; }
   [[nodiscard]] Member& member(PeerId id) { return *members_.at(id); }
   [[nodiscard]] const std::map<PeerId, std::unique_ptr<Member>>& members() const noexcept { return members_; }
-  [[nodiscard]] Simulator& simulator() noexcept { return simulator_; }
-  [[nodiscard]] Network& network() noexcept { return network_; }
+  [[nodiscard]] sim::Simulator& simulator() noexcept { return simulator_; }
+  [[nodiscard]] sim::Network& network() noexcept { return network_; }
   [[nodiscard]] GroupNetwork<Message>& hub() noexcept { return hub_; }
 
   /// The live members that consider themselves leader (of their term).
@@ -402,8 +403,8 @@ private:
     return hash;
   }
 
-  Simulator& simulator_;
-  Network& network_;
+  sim::Simulator& simulator_;
+  sim::Network& network_;
   GroupNetwork<Message> hub_;
   void open_storage(Member& member) {
     if (storage_factory_) {
@@ -412,7 +413,7 @@ private:
       member.hard = std::move(storage.hard);
       member.snapshots = std::move(storage.snapshots);
     } else {
-      member.log = std::make_unique<InMemoryLog<group::LogCommand<Command>>>();
+      member.log = std::make_unique<storage::InMemoryLog<group::LogCommand<Command>>>();
       member.hard = std::make_unique<group::InMemoryHardState>();
     }
     if (!member.snapshots) {
@@ -432,4 +433,4 @@ private:
   std::function<void(PeerId, const group::GroupEvent&)> event_observer_;
 };
 
-} // namespace mosaik::sim
+} // namespace mosaik::testing

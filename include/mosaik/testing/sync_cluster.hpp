@@ -19,13 +19,13 @@
 #include <asio/detached.hpp>
 
 #include <mosaik/core/state_machine.hpp>
-#include <mosaik/net/sim/bonds.hpp>
-#include <mosaik/net/sim/network.hpp>
-#include <mosaik/net/sim/simulator.hpp>
+#include <mosaik/sim/bonds.hpp>
+#include <mosaik/sim/network.hpp>
+#include <mosaik/sim/simulator.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
 
-namespace mosaik::sim {
+namespace mosaik::testing {
 
 template <StateMachine SM>
 class SyncCluster {
@@ -47,8 +47,8 @@ public:
     }
 
     [[nodiscard]] PeerId id() const noexcept { return id_; }
-    [[nodiscard]] InMemoryLog<Command>& local_log() noexcept { return log_; }
-    [[nodiscard]] const InMemoryLog<Command>& local_log() const noexcept { return log_; }
+    [[nodiscard]] storage::InMemoryLog<Command>& local_log() noexcept { return log_; }
+    [[nodiscard]] const storage::InMemoryLog<Command>& local_log() const noexcept { return log_; }
     [[nodiscard]] Provider& provider() noexcept { return *provider_; }
     [[nodiscard]] Session* session() noexcept { return session_.get(); }
     [[nodiscard]] const std::optional<sync::SyncOutcome>& outcome() const noexcept { return outcome_; }
@@ -80,11 +80,11 @@ public:
     void drop_session() { session_.reset(); }
 
     // ---- SyncSessionContext ------------------------------------------------
-    LogStorage<Command>& log() override { return log_; }
+    storage::LogStorage<Command>& log() override { return log_; }
     [[nodiscard]] std::vector<PeerId> bonded_peers() const override {
       return sim::bonded_peers(cluster_.network_, id_);
     }
-    Subscription watch_bonds(std::function<void(const sync::BondEvent&)> on_change) override {
+    Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) override {
       return sim::watch_bonds(cluster_.network_, id_, std::move(on_change));
     }
     [[nodiscard]] std::optional<PeerId> leader() const override { return leader_; }
@@ -103,7 +103,7 @@ public:
     }
 
     // ---- SyncProviderContext ------------------------------------------------
-    [[nodiscard]] const LogStorage<Command>& log() const override { return log_; }
+    [[nodiscard]] const storage::LogStorage<Command>& log() const override { return log_; }
     [[nodiscard]] Index commit_index() const override { return commit_; }
     [[nodiscard]] Index serve_limit() const override { return serve_limit_.value_or(commit_); }
 
@@ -123,7 +123,7 @@ public:
 
     SyncCluster& cluster_;
     PeerId id_;
-    InMemoryLog<Command> log_;
+    storage::InMemoryLog<Command> log_;
     Index commit_{};
     std::optional<Index> serve_limit_;
     std::optional<PeerId> leader_;
@@ -134,7 +134,7 @@ public:
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   };
 
-  SyncCluster(Simulator& simulator, Network& network, sync::LogReplayConfig config = {})
+  SyncCluster(sim::Simulator& simulator, sim::Network& network, sync::LogReplayConfig config = {})
       : simulator_(simulator), network_(network), strategy_(std::move(config)) {}
 
   SyncCluster(const SyncCluster&) = delete;
@@ -173,11 +173,11 @@ private:
     });
   }
 
-  Simulator& simulator_;
-  Network& network_;
+  sim::Simulator& simulator_;
+  sim::Network& network_;
   Strategy strategy_;
   std::map<PeerId, std::unique_ptr<Node>> nodes_;
   std::array<std::uint64_t, std::variant_size_v<Message>> messages_sent_{};
 };
 
-} // namespace mosaik::sim
+} // namespace mosaik::testing

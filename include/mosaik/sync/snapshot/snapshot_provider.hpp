@@ -13,10 +13,10 @@
 #include <mosaik/core/command_size.hpp>
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/log.hpp>
-#include <mosaik/sync/log_replay/provider.hpp>
-#include <mosaik/sync/snapshot/config.hpp>
-#include <mosaik/sync/snapshot/contexts.hpp>
-#include <mosaik/sync/snapshot/messages.hpp>
+#include <mosaik/sync/log_replay/log_replay_provider.hpp>
+#include <mosaik/sync/snapshot/snapshot_config.hpp>
+#include <mosaik/sync/snapshot/snapshot_contexts.hpp>
+#include <mosaik/sync/snapshot/snapshot_messages.hpp>
 
 namespace mosaik::sync {
 
