@@ -5,7 +5,8 @@
 // comparing the simulated catch-up time with the ideal one:
 //   ideal = payload bytes / sum of provider link bandwidths + one round trip,
 // where payload bytes are the commands' bytes alone (the framing the wire adds
-// to each entry, about 2 bytes, counts against the simulation, not the ideal).
+// to each entry, 3 bytes for these string commands, counts against the
+// simulation, not the ideal). Links are charged each message's exact frame.
 
 #include <chrono>
 #include <cstdint>

@@ -17,6 +17,21 @@
 
 namespace mosaik::wire {
 
+/// Bytes of the frame that carries the alternative `message` holds (the
+/// header names the alternative, the body is its encoding): what a transport
+/// puts on the wire for it, and what the simulator charges a link.
+template <class... Alternatives>
+[[nodiscard]] std::size_t frame_size(const std::variant<Alternatives...>& message) {
+  return frame_header_bytes +
+         std::visit([](const auto& alternative) { return encoded_size(alternative); }, message);
+}
+
+/// Bytes of the frame MessageCodec::encode makes of `message`.
+template <class Command, class SyncMessage>
+[[nodiscard]] std::size_t frame_size(const group::GroupMessage<Command, SyncMessage>& message) {
+  return std::visit([](const auto& body) { return frame_size(body); }, message.body);
+}
+
 template <class Command, class SyncMessage>
 class MessageCodec {
 public:

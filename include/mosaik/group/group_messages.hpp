@@ -9,7 +9,6 @@
 #include <variant>
 #include <vector>
 
-#include <mosaik/core/command_size.hpp>
 #include <mosaik/core/cursor.hpp>
 #include <mosaik/core/entry.hpp>
 #include <mosaik/core/ids.hpp>
@@ -102,34 +101,5 @@ struct GroupMessage {
   GroupId group;
   std::variant<ConsensusMessage<Command>, SyncMessage> body;
 };
-
-namespace wire {
-/// Bytes of a consensus message in the simulator (the TCP codec's sizes
-/// match in spirit: a fixed header, fixed-width fields, entries framed).
-template <class Command>
-[[nodiscard]] std::size_t consensus_size(const ConsensusMessage<Command>& message) {
-  constexpr std::size_t header = 16;
-  return std::visit(
-      [](const auto& body) -> std::size_t {
-        using T = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<T, AppendEntries<Command>>) {
-          std::size_t bytes = header + 48;
-          for (const auto& entry : body.entries) {
-            bytes += 4 + command_size(entry.command);
-          }
-          return bytes;
-        } else if constexpr (std::is_same_v<T, ForwardRequest<Command>>) {
-          std::size_t bytes = header + 12;
-          for (const auto& command : body.commands) {
-            bytes += 4 + command_size(command);
-          }
-          return bytes;
-        } else {
-          return header + 32;
-        }
-      },
-      message);
-}
-} // namespace wire
 
 } // namespace mosaik::group

@@ -28,21 +28,13 @@
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/hash.hpp>
 #include <mosaik/group/group.hpp>
+#include <mosaik/group/group_frame_codec.hpp>
 #include <mosaik/sim/network.hpp>
 #include <mosaik/sim/simulator.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
 #include <mosaik/testing/group_network.hpp>
 
 namespace mosaik::testing {
-
-/// Bytes of a group message on the simulated wire.
-template <class Command, class SyncMessage>
-[[nodiscard]] std::size_t group_message_size(const group::GroupMessage<Command, SyncMessage>& message) {
-  if (const auto* consensus = std::get_if<0>(&message.body)) {
-    return group::wire::consensus_size<Command>(*consensus);
-  }
-  return sync::wire_size(std::get<1>(message.body));
-}
 
 template <StateMachine SM, template <class> class StrategyFor = sync::LogReplaySync>
 class GroupWorld {
@@ -85,7 +77,7 @@ public:
 
   GroupWorld(sim::Simulator& simulator, sim::Network& network)
       : simulator_(simulator), network_(network),
-        hub_(simulator, network, [](const Message& message) { return group_message_size(message); }) {}
+        hub_(simulator, network, [](const Message& message) { return wire::frame_size(message); }) {}
   GroupWorld(const GroupWorld&) = delete;
   GroupWorld& operator=(const GroupWorld&) = delete;
   ~GroupWorld() {

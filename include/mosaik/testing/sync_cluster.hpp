@@ -19,6 +19,7 @@
 #include <asio/detached.hpp>
 
 #include <mosaik/core/state_machine.hpp>
+#include <mosaik/group/group_frame_codec.hpp> // what a message costs on the wire
 #include <mosaik/sim/bonds.hpp>
 #include <mosaik/sim/network.hpp>
 #include <mosaik/sim/simulator.hpp>
@@ -159,7 +160,7 @@ public:
 
 private:
   void transmit(PeerId from, PeerId to, Message message) {
-    const auto size = sync::wire_size<Command>(message);
+    const auto size = wire::frame_size(message);
     ++messages_sent_[message.index()];
     simulator_.trace("sync-send", from.value(), to.value(), message.index());
     // Shared so that a duplicated delivery gets its own copy; the last one moves.

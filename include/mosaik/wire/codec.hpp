@@ -323,6 +323,18 @@ template <class T>
   return bytes;
 }
 
+/// Bytes of `value`'s encoding, exactly. It encodes into a buffer kept per
+/// thread, so measuring allocates nothing once that buffer has grown: the
+/// simulator charges every message this way.
+template <class T>
+[[nodiscard]] std::size_t encoded_size(const T& value) {
+  thread_local Bytes scratch;
+  scratch.clear();
+  Writer writer{scratch};
+  encode(writer, value);
+  return scratch.size();
+}
+
 /// Decodes exactly one `T` from `bytes`: trailing bytes are an error.
 template <class T>
 [[nodiscard]] Decoded<T> from_bytes(std::span<const std::byte> bytes, const DecodeLimits& limits = {}) {

@@ -32,6 +32,15 @@ constexpr void store_fixed64(std::span<std::byte> at, std::uint64_t value) noexc
   detail::store_little_endian(at.first(8), value, 8);
 }
 
+/// Bytes of `value` as a varint.
+[[nodiscard]] constexpr std::size_t varint_size(std::uint64_t value) noexcept {
+  std::size_t bytes = 1;
+  for (; value >= 0x80; value >>= 7) {
+    ++bytes;
+  }
+  return bytes;
+}
+
 class Writer {
 public:
   explicit Writer(Bytes& out) noexcept : out_(out) {}

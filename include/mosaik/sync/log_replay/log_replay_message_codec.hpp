@@ -1,9 +1,6 @@
 #pragma once
 // The encodings of the log-replay catch-up messages: ranges as two fixed
-// 8-byte indices, entries as term deltas and length-prefixed commands (the
-// shape sync::wire_size() charges in the simulator, which counts a command's
-// payload bytes rather than its exact encoding; tests/unit/wire_codec_test.cpp
-// pins the difference).
+// 8-byte indices, entries as term deltas and length-prefixed commands.
 
 #include <mosaik/sync/log_replay/log_replay_messages.hpp>
 #include <mosaik/wire/codec.hpp>

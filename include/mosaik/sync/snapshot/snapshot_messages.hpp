@@ -13,7 +13,6 @@
 #include <variant>
 #include <vector>
 
-#include <mosaik/core/command_size.hpp>
 #include <mosaik/core/index_range.hpp>
 #include <mosaik/core/item_range.hpp>
 #include <mosaik/sync/log_replay/log_replay_messages.hpp>
@@ -88,39 +87,6 @@ template <class Command, class Item>
   return std::visit(
       [](auto&& alternative) { return SnapshotSyncMessage<Command, Item>{std::move(alternative)}; },
       std::move(message));
-}
-
-namespace wire {
-inline constexpr std::size_t cursor_bytes = 16;
-}
-
-template <class Item>
-[[nodiscard]] std::size_t wire_size(const FetchItemsResponse<Item>& response) {
-  std::size_t bytes = wire::header_bytes + wire::cursor_bytes + wire::range_bytes;
-  for (const auto& item : response.items) {
-    const auto size = command_size(item);
-    bytes += wire::varint_bytes(size) + size;
-  }
-  return bytes;
-}
-[[nodiscard]] inline std::size_t wire_size(const SnapshotOffer& offer) {
-  return wire::header_bytes + 2 +
-         (offer.snapshot ? wire::cursor_bytes + 8 + offer.snapshot->header.size() : 0);
-}
-[[nodiscard]] constexpr std::size_t wire_size(const FetchItemsRequest&) noexcept {
-  return wire::header_bytes + wire::cursor_bytes + wire::range_bytes;
-}
-[[nodiscard]] constexpr std::size_t wire_size(const SnapshotRequest&) noexcept {
-  return wire::header_bytes + 8;
-}
-[[nodiscard]] constexpr std::size_t wire_size(const SnapshotQuery&) noexcept {
-  return wire::header_bytes;
-}
-
-/// Bytes the message occupies on the wire; the simulator charges links with it.
-template <class Command, class Item>
-[[nodiscard]] std::size_t wire_size(const SnapshotSyncMessage<Command, Item>& message) {
-  return std::visit([](const auto& alternative) { return wire_size(alternative); }, message);
 }
 
 } // namespace mosaik::sync
