@@ -23,22 +23,19 @@
 #include <variant>
 #include <vector>
 
-#include <asio/associated_cancellation_slot.hpp>
-#include <asio/async_result.hpp>
 #include <asio/awaitable.hpp>
-#include <asio/cancellation_type.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/post.hpp>
-#include <asio/use_awaitable.hpp>
 
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/state_machine.hpp>
-#include <mosaik/core/unique_handler.hpp>
 #include <mosaik/group/group_id.hpp>
 #include <mosaik/group/group_message_codec.hpp> // the log commands' encodings (FileLog, TCP)
+#include <mosaik/group/group_sync_contexts.hpp>
 #include <mosaik/group/raft_core.hpp>
+#include <mosaik/group/snapshot_lifecycle.hpp>
 #include <mosaik/group/transport.hpp>
+#include <mosaik/group/waiters.hpp>
 #include <mosaik/storage/snapshot_store.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
 #include <mosaik/sync/snapshot/snapshot_sync.hpp>
@@ -128,11 +125,13 @@ public:
 private:
   Group(TransportType& transport, Log& log, HardStateStorage& hard, SnapshotStore* snapshot_store,
         Options options, SM machine)
-      : transport_(transport), log_(log), hard_(hard), snapshot_store_(snapshot_store),
-        options_(std::move(options)), machine_(std::move(machine)), group_id_(id_for(options_, machine_)),
+      : transport_(transport), log_(log), hard_(hard), options_(std::move(options)),
+        machine_(std::move(machine)), group_id_(id_for(options_, machine_)),
         seed_(options_.seed != 0 ? options_.seed : random_seed()),
         core_(options_.config, transport.self(), log, hard, seed_, transport.timers().now()),
-        session_context_(*this), provider_context_(*this) {
+        snapshot_lifecycle_(snapshot_store, machine_, log, core_, options_.key, transport.self()),
+        session_context_(*this), provider_context_(*this),
+        waiters_(transport.executor(), transport.timers()) {
     // Request ids are remembered by the leader to answer duplicates: a
     // restarted member must not reuse its previous life's ids, so each life
     // starts at a random 32-bit incarnation (mixed with the start time).
@@ -142,7 +141,9 @@ private:
     provider_ = options_.strategy.create_provider(provider_context_);
     core_.set_snapshot_catch_up(snapshots);
     if constexpr (snapshots) {
-      restore_snapshot();
+      if (const auto restored = snapshot_lifecycle_.restore()) {
+        applied_ = *restored;
+      }
     }
   }
 
@@ -201,9 +202,7 @@ public:
     if (session_) {
       session_->cancel();
     }
-    for (auto& [id, waiter] : std::exchange(waiters_, {})) {
-      finish(waiter, Errc::stopped);
-    }
+    waiters_.stop();
   }
 
   // ---- client API ------------------------------------------------------------
@@ -268,7 +267,7 @@ public:
   [[nodiscard]] const Log& log() const noexcept { return log_; }
   [[nodiscard]] const typename Strategy::Provider& provider() const noexcept { return *provider_; }
   /// Where the latest snapshot this member saved was taken (snapshot strategies).
-  [[nodiscard]] std::optional<Cursor> snapshot_at() const noexcept { return snapshot_at_; }
+  [[nodiscard]] std::optional<Cursor> snapshot_at() const noexcept { return snapshot_lifecycle_.at(); }
   /// Messages dropped because they came from another group.
   [[nodiscard]] std::uint64_t foreign_messages() const noexcept { return foreign_messages_; }
 
@@ -310,165 +309,30 @@ public:
   }
 
 private:
-  // ---- the two sync contexts ---------------------------------------------------
+  // ---- the two sync contexts (group_sync_contexts.hpp) ----------------------------
 
-  template <class Base>
-  class SessionContextFor : public Base {
-  public:
-    explicit SessionContextFor(Group& group) : group_(group) {}
-    Log& log() override { return group_.log_; }
-    [[nodiscard]] std::vector<PeerId> bonded_peers() const override {
-      return group_.transport_.bonded_peers();
-    }
-    Subscription watch_bonds(std::function<void(const BondEvent&)> on_change) override {
-      return group_.transport_.watch_bonds(std::move(on_change));
-    }
-    [[nodiscard]] std::optional<PeerId> leader() const override { return group_.core_.leader(); }
-    void send_to(PeerId peer, SyncMessage message) override { group_.send_sync(peer, std::move(message)); }
-    [[nodiscard]] asio::any_io_executor executor() const override { return group_.transport_.executor(); }
-    TimerService& timers() override { return group_.transport_.timers(); }
-
-  protected:
-    Group& group_;
-  };
-  class SnapshotSessionContext final : public SessionContextFor<typename Strategy::SessionContext> {
-  public:
-    using SessionContextFor<typename Strategy::SessionContext>::SessionContextFor;
-    std::optional<std::string> install_snapshot(const SnapshotInfo& info,
-                                                std::vector<SnapshotItem> items) override {
-      return this->group_.install_snapshot(info, std::move(items));
-    }
-  };
-  using SessionContext = std::conditional_t<snapshots, SnapshotSessionContext,
-                                            SessionContextFor<typename Strategy::SessionContext>>;
-
-  template <class Base>
-  class ProviderContextFor : public Base {
-  public:
-    explicit ProviderContextFor(Group& group) : group_(group) {}
-    [[nodiscard]] const Log& log() const override { return group_.log_; }
-    [[nodiscard]] Index commit_index() const override { return group_.core_.commit(); }
-    /// The leader's own log is authoritative for its followers: it serves
-    /// its uncommitted tail to fetches (never to availability announcements).
-    [[nodiscard]] Index serve_limit() const override {
-      return group_.core_.role() == Role::leader ? group_.log_.last().index : group_.core_.commit();
-    }
-
-  protected:
-    Group& group_;
-  };
-  class SnapshotProviderContext final : public ProviderContextFor<typename Strategy::ProviderContext> {
-  public:
-    using ProviderContextFor<typename Strategy::ProviderContext>::ProviderContextFor;
-    [[nodiscard]] TimePoint now() const override { return this->group_.now(); }
-    void request_snapshot(PeerId requester) override { this->group_.request_snapshot(requester); }
-  };
-  using ProviderContext = std::conditional_t<snapshots, SnapshotProviderContext,
-                                             ProviderContextFor<typename Strategy::ProviderContext>>;
+  template <class, class>
+  friend class GroupSessionContext;
+  template <class>
+  friend class GroupSnapshotSessionContext;
+  template <class, class>
+  friend class GroupProviderContext;
+  template <class>
+  friend class GroupSnapshotProviderContext;
+  using SessionContext = GroupSessionContextOf<Group>;
+  using ProviderContext = GroupProviderContextOf<Group>;
 
   // ---- waiting -------------------------------------------------------------------
 
-  struct Waiter {
-    std::function<bool()> ready;
-    detail::UniqueHandler resume;
-    std::optional<Errc>* result; // in the waiting coroutine's frame
-    std::optional<TimerService::TimerId> timer;
-    asio::cancellation_slot slot; // the awaiting operation's, while connected
-  };
-
-  /// Waits until `ready()` holds (nullopt), the timeout passes (Errc::timeout),
-  /// the awaiting operation is cancelled through its cancellation slot
-  /// (Errc::cancelled) or the group stops (Errc::stopped).
-  asio::awaitable<std::optional<Errc>> wait_for(std::function<bool()> ready,
-                                                std::optional<Duration> timeout) {
-    if (stopped_) {
-      co_return Errc::stopped;
-    }
-    if (ready()) {
-      co_return std::nullopt;
-    }
-    // The outcome lives in this frame; the initiation captures only trivially
-    // destructible values (GCC 12 may destroy a co_await operand's lambda
-    // captures twice: a shared_ptr captured there was released early).
-    std::optional<Errc> result;
-    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [this, &ready, timeout, out = &result](auto handler) {
-          const auto id = ++next_waiter_;
-          auto executor = asio::get_associated_executor(handler, transport_.executor());
-          auto slot = asio::get_associated_cancellation_slot(handler);
-          Waiter waiter{std::move(ready),
-                        detail::UniqueHandler{[executor, handler = std::move(handler)]() mutable {
-                          asio::post(executor, std::move(handler));
-                        }},
-                        out,
-                        std::nullopt,
-                        {}};
-          if (timeout) {
-            waiter.timer = transport_.timers().schedule(now() + *timeout, [this, id] {
-              if (auto it = waiters_.find(id); it != waiters_.end()) {
-                auto done = std::move(it->second);
-                waiters_.erase(it);
-                done.timer.reset();
-                finish(done, Errc::timeout);
-              }
-            });
-          }
-          if (slot.is_connected()) {
-            waiter.slot = slot;
-            slot.assign([this, id, alive = std::weak_ptr<bool>(alive_)](asio::cancellation_type) {
-              // Complete outside the emitting slot's call, on our executor.
-              asio::post(transport_.executor(), [this, id, alive] {
-                if (alive.expired()) {
-                  return;
-                }
-                if (auto it = waiters_.find(id); it != waiters_.end()) {
-                  auto done = std::move(it->second);
-                  waiters_.erase(it);
-                  finish(done, Errc::cancelled);
-                }
-              });
-            });
-          }
-          waiters_.emplace(id, std::move(waiter));
-        },
-        asio::use_awaitable);
-    co_return result;
-  }
-
-  void finish(Waiter& waiter, std::optional<Errc> result) {
-    if (waiter.timer) {
-      transport_.timers().cancel(*waiter.timer);
-    }
-    if (waiter.slot.is_connected()) {
-      waiter.slot.clear();
-    }
-    *waiter.result = result;
-    if (waiter.resume) {
-      waiter.resume();
-    }
-  }
-
-  void check_waiters() {
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      if (it->second.ready()) {
-        auto done = std::move(it->second);
-        it = waiters_.erase(it);
-        finish(done, std::nullopt);
-      } else {
-        ++it;
-      }
-    }
-  }
-
   asio::awaitable<Result<PeerId>> leader_when(std::function<bool()> ready) {
-    if (auto error = co_await wait_for(std::move(ready), std::nullopt)) {
+    if (auto error = co_await waiters_.wait(std::move(ready), std::nullopt)) {
       co_return Result<PeerId>{*error};
     }
     co_return Result<PeerId>{core_.leader().value_or(self())};
   }
 
   asio::awaitable<Result<Index>> index_when(std::function<bool()> ready, std::function<Index()> value) {
-    if (auto error = co_await wait_for(std::move(ready), std::nullopt)) {
+    if (auto error = co_await waiters_.wait(std::move(ready), std::nullopt)) {
       co_return Result<Index>{*error};
     }
     co_return Result<Index>{value()};
@@ -499,8 +363,8 @@ private:
       const auto id = ++next_request_;
       awaiting_forwards_[id];
       send_consensus(*leader, ForwardRequest<Command>{id, std::move(commands)});
-      auto error = co_await wait_for([this, id] { return awaiting_forwards_[id].has_value(); },
-                                     options_.config.forward_timeout);
+      auto error = co_await waiters_.wait([this, id] { return awaiting_forwards_[id].has_value(); },
+                                          options_.config.forward_timeout);
       if (error == Errc::stopped) {
         co_return Result<IndexRange>{Errc::stopped}; // the Group may be gone: touch nothing
       }
@@ -518,7 +382,8 @@ private:
       co_return Result<IndexRange>{proposal.range};
     }
     const auto last = proposal.range.last();
-    if (auto error = co_await wait_for([this, last] { return applied_ >= last; }, options_.commit_timeout)) {
+    if (auto error =
+            co_await waiters_.wait([this, last] { return applied_ >= last; }, options_.commit_timeout)) {
       co_return Result<IndexRange>{*error};
     }
     if (log_.term_at(last) != proposal.term) {
@@ -543,8 +408,8 @@ private:
       awaiting_reads_.erase(id);
       co_return Result<Index>{Error{Errc::offline, fmt::format("peer {} knows no leader", self())}};
     }
-    auto error = co_await wait_for([this, id] { return awaiting_reads_[id].has_value(); },
-                                   options_.config.forward_timeout);
+    auto error = co_await waiters_.wait([this, id] { return awaiting_reads_[id].has_value(); },
+                                        options_.config.forward_timeout);
     if (error == Errc::stopped) {
       co_return Result<Index>{Errc::stopped}; // the Group may be gone: touch nothing
     }
@@ -571,7 +436,7 @@ private:
     }
     const auto at = *index;
     const auto term = core_.term();
-    if (auto error = co_await wait_for([this, at] { return applied_ >= at; }, options_.commit_timeout)) {
+    if (auto error = co_await waiters_.wait([this, at] { return applied_ >= at; }, options_.commit_timeout)) {
       co_return Result<Index>{*error};
     }
     if (log_.term_at(at) != term) {
@@ -636,10 +501,7 @@ private:
     pumping_ = true;
     if constexpr (snapshots) {
       provider_->expire(now());
-      if (core_.role() != Role::leader) {
-        pending_snapshot_point_.reset(); // a deposed leader's point may never commit
-      }
-      propose_periodic_snapshot();
+      snapshot_lifecycle_.propose_periodic(options_.strategy.config().snapshot_interval, applied_, now());
     }
     auto ready = core_.ready();
     // Durable before anything that depends on it leaves: acknowledgements of
@@ -678,7 +540,7 @@ private:
     }
     apply_committed();
     report();
-    check_waiters();
+    waiters_.release_ready();
     pumping_ = false;
     arm_timer();
   }
@@ -781,13 +643,7 @@ private:
     pump();
   }
 
-  // ---- snapshots (snapshot strategies only) -------------------------------------------
-
-  /// The snapshot's header: the membership in force at its index (the
-  /// log that held it is pruned or reset once the snapshot is installed).
-  [[nodiscard]] static std::vector<std::byte> snapshot_header(const Membership& membership) {
-    return ::mosaik::wire::to_bytes(membership);
-  }
+  // ---- snapshots (snapshot strategies only; snapshot_lifecycle.hpp) ------------------
 
   void event(GroupEvent::Kind kind, Index index) {
     if (observer_) {
@@ -795,120 +651,35 @@ private:
     }
   }
 
-  /// On start: the state below the stored snapshot comes from it (the log may be pruned there).
-  void restore_snapshot() {
-    std::string error;
-    auto image = snapshot_store_->load(error);
-    if (!image) {
-      if (!error.empty()) {
-        log::error("group {}: member {} cannot read its snapshot ({}); starting from the log alone",
-                   options_.key, self(), error);
-      }
-      return;
-    }
-    auto membership = ::mosaik::wire::from_bytes<Membership>(image->info.header);
-    if (!membership) {
-      log::error(
-          "group {}: member {}'s snapshot at {} has an undecodable membership; starting from the log alone",
-          options_.key, self(), image->info.at);
-      return;
-    }
-    const auto at = image->info.at;
-    if (log_.term_at(at.index) != at.term) {
-      // The log lacks the snapshot's entry or holds another term there (an
-      // uncommitted suffix that a crash interrupted the reset of).
-      log_.reset_to(at);
-      log_.sync();
-    }
-    machine_.install_snapshot(std::vector<SnapshotItem>(*image->items));
-    core_.restore_snapshot(at, std::move(membership).value());
-    applied_ = at.index;
-    snapshot_at_ = at;
-    log::info("group {}: member {} restored its snapshot at {} ({} items)", options_.key, self(), at,
-              image->info.items);
-  }
-
-  /// A catch-up session fetched a whole snapshot: saved first (so a crash
-  /// never leaves a reset log without the state it stands for), then the
-  /// machine, the log and the consensus state move to it.
+  /// A catch-up session fetched a whole snapshot: the state moves to it.
   std::optional<std::string> install_snapshot(const SnapshotInfo& info, std::vector<SnapshotItem> items) {
-    auto membership = ::mosaik::wire::from_bytes<Membership>(info.header);
-    if (!membership) {
-      return std::string{"its membership header is undecodable"};
+    if (auto refused = snapshot_lifecycle_.install(info, std::move(items), applied_)) {
+      return refused;
     }
-    if (info.at.index <= applied_) {
-      return fmt::format("it is not ahead of our applied index {}", applied_);
-    }
-    if (auto error = snapshot_store_->save(info, items)) {
-      return fmt::format("it could not be saved: {}", *error);
-    }
-    machine_.install_snapshot(std::move(items));
-    log_.reset_to(info.at);
-    log_.sync();
-    core_.restore_snapshot(info.at, std::move(membership).value());
     applied_ = info.at.index;
-    snapshot_at_ = info.at;
-    log::info("group {}: member {} installed the snapshot at {} ({} items)", options_.key, self(), info.at,
-              info.items);
     event(GroupEvent::Kind::snapshot_installed, info.at.index);
     return std::nullopt;
   }
 
-  /// A snapshot point was applied at `at`: every member snapshots here.
+  /// A snapshot point was applied at `at`: every member snapshots here,
+  /// offers it (to `requester`, if another member asked) and prunes its log.
   void take_snapshot(Cursor at, PeerId requester) {
-    if (pending_snapshot_point_ && *pending_snapshot_point_ <= at.index) {
-      pending_snapshot_point_.reset();
-    }
-    auto items = std::make_shared<const std::vector<SnapshotItem>>(machine_.snapshot_items());
-    SnapshotInfo info{at, items->size(), snapshot_header(core_.membership_at(at.index))};
-    if (auto error = snapshot_store_->save(info, *items)) {
-      log::error("group {}: member {} could not save its snapshot at {}: {}; the log is not pruned",
-                 options_.key, self(), at, *error);
+    auto image = snapshot_lifecycle_.take(at);
+    if (!image) {
       return;
     }
-    snapshot_at_ = at;
     const auto told = requester != self() ? std::optional{requester} : std::nullopt;
-    if (auto offer = provider_->offer(SnapshotImage<SnapshotItem>{std::move(info), std::move(items)}, told)) {
+    if (auto offer = provider_->offer(std::move(*image), told)) {
       send_sync(*told, std::move(*offer));
     }
     event(GroupEvent::Kind::snapshot_taken, at.index);
-    prune_log();
-  }
-
-  /// Drops the log below the latest snapshot, keeping the retained window.
-  void prune_log() {
-    const auto retained = options_.strategy.config().retained_entries;
-    if (retained == 0 || !snapshot_at_ || snapshot_at_->index.value() <= retained) {
-      return;
-    }
-    const auto bound = std::min(Index{snapshot_at_->index.value() - retained}, applied_);
-    const auto held = log_.available();
-    if (!held.empty() && held.first() <= bound) {
-      log_.prune_prefix(bound);
-      log::debug("group {}: member {} pruned its log up to {} (snapshot at {})", options_.key, self(), bound,
-                 *snapshot_at_);
-    }
+    snapshot_lifecycle_.prune_log(options_.strategy.config().retained_entries, applied_);
   }
 
   /// A lagging member asked this member (as leader) for a snapshot.
   void request_snapshot(PeerId requester) {
-    if (stopped_ || core_.role() != Role::leader || pending_snapshot_point_) {
-      return; // not the leader, or a snapshot point is on its way (the requester polls for it)
-    }
-    if (auto index = core_.propose_snapshot_point(requester, now())) {
-      pending_snapshot_point_ = *index;
-      log::info("group {}: leader {} replicates a snapshot point at {} for peer {}", options_.key, self(),
-                *index, requester);
-    }
-  }
-
-  /// The leader snapshots every `snapshot_interval` applied entries.
-  void propose_periodic_snapshot() {
-    const auto interval = options_.strategy.config().snapshot_interval;
-    const auto since = snapshot_at_ ? snapshot_at_->index : Index{0};
-    if (interval > 0 && core_.role() == Role::leader && !pending_snapshot_point_ &&
-        applied_.distance_from(since) >= interval && applied_ > since) {
-      request_snapshot(self());
+    if (!stopped_) {
+      snapshot_lifecycle_.propose_point(requester, now());
     }
   }
 
@@ -949,8 +720,8 @@ private:
         co_return index.error();
       }
       const auto target = *index;
-      if (auto error =
-              co_await wait_for([this, target] { return applied_ >= target; }, options_.commit_timeout)) {
+      if (auto error = co_await waiters_.wait([this, target] { return applied_ >= target; },
+                                              options_.commit_timeout)) {
         co_return Error{*error, {}};
       }
       co_return std::nullopt;
@@ -971,14 +742,12 @@ private:
   TransportType& transport_;
   Log& log_;
   HardStateStorage& hard_;
-  SnapshotStore* snapshot_store_;               // snapshot strategies only
-  std::optional<Cursor> snapshot_at_;           // where the latest snapshot saved by this member was taken
-  std::optional<Index> pending_snapshot_point_; // proposed by this leader, not applied yet
   Options options_;
   SM machine_;
   GroupId group_id_;
   std::uint64_t seed_;
   Core core_;
+  SnapshotLifecycle<SM, SnapshotItem> snapshot_lifecycle_;
   SessionContext session_context_;
   ProviderContext provider_context_;
   std::unique_ptr<typename Strategy::Provider> provider_;
@@ -995,8 +764,6 @@ private:
   std::optional<TimerService::TimerId> timer_;
   TimePoint timer_deadline_{};
 
-  std::map<std::uint64_t, Waiter> waiters_;
-  std::uint64_t next_waiter_ = 0;
   std::uint64_t next_request_ = 0;
   std::map<std::uint64_t, std::optional<ForwardResponse>> awaiting_forwards_;
   std::map<std::uint64_t, std::optional<typename Core::ReadReady>> awaiting_reads_;
@@ -1007,6 +774,7 @@ private:
   std::optional<PeerId> reported_leader_;
   Index reported_commit_;
   std::function<void(Index, const LogEntry&)> apply_observer_;
+  Waiters waiters_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -123,11 +123,6 @@ public:
     std::optional<SyncStart> sync_start;
     std::vector<SyncBuffer> sync_buffers;
     std::vector<ReadReady> reads;
-
-    [[nodiscard]] bool empty() const noexcept {
-      return !must_sync && messages.empty() && !cancel_sync && !sync_start && sync_buffers.empty() &&
-             reads.empty();
-    }
   };
 
   RaftCore(GroupConfig config, PeerId self, storage::LogStorage<LogCommand<Command>>& log,
@@ -158,7 +153,6 @@ public:
   [[nodiscard]] Index commit() const noexcept { return hard_.commit; }
   [[nodiscard]] Cursor last() const { return log_.last(); }
   [[nodiscard]] bool syncing() const noexcept { return !handoff_.idle(); }
-  [[nodiscard]] const CatchUpHandoff& handoff() const noexcept { return handoff_; }
   [[nodiscard]] const Membership& membership() const { return memberships_.rbegin()->second; }
   [[nodiscard]] const ConsensusCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] const GroupConfig& config() const noexcept { return config_; }
