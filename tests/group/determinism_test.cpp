@@ -78,7 +78,7 @@ Outcome run_scenario(std::uint64_t seed) {
 
 } // namespace
 
-TEST_CASE("the same seed replays the same run; another seed does not", "[group][determinism]") {
+TEST_CASE("the same seed replays the same run, another seed does not", "[group][determinism]") {
   std::vector<std::uint64_t> hashes;
   for (std::uint64_t seed = 801; seed <= 804; ++seed) {
     INFO("seed " << seed);

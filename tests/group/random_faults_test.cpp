@@ -149,7 +149,7 @@ std::uint64_t seeds_per_level(std::uint64_t fallback) {
 
 } // namespace
 
-TEST_CASE("random faults: safety, exactly-once and linearizable reads hold; the healed group converges",
+TEST_CASE("random faults: safety, exactly-once and linearizable reads hold, the healed group converges",
           "[group][fault][random]") {
   const auto count = seeds_per_level(100);
   for (const double level : {1.0, 5.0}) {

@@ -256,7 +256,7 @@ TEST_CASE("the leader serves its uncommitted tail: no stall waiting for a commit
   CHECK(world.cluster.node(world.leader).provider().availability() == IndexRange{Index{1}, Index{600}});
 }
 
-TEST_CASE("the same seed gives the same trace; another seed with loss does not",
+TEST_CASE("the same seed gives the same trace, another seed with loss does not",
           "[sim][catchup][determinism]") {
   auto run = [](std::uint64_t seed) {
     sync::LogReplayConfig config;

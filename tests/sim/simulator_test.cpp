@@ -628,7 +628,7 @@ std::uint64_t chatter_hash(std::uint64_t seed) {
 
 } // namespace
 
-TEST_CASE("same seed, same trace; different seed, different trace", "[sim][network]") {
+TEST_CASE("same seed, same trace, different seed, different trace", "[sim][network]") {
   const std::uint64_t seed = GENERATE(1ULL, 99ULL, 0xfeedfaceULL);
   INFO("seed " << seed);
   const auto first = chatter_hash(seed);

@@ -46,7 +46,7 @@ void flip_byte(const std::filesystem::path& path, std::streamoff offset) {
 
 } // namespace
 
-TEST_CASE("file_hard_state: a missing file is a fresh member; saves survive a reopen",
+TEST_CASE("file_hard_state: a missing file is a fresh member, saves survive a reopen",
           "[storage][hard_state]") {
   support::TempDir dir{"mosaik-hs"};
   const auto path = dir.path() / "hard-state";
@@ -116,7 +116,7 @@ TEST_CASE("file_hard_state: a save that cannot be stored latches failed() and ke
   CHECK(store->load().term == Term{2});
 }
 
-TEST_CASE("atomic_file: replaces the whole file; reading a missing file is an error", "[storage]") {
+TEST_CASE("atomic_file: replaces the whole file, reading a missing file is an error", "[storage]") {
   support::TempDir dir{"mosaik-hs"};
   const auto path = dir.path() / "f";
   const std::string first(10000, 'a');

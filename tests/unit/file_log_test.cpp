@@ -389,7 +389,7 @@ TEST_CASE("file_log: batch appends reach the file at sync(), always appends at o
   }
 }
 
-TEST_CASE("file_log: entries spread over many segments; a large one gets a segment of its own",
+TEST_CASE("file_log: entries spread over many segments, a large one gets a segment of its own",
           "[storage][file_log]") {
   support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 128, 4);
@@ -468,7 +468,7 @@ TEST_CASE("file_log: read_range returns what get returns, for any range and budg
   }
 }
 
-TEST_CASE("file_log: get of an older entry decodes into one slot; cached entries stay put",
+TEST_CASE("file_log: get of an older entry decodes into one slot, cached entries stay put",
           "[storage][file_log]") {
   support::TempDir dir{"mosaik-file-log"};
   auto log = open_log(options_in(dir, FsyncPolicy::never, 256, 4));

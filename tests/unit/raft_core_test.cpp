@@ -521,7 +521,7 @@ TEST_CASE("RaftCore: the leader commits with a majority and an entry of its own 
   }
 }
 
-TEST_CASE("RaftCore: a gap opens a catch-up session; later entries go to its buffer", "[unit][raft]") {
+TEST_CASE("RaftCore: a gap opens a catch-up session, later entries go to its buffer", "[unit][raft]") {
   // Our log: t1 ×2. The leader's AppendEntries continues after t1/i5.
   Node node{1, 3, {Term{1}, Term{1}}, HardState{Term{1}, std::nullopt, Index{0}}};
   auto response = answer<AppendResponse>(

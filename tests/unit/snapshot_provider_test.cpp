@@ -325,7 +325,7 @@ TEST_CASE("SnapshotProvider: a leader whose log holds what the session lacks ans
   CHECK(context.snapshot_requests == std::vector<PeerId>{asker, asker});
 }
 
-TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped; fetches keep it",
+TEST_CASE("SnapshotProvider: a snapshot unused for snapshot_ttl is dropped, fetches keep it",
           "[snapshot][snapshot_provider]") {
   FakeContext context;
   const auto config = config_with(10);

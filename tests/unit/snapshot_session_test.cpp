@@ -687,7 +687,7 @@ TEST_CASE("SnapshotSyncCore: a duplicate of accepted items is dropped and not th
   h.require_installed(info);
 }
 
-TEST_CASE("SnapshotSyncCore: a peer that dropped the snapshot answers empty; its range goes elsewhere",
+TEST_CASE("SnapshotSyncCore: a peer that dropped the snapshot answers empty, its range goes elsewhere",
           "[snapshot][snapshot_session]") {
   Harness h;
   const auto info = snapshot_at(200, 45);
@@ -759,7 +759,7 @@ TEST_CASE("SnapshotSyncCore: when every peer is excluded the session fails", "[s
 
 // ---- timeouts and departures ---------------------------------------------------------------
 
-TEST_CASE("SnapshotSyncCore: a timed-out item fetch goes to another peer; its late answer is dropped",
+TEST_CASE("SnapshotSyncCore: a timed-out item fetch goes to another peer, its late answer is dropped",
           "[snapshot][snapshot_session]") {
   Harness h;
   const auto info = snapshot_at(200, 45);

@@ -843,7 +843,7 @@ TEST_CASE("wire: counter commands of any sign, exact sizes", "[wire]") {
 // (varint), then per entry: zigzag term delta, varint length, encoded
 // command. The simulator charges every message exactly its frame.
 TEMPLATE_TEST_CASE(
-    "wire: FetchEntriesResponse body size is the documented layout; the simulator charges the frame",
+    "wire: FetchEntriesResponse body size is the documented layout, the simulator charges the frame",
     "[wire]", machines::KvStore, machines::Counter) {
   using W = Wire<TestType>;
   for (const auto& c : sample_messages<TestType>()) {
