@@ -352,7 +352,7 @@ private:
     }
   }
 
-  // ---- running -------------------------------------------------------------------
+  // ---- clients -------------------------------------------------------------------
 
   std::vector<Command> next_commands(std::uint64_t count) {
     std::vector<Command> commands;

@@ -23,12 +23,9 @@ struct CounterTraits {
   }
 
   std::vector<Counter::Command> commands(Command& args) const {
-    const auto value = args.get("value");
-    if (!value) {
-      throw ScenarioError(fmt::format("{}: value=V expected", args.name()));
-    }
+    const auto value = args.require("value", "value=V expected");
     const auto count = args.get("count");
-    return increments(parse_int(*value, "value"),
+    return increments(parse_int(value, "value"),
                       count ? static_cast<std::int64_t>(parse_uint(*count, "count")) : 1);
   }
 

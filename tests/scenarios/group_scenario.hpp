@@ -247,13 +247,11 @@ private:
     if (driver_) {
       throw ScenarioError("the world exists already");
     }
-    const auto seed = command.get("seed");
-    if (!seed) {
-      throw ScenarioError("world: seed=N is required (scenarios are deterministic)");
-    }
+    const auto seed =
+        parse_uint(command.require("seed", "seed=N is required (scenarios are deterministic)"), "seed");
     sim::LinkConfig link;
     link.latency = duration_or(command, "latency", 1ms);
-    driver_ = std::make_unique<Driver>(parse_uint(*seed, "seed"), link);
+    driver_ = std::make_unique<Driver>(seed, link);
     return "ok";
   }
 

@@ -6,6 +6,7 @@
 // printed as its size and digest, "keys=N digest=0123456789abcdef".
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -39,12 +40,9 @@ struct KvTraits {
   }
 
   std::vector<Kv::Command> commands(Command& args) const {
-    const auto key = args.get("key");
-    if (!key) {
-      throw ScenarioError(fmt::format("{}: key=K [value=V] expected", args.name()));
-    }
-    const auto value = args.get("value");
-    return {value ? Kv::put(*key, *value) : Kv::erase(*key)};
+    auto key = args.require("key", "key=K [value=V] expected");
+    auto value = args.get("value");
+    return {value ? Kv::put(std::move(key), std::move(*value)) : Kv::erase(std::move(key))};
   }
 
   std::string describe(const Kv::Command& command) const {
