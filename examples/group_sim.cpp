@@ -16,13 +16,13 @@
 // It prints a timeline (or one JSON object with --json), then checks that
 // every live member applied the same state, that every acknowledged command
 // is in the log where it was acknowledged, and GroupWorld's Raft invariants.
-// Exit code 0 only if all of that holds.
+// Exit code 0 only if all of that holds. The group is driven by
+// testing::GroupDriver, the driver the scenario tests and mosaik-torture use.
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,7 +37,7 @@
 #include <mosaik/core/log.hpp>
 #include <mosaik/machines/counter.hpp>
 #include <mosaik/machines/kv_store.hpp>
-#include <mosaik/testing/group_world.hpp>
+#include <mosaik/testing/group_driver.hpp>
 
 #include "example_support.hpp"
 
@@ -141,13 +141,17 @@ class Simulation {
 public:
   using SM = typename Traits::SM;
   using Command = typename SM::Command;
-  using World = testing::GroupWorld<SM>;
-  using GroupType = typename World::GroupType;
+  using Driver = testing::GroupDriver<SM>;
+  using World = typename Driver::World;
 
-  explicit Simulation(const Options& options)
-      : options_(options), simulator_(options.seed), network_(simulator_), world_(simulator_, network_) {
-    network_.set_default_link(options.link());
-    world_.on_event([this](PeerId id, const group::GroupEvent& event) { on_event(id, event); });
+  explicit Simulation(const Options& options) : options_(options), driver_(options.seed, options.link()) {
+    world().on_event([this](PeerId id, const group::GroupEvent& event) { on_event(id, event); });
+    driver_.on_step([this] { poll(); });
+    driver_.stop_when_stuck(kStallSteps, [this] {
+      fail("simulated time is stuck at {:.1f} ms: {} handlers ran without it advancing (livelock); the run "
+           "is abandoned",
+           millis(now()), kStallSteps);
+    });
   }
 
   int run() {
@@ -182,24 +186,6 @@ private:
   static constexpr Duration kHeartbeat = 75ms;
   static constexpr std::uint64_t kStallSteps = 1'000'000;
 
-  /// Tells a livelock: virtual time standing still for kStallSteps handlers in a row.
-  struct Watchdog {
-    TimePoint time{};
-    std::uint64_t steps = 0;
-    bool tripped = false; ///< for good: the run is abandoned
-
-    /// Called before every handler.
-    bool stuck(TimePoint now) {
-      if (now != time) {
-        time = now;
-        steps = 0;
-        return false;
-      }
-      tripped = ++steps >= kStallSteps;
-      return tripped;
-    }
-  };
-
   /// The catch-up sessions the timeline saw.
   struct SessionTally {
     std::uint64_t started = 0;
@@ -209,15 +195,13 @@ private:
     std::map<PeerId, std::uint64_t> fetched_from; ///< entries, per serving peer
   };
 
-  struct Acked {
-    IndexRange range;
-    std::vector<Command> commands;
-  };
-  using PendingResult = std::shared_ptr<std::optional<group::Result<IndexRange>>>;
   struct Pending {
-    PendingResult result;
+    typename Driver::template Pending<IndexRange> result;
     std::uint64_t count = 0;
   };
+
+  [[nodiscard]] World& world() noexcept { return driver_.world(); }
+  [[nodiscard]] Duration now() const noexcept { return driver_.now().time_since_epoch(); }
 
   // ---- set-up --------------------------------------------------------------
 
@@ -254,8 +238,8 @@ private:
 
   void start_all(const std::vector<PeerId>& ids, bool check_quorum) {
     for (const auto id : ids) {
-      world_.add(id, member_options(ids, check_quorum));
-      world_.start(id);
+      driver_.add(id, member_options(ids, check_quorum));
+      driver_.start(id);
     }
   }
 
@@ -264,8 +248,7 @@ private:
   template <class... Args>
   void note(fmt::format_string<Args...> format, Args&&... args) {
     if (!options_.json) {
-      fmt::print("[{:9.1f} ms] {}\n", millis(simulator_.now().time_since_epoch()),
-                 fmt::format(format, std::forward<Args>(args)...));
+      fmt::print("[{:9.1f} ms] {}\n", millis(now()), fmt::format(format, std::forward<Args>(args)...));
     }
   }
   template <class... Args>
@@ -276,7 +259,7 @@ private:
   }
   template <class... Args>
   void fail(fmt::format_string<Args...> format, Args&&... args) {
-    if (watchdog_.tripped && !failures_.empty()) {
+    if (driver_.stuck() && !failures_.empty()) {
       return; // after a livelock every later step fails for that one reason
     }
     auto text = fmt::format(format, std::forward<Args>(args)...);
@@ -300,7 +283,7 @@ private:
     case Kind::sync_started:
       check_truncation(id); // a session may start by dropping a divergent suffix
       ++sessions_.started;
-      note("peer {} opens a catch-up session: log at {}, target {}", id, world_.member(id).log->last(),
+      note("peer {} opens a catch-up session: log at {}, target {}", id, world().member(id).log->last(),
            event.target);
       break;
     case Kind::sync_finished: {
@@ -319,7 +302,7 @@ private:
            event.outcome ? sync::to_string(event.outcome->status) : "ended",
            event.outcome && !event.outcome->ok() ? fmt::format(" ({})", event.outcome->reason)
                                                  : std::string{},
-           fetched, progress ? millis(progress->elapsed) : 0.0, world_.member(id).log->last());
+           fetched, progress ? millis(progress->elapsed) : 0.0, world().member(id).log->last());
       if (progress && fetched > 0) {
         std::string shares;
         for (const auto& [peer, done] : progress->peers) {
@@ -341,7 +324,7 @@ private:
   /// Looks for things no event reports: a promotion, truncated entries.
   void poll() {
     if (joiner_ && !promoted_) {
-      for (const auto& [id, member] : world_.members()) {
+      for (const auto& [id, member] : world().members()) {
         if (member->group && member->group->is_leader() &&
             member->group->core().membership().is_voter(*joiner_)) {
           promoted_ = true;
@@ -350,13 +333,13 @@ private:
         }
       }
     }
-    for (const auto& [id, member] : world_.members()) {
+    for (const auto& [id, member] : world().members()) {
       check_truncation(id);
     }
   }
 
   void check_truncation(PeerId id) {
-    const auto* group = world_.group(id);
+    const auto* group = driver_.group(id);
     if (group == nullptr) {
       return;
     }
@@ -369,80 +352,7 @@ private:
     }
   }
 
-  // ---- running -------------------------------------------------------------------
-
-  /// Runs until `done()` or `limit` passes. A watchdog stops the run (for good)
-  /// if virtual time stands still for kStallSteps handlers in a row: a livelock.
-  bool run_until(const std::function<bool()>& done, Duration limit) {
-    if (watchdog_.tripped) {
-      return false;
-    }
-    bool stop = false;
-    const auto finished = world_.run_until(
-        [&] {
-          if (watchdog_.stuck(simulator_.now())) {
-            stop = true;
-            return true;
-          }
-          poll();
-          return done();
-        },
-        limit);
-    if (stop) {
-      fail("simulated time is stuck at {:.1f} ms: {} handlers ran without it advancing (livelock); the run "
-           "is abandoned",
-           millis(simulator_.now().time_since_epoch()), kStallSteps);
-      return false;
-    }
-    return finished;
-  }
-
-  void advance(Duration duration) {
-    run_until([] { return false; }, duration);
-  }
-
-  template <class T>
-  std::optional<T> await(asio::awaitable<T> operation, Duration limit) {
-    auto out = std::make_shared<std::optional<T>>();
-    world_.spawn(std::move(operation), out);
-    run_until([&] { return out->has_value(); }, limit);
-    return *out;
-  }
-
-  [[nodiscard]] bool alive(PeerId id) const {
-    const auto it = world_.members().find(id);
-    return it != world_.members().end() && it->second->group != nullptr;
-  }
-
-  /// The leader of the highest term among the live members of `side`.
-  std::optional<PeerId> side_leader(const std::vector<PeerId>& side) {
-    std::optional<PeerId> best;
-    Term best_term{};
-    for (const auto id : side) {
-      if (auto* group = world_.group(id); group && group->is_leader() && group->core().term() >= best_term) {
-        best = id;
-        best_term = group->core().term();
-      }
-    }
-    return best;
-  }
-
-  /// Runs until one leader of `side` is known to every live member of it.
-  std::optional<PeerId> await_leader(const std::vector<PeerId>& side, Duration limit) {
-    const auto settled = [&] {
-      const auto leader = side_leader(side);
-      if (!leader) {
-        return false;
-      }
-      for (const auto id : side) {
-        if (auto* group = world_.group(id); group && group->leader() != leader) {
-          return false;
-        }
-      }
-      return true;
-    };
-    return run_until(settled, limit) ? side_leader(side) : std::nullopt;
-  }
+  // ---- clients -------------------------------------------------------------------
 
   std::vector<Command> next_commands(std::uint64_t count) {
     std::vector<Command> commands;
@@ -462,18 +372,19 @@ private:
       auto commands = next_commands(size);
       bool done = false;
       for (int attempt = 0; !done && attempt < 5; ++attempt) {
-        const auto leader = await_leader(side, 10s);
+        const auto leader = driver_.await_leader(side, 10s);
         if (!leader) {
           fail("no leader among {} within 10 s", fmt::join(side, ","));
           return false;
         }
-        auto result = await(world_[*leader].execute_many(commands), 30s);
-        if (!result) {
+        const auto answer = driver_.propose_many(*leader, commands);
+        driver_.run_until([&] { return answer->has_value(); }, 30s);
+        if (!*answer) {
           fail("a batch sent to leader {} did not complete in 30 s of simulated time", *leader);
           return false;
         }
+        const auto& result = *answer;
         if (result->ok()) {
-          acked_.push_back(Acked{result->value(), commands});
           acked_commands_ += size;
           done = true;
           milestone(*leader);
@@ -497,24 +408,24 @@ private:
   void milestone(PeerId leader) {
     while (next_milestone_ <= 10 && acked_commands_ * 10 >= next_milestone_ * options_.commands) {
       note("{:3}% of the commands committed: {} of {} (commit index {}, leader {})", next_milestone_ * 10,
-           acked_commands_, options_.commands, world_[leader].committed(), leader);
+           acked_commands_, options_.commands, driver_[leader].committed(), leader);
       ++next_milestone_;
     }
   }
 
   void crash(PeerId id) {
-    served_[id] += world_[id].provider().counters().entries_served;
-    const auto was_leader = world_[id].is_leader();
-    const auto last = world_[id].last();
-    const auto commit = world_[id].committed();
-    world_.crash(id);
+    served_[id] += driver_[id].provider().counters().entries_served;
+    const auto was_leader = driver_[id].is_leader();
+    const auto last = driver_[id].last();
+    const auto commit = driver_[id].committed();
+    driver_.crash(id);
     roles_[id] = group::Role::follower;
     truncated_seen_.erase(id);
     note("peer {} crashes{} (log at {}, commit {})", id, was_leader ? " (the leader)" : "", last, commit);
   }
 
   void restart(PeerId id) {
-    auto& group = world_.restart(id);
+    auto& group = driver_.restart(id);
     note("peer {} restarts from its stored log (log at {}, commit {})", id, group.last(), group.committed());
   }
 
@@ -528,7 +439,7 @@ private:
     start_all(initial, true);
     note("peers {} start ({} voters); peer {} will join later", fmt::join(initial, ","), initial.size(),
          joiner);
-    if (!await_leader(initial, 10s)) {
+    if (!driver_.await_leader(initial, 10s)) {
       fail("no leader elected within 10 s");
       return;
     }
@@ -538,16 +449,16 @@ private:
     if (!commit(options_.commands - later, initial)) {
       return;
     }
-    const auto leader = await_leader(initial, 10s);
+    const auto leader = driver_.await_leader(initial, 10s);
     if (!leader) {
       fail("no leader within 10 s after the commands");
       return;
     }
 
-    world_.add(joiner, member_options(initial, true));
-    world_.start(joiner);
+    driver_.add(joiner, member_options(initial, true));
+    driver_.start(joiner);
     note("peer {} starts with an empty log; leader {} adds it as a learner", joiner, *leader);
-    const auto added = await(world_[*leader].add_member(joiner), 20s);
+    const auto added = driver_.await(driver_[*leader].add_member(joiner), 20s);
     if (!added || !added->ok()) {
       fail("add_member({}) failed: {}", joiner, added ? added->error().message() : std::string{"no answer"});
       return;
@@ -563,20 +474,20 @@ private:
 
     // Crash the leader once the joiner's session fetched 30% of its gap.
     const auto at_30_percent = [&] {
-      const auto progress = world_[joiner].sync_progress();
+      const auto progress = driver_[joiner].sync_progress();
       return (progress && progress->total > 0 && progress->done * 10 >= progress->total * 3) ||
              sessions_.completed > 0;
     };
-    if (!run_until(at_30_percent, 30s)) {
+    if (!driver_.run_until(at_30_percent, 30s)) {
       fail("the joiner's catch-up session did not get under way within 30 s");
       return;
     }
-    if (const auto progress = world_[joiner].sync_progress()) {
+    if (const auto progress = driver_[joiner].sync_progress()) {
       note("peer {}'s session has fetched {} of {} entries", joiner, progress->done, progress->total);
     } else {
       note("peer {}'s session already ended: the crash comes after it", joiner);
     }
-    const auto crashed = side_leader(initial);
+    const auto crashed = driver_.leader_among(initial);
     if (!crashed) {
       fail("no leader to crash");
       return;
@@ -594,7 +505,7 @@ private:
     if (voters_left < quorum) {
       note("{} of {} voters left, {} needed: no leader can be elected until peer {} is back", voters_left,
            initial.size(), quorum, *crashed);
-      if (await_leader(survivors, 2s)) {
+      if (driver_.await_leader(survivors, 2s)) {
         fail("a leader was elected without a quorum");
         return;
       }
@@ -602,24 +513,23 @@ private:
       restarted = true;
       survivors = everyone;
     }
-    const auto next = await_leader(survivors, 10s);
+    const auto next = driver_.await_leader(survivors, 10s);
     if (!next) {
       fail("no new leader within 10 s of the crash");
       return;
     }
-    const auto target = world_[*next].committed();
-    if (!run_until([&] { return world_[joiner].applied() >= target && !world_[joiner].core().syncing(); },
-                   30s)) {
+    const auto target = driver_[*next].committed();
+    if (!driver_.run_until([&] { return driver_.caught_up(joiner, target); }, 30s)) {
       fail("the joiner did not catch up within 30 s of the new leader");
       return;
     }
-    note("peer {} has caught up: applied {} (log at {})", joiner, world_[joiner].applied(),
-         world_[joiner].last());
+    note("peer {} has caught up: applied {} (log at {})", joiner, driver_[joiner].applied(),
+         driver_[joiner].last());
     if (!commit(later, survivors)) {
       return;
     }
     if (!restarted) {
-      advance(500ms);
+      driver_.advance(500ms);
       restart(*crashed);
     }
     converge(everyone, 60s);
@@ -632,7 +542,7 @@ private:
     start_all(everyone, !rivals);
     note("peers {} start{}", fmt::join(everyone, ","),
          rivals ? " (check-quorum off: a leader cut off from the majority keeps leading)" : "");
-    if (!await_leader(everyone, 10s)) {
+    if (!driver_.await_leader(everyone, 10s)) {
       fail("no leader elected within 10 s");
       return;
     }
@@ -642,7 +552,7 @@ private:
     if (!commit(before, everyone)) {
       return;
     }
-    const auto leader = await_leader(everyone, 10s);
+    const auto leader = driver_.await_leader(everyone, 10s);
     if (!leader) {
       fail("no leader within 10 s after the first commands");
       return;
@@ -657,60 +567,54 @@ private:
       }
       (minority.size() < minority_size ? minority : majority).push_back(id);
     }
-    for (const auto a : minority) {
-      for (const auto b : majority) {
-        network_.partition(a, b);
-      }
-    }
-    const auto old_term = world_[*leader].core().term();
+    driver_.partition(minority, majority);
+    const auto old_term = driver_[*leader].core().term();
     note("partition: {{{}}} (with leader {}) | {{{}}}", fmt::join(minority, ","), *leader,
          fmt::join(majority, ","));
 
     std::vector<Pending> minority_batches;
-    const auto minority_first = world_[*leader].last().index.next();
+    const auto minority_first = driver_[*leader].last().index.next();
     if (rivals) {
       // The old leader still takes commands; they replicate to its side only.
       auto left = std::max(options_.batch, options_.commands / 10);
       while (left > 0) {
         const auto size = std::min(left, options_.batch);
-        Pending pending{std::make_shared<std::optional<group::Result<IndexRange>>>(), size};
-        world_.spawn(world_[*leader].execute_many(next_commands(size)), pending.result);
-        minority_batches.push_back(std::move(pending));
+        minority_batches.push_back(Pending{driver_.propose_many(*leader, next_commands(size)), size});
         left -= size;
       }
-      advance(1ms);
+      driver_.advance(1ms);
       std::uint64_t fed = 0;
       for (const auto& batch : minority_batches) {
         fed += batch.count;
       }
       note("old leader {} (term {}) accepts {} commands at {}..{}; its side cannot commit them", *leader,
-           old_term, fed, minority_first, world_[*leader].last().index);
+           old_term, fed, minority_first, driver_[*leader].last().index);
     }
 
-    const auto next = await_leader(majority, 10s);
+    const auto next = driver_.await_leader(majority, 10s);
     if (!next) {
       fail("the majority elected no leader within 10 s");
       return;
     }
     if (rivals) {
-      if (world_[*leader].is_leader()) {
+      if (driver_[*leader].is_leader()) {
         note("two leaders: {} (term {}, minority) and {} (term {}, majority)", *leader,
-             world_[*leader].core().term(), *next, world_[*next].core().term());
+             driver_[*leader].core().term(), *next, driver_[*next].core().term());
       } else {
         fail("the old leader {} stepped down before the heal; no rivals", *leader);
       }
     } else {
-      if (!run_until(
+      if (!driver_.run_until(
               [&] {
                 return std::none_of(minority.begin(), minority.end(),
-                                    [&](PeerId id) { return world_[id].is_leader(); });
+                                    [&](PeerId id) { return driver_[id].is_leader(); });
               },
               5s)) {
         fail("the old leader {} did not step down within 5 s", *leader);
         return;
       }
       // The minority cannot commit: with no leader on its side it refuses commands.
-      auto refused = await(world_[*leader].execute_many(next_commands(1)), 5s);
+      auto refused = driver_.await(driver_[*leader].execute_many(next_commands(1)), 5s);
       if (refused && refused->ok()) {
         fail("the minority committed a command at {}", refused->value());
       } else {
@@ -718,18 +622,18 @@ private:
              refused ? refused->error().message() : std::string{"no answer within 5 s"});
       }
     }
-    const auto minority_commit = world_[*leader].committed();
+    const auto minority_commit = driver_[*leader].committed();
     if (!commit(during, majority)) {
       return;
     }
     note("before the heal: majority commit {} (leader {}), minority commit {}, minority log at {}",
-         world_[*next].committed(), *next, world_[*leader].committed(), world_[*leader].last());
-    if (world_[*leader].committed() != minority_commit) {
+         driver_[*next].committed(), *next, driver_[*leader].committed(), driver_[*leader].last());
+    if (driver_[*leader].committed() != minority_commit) {
       fail("the minority's commit index moved from {} to {} while partitioned", minority_commit,
-           world_[*leader].committed());
+           driver_[*leader].committed());
     }
 
-    network_.heal_all();
+    driver_.heal();
     note("heal: every link is back");
     if (!commit(after, everyone)) {
       return;
@@ -758,11 +662,11 @@ private:
   void converge(const std::vector<PeerId>& everyone, Duration limit,
                 const std::vector<Pending>* pending = nullptr) {
     const auto settled = [&] {
-      const auto leader = side_leader(everyone);
+      const auto leader = driver_.leader_among(everyone);
       if (!leader) {
         return false;
       }
-      const auto& lead = world_[*leader];
+      const auto& lead = driver_[*leader];
       if (lead.committed() != lead.last().index) {
         return false;
       }
@@ -770,7 +674,7 @@ private:
         return false;
       }
       for (const auto id : everyone) {
-        const auto* group = world_.group(id);
+        const auto* group = driver_.group(id);
         if (group == nullptr || group->leader() != leader || group->applied() != lead.committed() ||
             group->core().syncing()) {
           return false;
@@ -785,10 +689,10 @@ private:
       }
       return true;
     };
-    if (run_until(settled, limit)) {
-      const auto leader = *side_leader(everyone);
+    if (driver_.run_until(settled, limit)) {
+      const auto leader = *driver_.leader_among(everyone);
       note("converged: every peer follows leader {} (term {}) and applied {}", leader,
-           world_[leader].core().term(), world_[leader].applied());
+           driver_[leader].core().term(), driver_[leader].applied());
       converged_ = true;
     } else {
       fail("the group did not converge within {:.0f} s of simulated time", millis(limit) / 1000);
@@ -798,7 +702,7 @@ private:
   // ---- checks and report ----------------------------------------------------------
 
   int finish() {
-    world_.check_logs();
+    world().check_logs();
     // Every live member: applied index and state.
     struct Row {
       PeerId id;
@@ -813,8 +717,8 @@ private:
     bool same = true;
     std::optional<std::pair<Index, std::string>> reference;
     support::Json state_json; // null until a member has a state
-    std::optional<PeerId> leader = world_.leader();
-    for (const auto& [id, member] : world_.members()) {
+    std::optional<PeerId> leader = world().leader();
+    for (const auto& [id, member] : world().members()) {
       if (!member->group) {
         continue;
       }
@@ -837,17 +741,19 @@ private:
     bool durable = leader.has_value();
     std::string durable_detail;
     if (leader) {
-      const auto& log = *world_.member(*leader).log;
-      auto sorted = acked_;
-      std::sort(sorted.begin(), sorted.end(),
-                [](const Acked& a, const Acked& b) { return a.range.first() < b.range.first(); });
+      std::vector<std::pair<IndexRange, const std::vector<Command>*>> acked;
+      for (const auto& proposal : driver_.proposals()) {
+        if (const auto range = proposal.acknowledged()) {
+          acked.emplace_back(*range, &proposal.commands);
+        }
+      }
+      std::sort(acked.begin(), acked.end(),
+                [](const auto& a, const auto& b) { return a.first.first() < b.first.first(); });
       SM replay;
-      for (const auto& batch : sorted) {
-        auto index = batch.range.first();
-        for (const auto& command : batch.commands) {
-          const auto* entry = log.get(index);
-          const auto* user = entry != nullptr ? entry->command.user() : nullptr;
-          if (durable && (user == nullptr || !(*user == command) || index > world_[*leader].committed())) {
+      for (const auto& [range, commands] : acked) {
+        auto index = range.first();
+        for (const auto& command : *commands) {
+          if (durable && !driver_.holds(*leader, index, command)) {
             durable = false;
             durable_detail = fmt::format("the command acknowledged at {} is not there", index);
           }
@@ -855,10 +761,10 @@ private:
           index = index.next();
         }
       }
-      if (durable && Traits::state(replay) != Traits::state(world_[*leader].machine())) {
+      if (durable && Traits::state(replay) != Traits::state(driver_[*leader].machine())) {
         durable = false;
         durable_detail = fmt::format("replaying the acknowledged commands gives {}, the members hold {}",
-                                     Traits::state(replay), Traits::state(world_[*leader].machine()));
+                                     Traits::state(replay), Traits::state(driver_[*leader].machine()));
       }
     } else {
       durable_detail = "no leader at the end";
@@ -867,41 +773,40 @@ private:
       failures_.push_back("acknowledged commands: " + durable_detail);
     }
 
-    const auto& violations = world_.violations();
-    const auto committed = leader ? world_[*leader].committed() : Index{};
+    const auto& violations = world().violations();
+    const auto committed = leader ? driver_[*leader].committed() : Index{};
     const bool ok = consistent && violations.empty() && failures_.empty();
 
     if (options_.json) {
       std::map<PeerId, std::uint64_t> served;
-      for (const auto& [id, member] : world_.members()) {
+      for (const auto& [id, member] : world().members()) {
         served[id] = served_[id];
       }
-      support::print_line(
-          {{"scenario", to_string(options_.scenario)},
-           {"machine", Traits::name},
-           {"peers", options_.peers},
-           {"commands", options_.commands},
-           {"batch", options_.batch},
-           {"seed", options_.seed},
-           {"ok", ok},
-           {"committed", committed.value()},
-           {"acknowledged_commands", acked_commands_},
-           {"consistent", consistent},
-           {"durable", durable},
-           {"state", state_json},
-           {"elections", world_.leaders_by_term().size()},
-           {"catchup_sessions",
-            {{"started", sessions_.started},
-             {"completed", sessions_.completed},
-             {"failed", sessions_.failed}}},
-           {"fetched", sessions_.fetched},
-           {"fetched_from", support::counts_json(sessions_.fetched_from)},
-           {"served", support::counts_json(served)},
-           {"truncated_entries", truncated_total_},
-           {"invariant_violations", violations.size()},
-           {"failures", failures_},
-           {"trace_hash", fmt::format("{:016x}", simulator_.trace_hash())},
-           {"simulated_ms", support::rounded(millis(simulator_.now().time_since_epoch()), 3)}});
+      support::print_line({{"scenario", to_string(options_.scenario)},
+                           {"machine", Traits::name},
+                           {"peers", options_.peers},
+                           {"commands", options_.commands},
+                           {"batch", options_.batch},
+                           {"seed", options_.seed},
+                           {"ok", ok},
+                           {"committed", committed.value()},
+                           {"acknowledged_commands", acked_commands_},
+                           {"consistent", consistent},
+                           {"durable", durable},
+                           {"state", state_json},
+                           {"elections", world().leaders_by_term().size()},
+                           {"catchup_sessions",
+                            {{"started", sessions_.started},
+                             {"completed", sessions_.completed},
+                             {"failed", sessions_.failed}}},
+                           {"fetched", sessions_.fetched},
+                           {"fetched_from", support::counts_json(sessions_.fetched_from)},
+                           {"served", support::counts_json(served)},
+                           {"truncated_entries", truncated_total_},
+                           {"invariant_violations", violations.size()},
+                           {"failures", failures_},
+                           {"trace_hash", fmt::format("{:016x}", driver_.simulator().trace_hash())},
+                           {"simulated_ms", support::rounded(millis(now()), 3)}});
       return ok ? 0 : 1;
     }
 
@@ -912,20 +817,20 @@ private:
                  fmt::format("{}", row.term), fmt::format("{}", row.commit), fmt::format("{}", row.applied),
                  fmt::format("{}", row.last), served_[row.id], row.state);
     }
-    for (const auto& [id, member] : world_.members()) {
+    for (const auto& [id, member] : world().members()) {
       if (!member->group) {
         fmt::print("  {:<6} {:<10}  (down)\n", fmt::format("{}", id), "crashed");
       }
     }
     fmt::print("\n  state           {}\n",
-               leader ? Traits::describe(world_[*leader].machine()) : std::string{"(no leader)"});
+               leader ? Traits::describe(driver_[*leader].machine()) : std::string{"(no leader)"});
     fmt::print("  consistent      {}\n",
                consistent ? "yes: every live peer applied the same entries and holds the same state"
                           : (same ? "NO: the group did not converge" : "NO: the peers' states differ"));
     fmt::print("  acknowledged    {} commands, {}\n", acked_commands_,
                durable ? "all in the log where acknowledged; replaying them gives the state"
                        : "NOT durable: " + durable_detail);
-    fmt::print("  elections       {} (terms with a leader)\n", world_.leaders_by_term().size());
+    fmt::print("  elections       {} (terms with a leader)\n", world().leaders_by_term().size());
     fmt::print(
         "  catch-up        {} session(s) started, {} completed, {} ended otherwise; {} entries fetched\n",
         sessions_.started, sessions_.completed, sessions_.failed, sessions_.fetched);
@@ -937,25 +842,22 @@ private:
                                                 "completeness, state-machine safety, apply order)"}
                                   : fmt::format("{} VIOLATION(S)", violations.size()));
     if (!violations.empty()) {
-      fmt::print("{}", world_.violation_report());
+      fmt::print("{}", world().violation_report());
     }
     for (const auto& failure : failures_) {
       fmt::print("  failure         {}\n", failure);
     }
     fmt::print("  simulated time  {:.1f} ms\n  trace hash      {:016x}\n  result          {}\n",
-               millis(simulator_.now().time_since_epoch()), simulator_.trace_hash(), ok ? "PASS" : "FAIL");
+               millis(now()), driver_.simulator().trace_hash(), ok ? "PASS" : "FAIL");
     return ok ? 0 : 1;
   }
 
   const Options& options_;
-  sim::Simulator simulator_;
-  sim::Network network_;
-  World world_;
+  Driver driver_;
 
   std::optional<PeerId> joiner_;
   bool promoted_ = false;
   bool converged_ = false;
-  Watchdog watchdog_;
   std::map<PeerId, group::Role> roles_;
   std::map<PeerId, std::uint64_t> truncated_seen_;
   std::uint64_t truncated_total_ = 0;
@@ -964,7 +866,6 @@ private:
   std::uint64_t next_seq_ = 0;
   std::uint64_t acked_commands_ = 0;
   std::uint64_t next_milestone_ = 1;
-  std::vector<Acked> acked_;
   std::vector<std::string> failures_;
 };
 

@@ -1,5 +1,5 @@
 #pragma once
-// The group driver's traits for the counter machine (machines::Counter):
+// The group scenario's traits for the counter machine (machines::Counter):
 // members with the tests' scaled-down timings (counter_options), commands
 // `value=V [count=N]` (Inc(V), Inc(V+1), ... N of them), printed as "+V";
 // the state printed as "value=X".
@@ -11,7 +11,7 @@
 
 #include "../support/counter_world.hpp"
 #include "data_driven.hpp"
-#include "group_driver.hpp"
+#include "group_scenario.hpp"
 
 namespace mosaik::test::scenario {
 
@@ -23,12 +23,9 @@ struct CounterTraits {
   }
 
   std::vector<Counter::Command> commands(Command& args) const {
-    const auto value = args.get("value");
-    if (!value) {
-      throw ScenarioError(fmt::format("{}: value=V expected", args.name()));
-    }
+    const auto value = args.require("value", "value=V expected");
     const auto count = args.get("count");
-    return increments(parse_int(*value, "value"),
+    return increments(parse_int(value, "value"),
                       count ? static_cast<std::int64_t>(parse_uint(*count, "count")) : 1);
   }
 
@@ -36,6 +33,6 @@ struct CounterTraits {
   std::string state(const Counter& machine) const { return fmt::format("value={}", machine.value()); }
 };
 
-using CounterDriver = GroupDriver<Counter, sync::LogReplaySync, CounterTraits>;
+using CounterScenario = GroupScenario<Counter, sync::LogReplaySync, CounterTraits>;
 
 } // namespace mosaik::test::scenario

@@ -109,6 +109,15 @@ public:
     return std::nullopt;
   }
 
+  /// The value of `key=...`; throws ScenarioError "<name>: <expected>" when it is not given.
+  [[nodiscard]] std::string require(std::string_view key, std::string_view expected) {
+    auto value = get(key);
+    if (!value) {
+      throw ScenarioError(fmt::format("{}: {}", name_, expected));
+    }
+    return std::move(*value);
+  }
+
   /// Whether the bare word `flag` was given.
   [[nodiscard]] bool flag(std::string_view flag) {
     for (auto& arg : args_) {

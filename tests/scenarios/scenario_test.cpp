@@ -2,7 +2,9 @@
 // tests/scenarios/testdata (ctest: scenario.<file name>), run by the driver
 // its name starts with:
 //
-//   group_*.txt     a counter group on the simulator (group_driver.hpp)
+//   group_*.txt     a counter group on the simulator (group_scenario.hpp over
+//                   testing::GroupDriver)
+//   kv_*.txt        the same with a key-value store (kv_scenario.hpp)
 //   replay_*.txt    a LogReplayCore driven by hand (session_driver.hpp)
 //   snapshot_*.txt  a SnapshotSyncCore driven by hand (session_driver.hpp)
 //
@@ -23,6 +25,7 @@
 
 #include "counter_scenario.hpp"
 #include "data_driven.hpp"
+#include "kv_scenario.hpp"
 #include "session_driver.hpp"
 
 #ifndef MOSAIK_SCENARIO_DIR
@@ -35,7 +38,10 @@ using namespace mosaik::test::scenario;
 
 std::unique_ptr<ScenarioDriver> driver_for(const std::string& name) {
   if (name.starts_with("group_")) {
-    return std::make_unique<CounterDriver>();
+    return std::make_unique<CounterScenario>();
+  }
+  if (name.starts_with("kv_")) {
+    return std::make_unique<KvScenario>();
   }
   if (name.starts_with("replay_")) {
     return std::make_unique<LogReplayDriver>();
@@ -50,7 +56,7 @@ void run_scenario(const std::filesystem::path& path) {
   const auto name = path.stem().string();
   auto driver = driver_for(name);
   INFO(path.string());
-  REQUIRE(driver != nullptr); // the name says which driver: group_, replay_ or snapshot_
+  REQUIRE(driver != nullptr); // the name says which driver: group_, kv_, replay_ or snapshot_
   const auto script = read_script(path.string());
   const auto failure = run_script(script, *driver);
   if (!failure.empty()) {

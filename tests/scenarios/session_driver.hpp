@@ -175,11 +175,7 @@ private:
     if (harness_) {
       throw ScenarioError("one gap per scenario");
     }
-    const auto target_text = command.get("target");
-    if (!target_text) {
-      throw ScenarioError("gap: target=tT/iN expected");
-    }
-    const auto target = parse_cursor(*target_text);
+    const auto target = parse_cursor(command.require("target", "target=tT/iN expected"));
     const auto local_text = command.get("local");
     const auto local = local_text ? parse_uint(*local_text, "local") : 0;
     const auto buffered_text = command.get("buffered");

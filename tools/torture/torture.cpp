@@ -19,7 +19,9 @@
 //     every member converges to one state within a bound of simulated time.
 //
 // A violation prints the seed, the invariant, the last events and the command
-// that replays that seed with full trace logging; the exit status is 1.
+// that replays that seed with full trace logging; the exit status is 1. The
+// group is driven by testing::GroupDriver, the driver the scenario tests and
+// mosaik-group-sim use.
 //
 //   mosaik-torture [--seeds N] [--from S] [--seed S] [--faults LIST] [--json]
 //                  [--storage memory|file|mixed] [--trace] [--quiet]
@@ -50,7 +52,7 @@
 #include <mosaik/sim/random.hpp>
 #include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/snapshot_store.hpp>
-#include <mosaik/testing/group_world.hpp>
+#include <mosaik/testing/group_driver.hpp>
 
 #include "command_line.hpp"
 #include "json.hpp"
@@ -61,7 +63,8 @@ namespace {
 using namespace mosaik;
 using namespace std::chrono_literals;
 using Kv = machines::KvStore;
-using World = testing::GroupWorld<Kv, sync::SnapshotSync>;
+using Driver = testing::GroupDriver<Kv, sync::SnapshotSync>;
+using World = Driver::World;
 using Strategy = World::Strategy;
 using LogCommand = group::LogCommand<Kv::Command>;
 
@@ -135,21 +138,21 @@ struct Violation {
 class Run {
 public:
   Run(std::uint64_t seed, const Settings& settings, Tally& tally)
-      : seed_(seed), settings_(settings), tally_(tally), rng_(seed * kGoldenGamma + 17), simulator_(seed),
-        network_(simulator_), world_(simulator_, network_) {}
+      : seed_(seed), settings_(settings), tally_(tally), rng_(seed * kGoldenGamma + 17),
+        driver_(seed, initial_link()) {}
 
   std::optional<Violation> operator()() {
     build();
     for (int step = 0; step < steps_ && !violation_; ++step) {
       inject();
       load();
-      advance(Duration{static_cast<Duration::rep>(rng_.uniform(400) + 50) * 1'000'000});
+      driver_.advance(Duration{static_cast<Duration::rep>(rng_.uniform(400) + 50) * 1'000'000});
       check_world();
     }
     if (!violation_) {
       settle();
     }
-    tally_.simulated_seconds += std::chrono::duration<double>(simulator_.now().time_since_epoch()).count();
+    tally_.simulated_seconds += std::chrono::duration<double>(driver_.now().time_since_epoch()).count();
     return violation_;
   }
 
@@ -157,6 +160,14 @@ public:
 
 private:
   // ---- the world ---------------------------------------------------------------------
+
+  static sim::LinkConfig initial_link() {
+    sim::LinkConfig link;
+    link.latency = 2ms;
+    link.jitter = 1ms;
+    link.bandwidth_bytes_per_second = 50e6;
+    return link;
+  }
 
   void build() {
     const auto count = 3 + rng_.uniform(5); // 3..7 peers
@@ -188,7 +199,7 @@ private:
     if (file) {
       dir_.emplace("mosaik-torture");
       const auto root = dir_->path();
-      world_.set_storage(
+      driver_.world().set_storage(
           [root](PeerId id) {
             const auto dir = root / std::to_string(id.value());
             storage::FileLogOptions options;
@@ -205,11 +216,6 @@ private:
           },
           true);
     }
-    sim::LinkConfig link;
-    link.latency = 2ms;
-    link.jitter = 1ms;
-    link.bandwidth_bytes_per_second = 50e6;
-    network_.set_default_link(link);
     World::Options options;
     options.key = "torture";
     for (const auto id : ids_) {
@@ -226,22 +232,15 @@ private:
     // A majority starts at once; the others join late (they catch up).
     const auto majority = ids_.size() / 2 + 1;
     for (std::size_t i = 0; i < ids_.size(); ++i) {
-      world_.add(ids_[i], options);
+      driver_.add(ids_[i], options);
       if (i < majority || rng_.uniform(2) == 0) {
-        start(ids_[i]);
-      } else {
-        waiting_.insert(ids_[i]);
+        driver_.start(ids_[i]);
       }
     }
-    world_.on_event([this](PeerId id, const group::GroupEvent& event) { on_event(id, event); });
-    world_.hub().set_send_filter([this](PeerId from, PeerId to, World::Message message) {
+    driver_.world().on_event([this](PeerId id, const group::GroupEvent& event) { on_event(id, event); });
+    driver_.world().hub().set_send_filter([this](PeerId from, PeerId to, World::Message message) {
       return filter(from, to, std::move(message));
     });
-  }
-
-  void start(PeerId id) {
-    world_.start(id);
-    live_.insert(id);
   }
 
   // ---- faults ------------------------------------------------------------------------
@@ -260,20 +259,20 @@ private:
     const auto who = any();
     switch (fault) {
     case Fault::crash:
-      if (live_.contains(who) && live_.size() > 1) {
+      if (driver_.alive(who) && driver_.live().size() > 1) {
         crash(who, "crash");
-      } else if (down_.contains(who)) {
+      } else if (driver_.down(who)) {
         restart(who);
       }
       return;
     case Fault::partition: {
       const auto other = any();
       if (other != who) {
-        network_.partition(who, other);
+        driver_.partition({who}, {other});
         count(fault);
         note("partition {} <-> {}", who, other);
       } else {
-        network_.heal_all();
+        driver_.heal();
         note("heal all");
       }
       return;
@@ -281,7 +280,7 @@ private:
     case Fault::one_way: {
       const auto other = any();
       if (other != who) {
-        network_.partition_one_way(who, other);
+        driver_.network().partition_one_way(who, other);
         count(fault);
         note("partition {} -> {}", who, other);
       }
@@ -290,49 +289,45 @@ private:
     case Fault::loss:
     case Fault::duplicate:
     case Fault::reorder: {
-      auto link = network_.default_link();
+      auto link = driver_.network().default_link();
       const auto level = static_cast<double>(rng_.uniform(31)) / 100.0; // up to 30%
       (fault == Fault::loss ? link.loss : fault == Fault::duplicate ? link.duplicate : link.reorder) = level;
-      network_.set_default_link(link);
+      driver_.network().set_default_link(link);
       count(fault);
       note("{} on every link: {:.0f}%", name_of(fault), level * 100);
       return;
     }
     case Fault::latency: {
-      auto link = network_.default_link();
+      auto link = driver_.network().default_link();
       link.latency = Duration{static_cast<Duration::rep>(1 + rng_.uniform(300)) * 1'000'000};
-      network_.set_default_link(link);
+      driver_.network().set_default_link(link);
       count(fault);
       note("latency spike: {} ms",
            std::chrono::duration_cast<std::chrono::milliseconds>(link.latency).count());
       return;
     }
     case Fault::slow_peer: {
-      auto link = network_.default_link();
+      auto link = driver_.network().default_link();
       link.bandwidth_bytes_per_second = 20e3 + static_cast<double>(rng_.uniform(200'000));
-      for (const auto other : ids_) {
-        if (other != who) {
-          network_.set_link_both(who, other, link);
-        }
-      }
+      driver_.set_links_of(who, link);
       count(fault);
       note("slow peer {}: {:.0f} kB/s", who, link.bandwidth_bytes_per_second / 1e3);
       return;
     }
     case Fault::late_join:
-      if (!waiting_.empty()) {
-        const auto id = *waiting_.begin();
-        waiting_.erase(waiting_.begin());
-        start(id);
+      if (const auto waiting = driver_.waiting(); !waiting.empty()) {
+        const auto id = waiting.front();
+        driver_.start(id);
         count(fault);
         note("late join of {}", id);
       }
       return;
     case Fault::leader_crash_in_sync: {
-      const auto leader = world_.leader();
+      const auto leader = driver_.world().leader();
+      const auto live = driver_.live();
       const bool someone_syncing =
-          std::any_of(live_.begin(), live_.end(), [this](PeerId id) { return world_[id].core().syncing(); });
-      if (leader && someone_syncing && live_.size() > 1) {
+          std::any_of(live.begin(), live.end(), [this](PeerId id) { return driver_[id].core().syncing(); });
+      if (leader && someone_syncing && live.size() > 1) {
         crash(*leader, "leader crash during a catch-up");
         count(fault);
       }
@@ -349,16 +344,12 @@ private:
   }
 
   void crash(PeerId id, std::string_view why) {
-    world_.crash(id);
-    live_.erase(id);
-    down_.insert(id);
+    driver_.crash(id);
     count(Fault::crash);
     note("{}: {}", why, id);
   }
   void restart(PeerId id) {
-    down_.erase(id);
-    world_.restart(id);
-    live_.insert(id);
+    driver_.restart(id);
     note("restart {}", id);
   }
 
@@ -419,17 +410,13 @@ private:
   void load() {
     for (int k = 0, n = static_cast<int>(1 + rng_.uniform(6)); k < n; ++k) {
       const auto at = any();
-      if (!live_.contains(at)) {
+      if (!driver_.alive(at)) {
         continue;
       }
       const auto key = fmt::format("k{}", next_key_++);
-      auto result = std::make_shared<std::optional<group::Result<Index>>>();
-      world_.spawn(world_[at].execute(Kv::put(key, "v" + key)), result);
-      puts_.push_back(Put{key, result});
+      driver_.propose(at, Kv::put(key, "v" + key));
     }
   }
-
-  void advance(Duration duration) { simulator_.run_until(simulator_.now() + duration); }
 
   // ---- what is checked ----------------------------------------------------------------
 
@@ -464,8 +451,8 @@ private:
   }
 
   void check_world() {
-    if (!world_.violations().empty() && !violation_) {
-      const auto& first = world_.violations().front();
+    if (const auto& violations = driver_.world().violations(); !violations.empty() && !violation_) {
+      const auto& first = violations.front();
       fail(first.invariant, first.detail);
     }
   }
@@ -481,43 +468,35 @@ private:
   void settle() {
     note("faults stop");
     byzantine_.clear();
-    network_.heal_all();
+    driver_.heal();
     sim::LinkConfig clean;
     clean.latency = 1ms;
-    network_.set_default_link(clean);
-    for (const auto a : ids_) {
-      for (const auto b : ids_) {
-        if (a != b) {
-          network_.set_link(a, b, clean);
-        }
-      }
-    }
-    for (const auto id : std::vector<PeerId>(down_.begin(), down_.end())) {
+    driver_.set_every_link(clean);
+    for (const auto id : driver_.crashed()) {
       restart(id);
     }
-    for (const auto id : std::vector<PeerId>(waiting_.begin(), waiting_.end())) {
-      start(id);
+    for (const auto id : driver_.waiting()) {
+      driver_.start(id);
     }
-    waiting_.clear();
-    const auto deadline = simulator_.now() + liveness_bound_;
-    const auto answered = [&] {
-      return std::all_of(puts_.begin(), puts_.end(), [](const Put& put) { return put.result->has_value(); });
-    };
-    world_.run_until(answered, deadline - simulator_.now());
+    const auto deadline = driver_.now() + liveness_bound_;
+    const auto answered = [&] { return driver_.all_answered(); };
+    driver_.run_until(answered, deadline - driver_.now());
     if (!answered()) {
       return fail("liveness", "client operations still unanswered after the faults stopped");
     }
     std::optional<PeerId> leader;
     std::optional<group::Result<Index>> barrier;
-    while (simulator_.now() < deadline && !(barrier && barrier->ok())) {
-      world_.run_until([&] { return world_.leader().has_value(); }, deadline - simulator_.now());
-      leader = world_.leader();
+    // The barrier is no client's command: awaited, not proposed (its acknowledgement is not counted).
+    while (driver_.now() < deadline && !(barrier && barrier->ok())) {
+      driver_.run_until([&] { return driver_.world().leader().has_value(); }, deadline - driver_.now());
+      leader = driver_.world().leader();
       if (!leader) {
         break;
       }
-      barrier = world_.await(world_[*leader].execute(Kv::put("barrier", "b")), deadline - simulator_.now());
+      barrier = driver_.await(driver_[*leader].execute(Kv::put("barrier", "b")), deadline - driver_.now());
       if (!barrier || !barrier->ok()) {
-        advance(100ms); // e.g. the leader stepped down at once: let the group move on before asking again
+        driver_.advance(
+            100ms); // e.g. the leader stepped down at once: let the group move on before asking again
       }
     }
     if (!barrier || !barrier->ok()) {
@@ -529,7 +508,7 @@ private:
     const auto converged = [&] {
       std::optional<std::uint64_t> digest;
       for (const auto id : ids_) {
-        const auto& group = world_[id];
+        const auto& group = driver_[id];
         if (group.applied() < target || (digest && group.machine().digest() != *digest)) {
           return false;
         }
@@ -537,11 +516,11 @@ private:
       }
       return true;
     };
-    world_.run_until(converged, std::max(deadline - simulator_.now(), Duration{1s}));
+    driver_.run_until(converged, std::max(deadline - driver_.now(), Duration{1s}));
     if (!converged()) {
       std::string state;
       for (const auto id : ids_) {
-        const auto& group = world_[id];
+        const auto& group = driver_[id];
         const auto progress = group.sync_progress();
         state += fmt::format(" {}: applied {} last {} syncing {}{};", id, group.applied(), group.last(),
                              group.core().syncing(),
@@ -552,27 +531,26 @@ private:
       }
       return fail("liveness", fmt::format("members did not converge on the barrier at {}:{}", target, state));
     }
-    world_.check_logs();
+    driver_.world().check_logs();
     check_world();
     // No acknowledged put lost: in the state of every member, and at its index in every log that holds it.
-    for (const auto& put : puts_) {
-      const auto& result = **put.result;
-      if (!result.ok()) {
+    for (const auto& proposal : driver_.proposals()) {
+      const auto acknowledged = proposal.acknowledged();
+      if (!acknowledged) {
         continue;
       }
       ++tally_.acknowledged;
+      const auto& put = proposal.commands.front();
+      const auto index = acknowledged->first();
       for (const auto id : ids_) {
-        const auto& group = world_[id];
-        if (group.machine().query(Kv::Query{put.key}) != std::optional<std::string>{"v" + put.key}) {
+        if (driver_[id].machine().query(Kv::Query{put.key}) != std::optional<std::string>{put.value}) {
           return fail("acknowledged write lost",
-                      fmt::format("put {} acknowledged at {} is not in peer {}'s state", put.key,
-                                  result.value(), id));
+                      fmt::format("put {} acknowledged at {} is not in peer {}'s state", put.key, index, id));
         }
-        const auto* entry = group.log().get(result.value());
-        if (entry != nullptr && (entry->command.user() == nullptr || entry->command.user()->key != put.key)) {
+        if (!driver_.holds(id, index, put)) {
           return fail("acknowledged write lost",
                       fmt::format("peer {}'s log holds another command at {}, where put {} was acknowledged",
-                                  id, result.value(), put.key));
+                                  id, index, put.key));
         }
       }
     }
@@ -581,7 +559,7 @@ private:
   template <class... Args>
   void note(fmt::format_string<Args...> format, Args&&... args) {
     events_.push_back(fmt::format("[t={:>7.3f}s] {}",
-                                  std::chrono::duration<double>(simulator_.now().time_since_epoch()).count(),
+                                  std::chrono::duration<double>(driver_.now().time_since_epoch()).count(),
                                   fmt::format(format, std::forward<Args>(args)...)));
     if (events_.size() > 40) {
       events_.pop_front();
@@ -591,24 +569,15 @@ private:
     }
   }
 
-  struct Put {
-    std::string key;
-    std::shared_ptr<std::optional<group::Result<Index>>> result;
-  };
-
   std::uint64_t seed_;
   const Settings& settings_;
   Tally& tally_;
   sim::Random rng_;
   std::optional<support::TempDir> dir_; // outlives the world (declared first)
-  sim::Simulator simulator_;
-  sim::Network network_;
-  World world_;
+  Driver driver_;
   sync::SnapshotConfig config_;
   std::vector<PeerId> ids_;
-  std::set<PeerId> live_, down_, waiting_;
   std::map<PeerId, int> byzantine_;
-  std::vector<Put> puts_;
   std::uint64_t next_key_ = 0;
   std::deque<std::string> events_;
   std::optional<Violation> violation_;

@@ -73,6 +73,8 @@ public:
     std::unique_ptr<typename GroupNetwork<Message>::Endpoint> endpoint;
     std::unique_ptr<GroupType> group;
     std::uint64_t restarts = 0;
+    /// Started once (a driver tells a crashed member from one not started yet).
+    bool started = false;
   };
 
   GroupWorld(sim::Simulator& simulator, sim::Network& network)
@@ -126,6 +128,7 @@ public:
     // A member that restored a snapshot applies from after it.
     last_applied_[id] = member.group->applied();
     observe(member);
+    member.started = true;
     member.group->start();
     return *member.group;
   }

@@ -1,9 +1,10 @@
 #pragma once
-// GroupDriver: runs scenario commands (data_driven.hpp) on a replication group
-// in the simulator (testing::GroupWorld), and prints the group's state in a stable
-// text form. It knows no test framework: the Catch2 runner
-// (scenario_test.cpp) and programs (the group simulation, the torture tool)
-// can share it. The state machine enters through a Traits type:
+// GroupScenario: scenario commands as text (data_driven.hpp) for a
+// replication group on the simulator. The group is driven by
+// testing::GroupDriver (include/mosaik/testing/group_driver.hpp), the driver
+// mosaik-group-sim and mosaik-torture use too; this file only reads the
+// commands and prints the group's state in a stable text form. The state
+// machine enters through a Traits type (counter_scenario.hpp, kv_scenario.hpp):
 //
 //   struct Traits {
 //     // The options of a member that knows `config` as the group (args: batch=... and such).
@@ -37,8 +38,11 @@
 //   wait promoted=4 | applied=N | leader-among=3,4 | not-leader=1 | caught-up=4 [within=30s]
 //                                   run until the condition holds
 //   tick 500ms                      let simulated time pass (also: advance)
-//   link [latency=] [jitter=] [loss=] [duplicate=] [reorder=] [bandwidth=]
-//                                   every link from now on; `loss 0.1` is short for link loss=0.1
+//   link [from=1 to=2 | of=3] [latency=] [jitter=] [loss=] [duplicate=] [reorder=] [bandwidth=]
+//                                   every link from now on (the settings not named are kept); with
+//                                   from= and to=: that one direction only; with of=: both
+//                                   directions of every link of member 3 (a slow peer);
+//                                   `loss 0.1` is short for link loss=0.1
 //   partition 1 2 / 3 4 5           cut every link between the two sides
 //   drop from=1 to=2                cut one direction of one link
 //   isolate 1                       cut every link of member 1
@@ -61,7 +65,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,46 +73,46 @@
 
 #include <mosaik/core/format.hpp>
 #include <mosaik/sim/network.hpp>
-#include <mosaik/sim/simulator.hpp>
-#include <mosaik/testing/group_world.hpp>
+#include <mosaik/testing/group_driver.hpp>
 
 #include "data_driven.hpp"
 
 namespace mosaik::test::scenario {
 
 template <class SM, template <class> class StrategyFor, class Traits>
-class GroupDriver final : public ScenarioDriver {
+class GroupScenario final : public ScenarioDriver {
 public:
-  using World = testing::GroupWorld<SM, StrategyFor>;
-  using GroupType = typename World::GroupType;
-  using Options = typename World::Options;
-  using Pending = std::shared_ptr<std::optional<group::Result<Index>>>;
+  using Driver = testing::GroupDriver<SM, StrategyFor>;
+  using World = typename Driver::World;
+  using GroupType = typename Driver::GroupType;
+  using Options = typename Driver::Options;
+  using Pending = typename Driver::template Pending<Index>;
 
-  explicit GroupDriver(Traits traits = {}) : traits_(std::move(traits)) {}
-  /// Drives a world someone else owns (a program's): `world` is then refused.
-  GroupDriver(World& world, Traits traits) : traits_(std::move(traits)), world_(&world) {}
+  explicit GroupScenario(Traits traits = {}) : traits_(std::move(traits)) {}
 
-  [[nodiscard]] World& world() {
-    if (world_ == nullptr) {
+  [[nodiscard]] Driver& driver() {
+    if (!driver_) {
       throw ScenarioError("no world yet: the scenario starts with `world seed=N`");
     }
-    return *world_;
+    return *driver_;
   }
+  [[nodiscard]] World& world() { return driver().world(); }
 
   [[nodiscard]] std::string context() const override {
-    return world_ == nullptr ? std::string{"no world yet"}
-                             : fmt::format("seed {} at t={}", world_->simulator().seed(), now_text());
+    return !driver_ ? std::string{"no world yet"}
+                    : fmt::format("seed {} at t={}", driver_->simulator().seed(), now_text());
   }
 
   std::optional<std::string> finish() override {
-    if (world_ == nullptr) {
+    if (!driver_) {
       return std::nullopt;
     }
-    world_->check_logs();
-    if (world_->violations().empty()) {
+    auto& world = driver_->world();
+    world.check_logs();
+    if (world.violations().empty()) {
       return std::nullopt;
     }
-    return "Raft invariants violated:\n" + world_->violation_report();
+    return "Raft invariants violated:\n" + world.violation_report();
   }
 
   std::string run(Command& command) override {
@@ -125,35 +128,35 @@ public:
   }
 
 private:
-  using Handler = std::string (GroupDriver::*)(Command&);
+  using Handler = std::string (GroupScenario::*)(Command&);
 
   static const std::map<std::string, Handler>& commands() {
     static const std::map<std::string, Handler> table{
-        {"add-members", &GroupDriver::add_members},
-        {"start", &GroupDriver::start},
-        {"elect", &GroupDriver::elect},
-        {"propose", &GroupDriver::propose},
-        {"feed", &GroupDriver::feed},
-        {"result", &GroupDriver::result},
-        {"add-member", &GroupDriver::add_member},
-        {"remove-member", &GroupDriver::remove_member},
-        {"stabilize", &GroupDriver::stabilize},
-        {"wait", &GroupDriver::wait},
-        {"tick", &GroupDriver::tick},
-        {"advance", &GroupDriver::tick},
-        {"link", &GroupDriver::link},
-        {"loss", &GroupDriver::loss},
-        {"partition", &GroupDriver::partition},
-        {"drop", &GroupDriver::drop},
-        {"isolate", &GroupDriver::isolate},
-        {"heal", &GroupDriver::heal},
-        {"crash", &GroupDriver::crash},
-        {"restart", &GroupDriver::restart},
-        {"status", &GroupDriver::status},
-        {"print-logs", &GroupDriver::print_logs},
-        {"counters", &GroupDriver::counters},
-        {"leaders-by-term", &GroupDriver::leaders_by_term},
-        {"safety", &GroupDriver::safety},
+        {"add-members", &GroupScenario::add_members},
+        {"start", &GroupScenario::start},
+        {"elect", &GroupScenario::elect},
+        {"propose", &GroupScenario::propose},
+        {"feed", &GroupScenario::feed},
+        {"result", &GroupScenario::result},
+        {"add-member", &GroupScenario::add_member},
+        {"remove-member", &GroupScenario::remove_member},
+        {"stabilize", &GroupScenario::stabilize},
+        {"wait", &GroupScenario::wait},
+        {"tick", &GroupScenario::tick},
+        {"advance", &GroupScenario::tick},
+        {"link", &GroupScenario::link},
+        {"loss", &GroupScenario::loss},
+        {"partition", &GroupScenario::partition},
+        {"drop", &GroupScenario::drop},
+        {"isolate", &GroupScenario::isolate},
+        {"heal", &GroupScenario::heal},
+        {"crash", &GroupScenario::crash},
+        {"restart", &GroupScenario::restart},
+        {"status", &GroupScenario::status},
+        {"print-logs", &GroupScenario::print_logs},
+        {"counters", &GroupScenario::counters},
+        {"leaders-by-term", &GroupScenario::leaders_by_term},
+        {"safety", &GroupScenario::safety},
     };
     return table;
   }
@@ -169,12 +172,10 @@ private:
   std::vector<PeerId> members_named(Command& command, bool all_by_default = true) {
     auto ids = parse_peers(command.positional());
     if (ids.empty() && all_by_default) {
-      for (const auto& [id, member] : world().members()) {
-        ids.push_back(id);
-      }
+      ids = driver().members();
     }
     for (const auto id : ids) {
-      if (world().members().count(id) == 0) {
+      if (!driver().exists(id)) {
         throw ScenarioError(fmt::format("no member {}", id.value()));
       }
     }
@@ -198,7 +199,7 @@ private:
   }
 
   GroupType& live(PeerId id) {
-    auto* group = world().group(id);
+    auto* group = driver().group(id);
     if (group == nullptr) {
       throw ScenarioError(fmt::format("member {} is not running", id.value()));
     }
@@ -217,19 +218,7 @@ private:
     return *leader;
   }
 
-  std::vector<PeerId> live_members() const {
-    std::vector<PeerId> out;
-    for (const auto& [id, member] : world_->members()) {
-      if (member->group) {
-        out.push_back(id);
-      }
-    }
-    return out;
-  }
-
-  [[nodiscard]] std::string now_text() const {
-    return format_duration(world_->simulator().now().time_since_epoch());
-  }
+  [[nodiscard]] std::string now_text() const { return format_duration(driver_->now().time_since_epoch()); }
 
   static std::string describe_result(const group::Result<Index>& result) {
     return result.ok() ? fmt::format("index {}", result.value())
@@ -242,32 +231,27 @@ private:
 
   template <class T>
   std::string await_text(asio::awaitable<group::Result<T>> operation, Duration within) {
-    const auto result = world().await(std::move(operation), within);
+    const auto result = driver().await(std::move(operation), within);
     return result ? describe_result(*result) : fmt::format("pending after {}", format_duration(within));
+  }
+  /// A proposal's answer, once it came within `within`.
+  template <class T>
+  std::string answer_text(const typename Driver::template Pending<T>& answer, Duration within) {
+    driver().run_until([&] { return answer->has_value(); }, within);
+    return *answer ? describe_result(**answer) : fmt::format("pending after {}", format_duration(within));
   }
 
   // ---- set-up --------------------------------------------------------------------------
 
-  struct Owned {
-    explicit Owned(std::uint64_t seed) : simulator(seed), network(simulator), world(simulator, network) {}
-    sim::Simulator simulator;
-    sim::Network network;
-    World world;
-  };
-
   std::string make_world(Command& command) {
-    if (world_ != nullptr) {
+    if (driver_) {
       throw ScenarioError("the world exists already");
     }
-    const auto seed = command.get("seed");
-    if (!seed) {
-      throw ScenarioError("world: seed=N is required (scenarios are deterministic)");
-    }
-    owned_ = std::make_unique<Owned>(parse_uint(*seed, "seed"));
-    world_ = &owned_->world;
+    const auto seed =
+        parse_uint(command.require("seed", "seed=N is required (scenarios are deterministic)"), "seed");
     sim::LinkConfig link;
     link.latency = duration_or(command, "latency", 1ms);
-    owned_->network.set_default_link(link);
+    driver_ = std::make_unique<Driver>(seed, link);
     return "ok";
   }
 
@@ -286,7 +270,7 @@ private:
       set_preference(options, parse_peers({*observers}), group::Preference::observer);
     }
     for (const auto id : ids) {
-      world().add(id, options);
+      driver().add(id, options);
     }
     return "ok";
   }
@@ -302,19 +286,14 @@ private:
   std::string start(Command& command) {
     auto ids = parse_peers(command.positional());
     if (ids.empty()) {
-      for (const auto& [id, member] : world().members()) {
-        if (started_.count(id) == 0) {
-          ids.push_back(id);
-        }
-      }
+      ids = driver().waiting();
     }
     for (const auto id : ids) {
-      if (started_.count(id) != 0) {
+      if (world().member(id).started) {
         throw ScenarioError(
             fmt::format("member {} has started already (restart it after a crash)", id.value()));
       }
-      world().start(id);
-      started_.insert(id);
+      driver().start(id);
     }
     return "ok";
   }
@@ -323,62 +302,34 @@ private:
 
   std::string elect(Command& command) {
     const auto among_text = command.get("among");
-    const auto among = among_text ? parse_peers({*among_text}) : std::vector<PeerId>{};
-    const auto other_text = command.get("other-than");
-    const std::optional<PeerId> excluded = other_text ? std::optional{parse_peer(*other_text)} : std::nullopt;
+    auto side = among_text ? parse_peers({*among_text}) : driver().members();
+    if (const auto other_text = command.get("other-than")) {
+      std::erase(side, parse_peer(*other_text));
+    }
     const auto within = duration_or(command, "within", 10s);
-    const auto counted = [&](PeerId id) {
-      return id != excluded && (among.empty() || std::find(among.begin(), among.end(), id) != among.end());
-    };
-    const auto leader = [&]() -> std::optional<PeerId> {
-      std::optional<PeerId> best;
-      for (const auto& [id, member] : world().members()) {
-        if (member->group && counted(id) && member->group->is_leader() &&
-            (!best || member->group->core().term() > world()[*best].core().term())) {
-          best = id;
-        }
-      }
-      return best;
-    };
-    const bool done = world().run_until(
-        [&] {
-          const auto found = leader();
-          if (!found) {
-            return false;
-          }
-          for (const auto& [id, member] : world().members()) {
-            if (member->group && counted(id) && member->group->leader() != found) {
-              return false;
-            }
-          }
-          return true;
-        },
-        within);
-    if (!done) {
+    const auto leader = driver().await_leader(side, within);
+    if (!leader) {
       return fmt::format("no leader within {}", format_duration(within));
     }
-    const auto found = *leader();
-    return fmt::format("leader {} (term {})", found.value(), world()[found].core().term());
+    return fmt::format("leader {} (term {})", leader->value(), world()[*leader].core().term());
   }
 
   std::string propose(Command& command) {
     const auto id = one_member(command);
     auto commands = traits_.commands(command);
     const auto within = duration_or(command, "within", 30s);
-    auto& group = live(id);
+    live(id);
     if (const auto name = command.get("async")) {
       if (commands.size() != 1) {
         throw ScenarioError("propose async: one command at a time");
       }
-      auto out = std::make_shared<std::optional<group::Result<Index>>>();
-      world().spawn(group.execute(std::move(commands.front())), out);
-      pending_[*name] = out;
+      pending_[*name] = driver().propose(id, std::move(commands.front()));
       return "ok";
     }
     if (commands.size() == 1) {
-      return await_text(group.execute(std::move(commands.front())), within);
+      return answer_text<Index>(driver().propose(id, std::move(commands.front())), within);
     }
-    return await_text(group.execute_many(std::move(commands)), within);
+    return answer_text<IndexRange>(driver().propose_many(id, std::move(commands)), within);
   }
 
   std::string feed(Command& command) {
@@ -399,7 +350,7 @@ private:
     }
     const auto& out = pending_.at(names.front());
     const auto within = duration_or(command, "within", Duration::zero());
-    world().run_until([&] { return out->has_value(); }, within);
+    driver().run_until([&] { return out->has_value(); }, within);
     return out->has_value() ? describe_result(**out) : std::string{"pending"};
   }
 
@@ -407,9 +358,8 @@ private:
     const auto id = one_member_to_add(command);
     const auto via = via_leader(command);
     const auto within = duration_or(command, "within", 20s);
-    world().add(id, traits_.options(live(via).core().membership().voters(), command));
-    world().start(id);
-    started_.insert(id);
+    driver().add(id, traits_.options(live(via).core().membership().voters(), command));
+    driver().start(id);
     return await_text(live(via).add_member(id), within);
   }
 
@@ -418,7 +368,7 @@ private:
     if (ids.size() != 1) {
       throw ScenarioError(fmt::format("{}: one member expected", command.name()));
     }
-    if (world().members().count(ids.front()) != 0) {
+    if (driver().exists(ids.front())) {
       throw ScenarioError(fmt::format("member {} exists already", ids.front().value()));
     }
     return ids.front();
@@ -460,10 +410,10 @@ private:
     const auto at_least_text = command.get("at-least");
     const auto at_least = at_least_text ? Index{parse_uint(*at_least_text, "at-least")} : Index{0};
     const auto within = duration_or(command, "within", 30s);
-    if (!world().run_until([&] { return converged(at_least); }, within)) {
+    if (!driver().run_until([&] { return converged(at_least); }, within)) {
       return fmt::format("not converged within {}", format_duration(within));
     }
-    const auto any = live_members().front();
+    const auto any = driver().live().front();
     return fmt::format("converged: leader {}, applied {}, {}", world()[any].leader()->value(),
                        world()[any].applied(), traits_.state(world()[any].machine()));
   }
@@ -482,7 +432,7 @@ private:
     } else if (const auto applied = command.get("applied")) {
       const auto index = Index{parse_uint(*applied, "applied")};
       condition = [this, index] {
-        const auto ids = live_members();
+        const auto ids = driver().live();
         return std::all_of(ids.begin(), ids.end(), [&](PeerId id) { return world()[id].applied() >= index; });
       };
     } else if (const auto among = command.get("leader-among")) {
@@ -500,15 +450,13 @@ private:
       const auto id = parse_peer(*caught_up);
       condition = [this, id] {
         const auto leader = world().leader();
-        const auto* group = world().group(id);
-        return leader && group != nullptr && group->applied() >= world()[*leader].committed() &&
-               !group->core().syncing();
+        return leader && driver().caught_up(id, world()[*leader].committed());
       };
     } else {
       throw ScenarioError("wait: promoted=, applied=, leader-among=, not-leader= or caught-up= expected");
     }
-    return world().run_until(condition, within) ? std::string{"ok"}
-                                                : fmt::format("timed out after {}", format_duration(within));
+    return driver().run_until(condition, within) ? std::string{"ok"}
+                                                 : fmt::format("timed out after {}", format_duration(within));
   }
 
   std::string tick(Command& command) {
@@ -516,14 +464,21 @@ private:
     if (words.size() != 1) {
       throw ScenarioError(fmt::format("{}: a duration expected", command.name()));
     }
-    world().simulator().advance(parse_duration(words.front()));
+    driver().advance(parse_duration(words.front()));
     return "ok";
   }
 
   // ---- the network ----------------------------------------------------------------------------
 
   std::string link(Command& command) {
-    auto config = world().network().default_link();
+    const auto from = command.get("from");
+    const auto to = command.get("to");
+    const auto of = command.get("of");
+    if (from.has_value() != to.has_value() || (from && of)) {
+      throw ScenarioError("link: from=N and to=M together, or of=N, or neither");
+    }
+    auto& network = world().network();
+    auto config = from ? network.link(parse_peer(*from), parse_peer(*to)) : network.default_link();
     config.latency = duration_or(command, "latency", config.latency);
     config.jitter = duration_or(command, "jitter", config.jitter);
     const auto fraction = [&](std::string_view key, double& field) {
@@ -535,7 +490,13 @@ private:
     fraction("duplicate", config.duplicate);
     fraction("reorder", config.reorder);
     fraction("bandwidth", config.bandwidth_bytes_per_second);
-    world().network().set_default_link(config);
+    if (from) {
+      driver().set_link(parse_peer(*from), parse_peer(*to), config);
+    } else if (of) {
+      driver().set_links_of(parse_peer(*of), config);
+    } else {
+      network.set_default_link(config);
+    }
     return "ok";
   }
 
@@ -556,13 +517,7 @@ private:
     if (slash == words.end()) {
       throw ScenarioError("partition: two sides expected, e.g. partition 1 2 / 3 4 5");
     }
-    const auto a = parse_peers({words.begin(), slash});
-    const auto b = parse_peers({std::next(slash), words.end()});
-    for (const auto x : a) {
-      for (const auto y : b) {
-        world().network().partition(x, y);
-      }
-    }
+    driver().partition(parse_peers({words.begin(), slash}), parse_peers({std::next(slash), words.end()}));
     return "ok";
   }
 
@@ -582,23 +537,23 @@ private:
   }
 
   std::string heal(Command& /*command*/) {
-    world().network().heal_all();
+    driver().heal();
     return "ok";
   }
 
   std::string crash(Command& command) {
     const auto id = one_member(command);
     live(id);
-    world().crash(id);
+    driver().crash(id);
     return "ok";
   }
 
   std::string restart(Command& command) {
     const auto id = one_member(command);
-    if (world().group(id) != nullptr) {
+    if (driver().alive(id)) {
       throw ScenarioError(fmt::format("member {} is running", id.value()));
     }
-    world().restart(id);
+    driver().restart(id);
     return "ok";
   }
 
@@ -609,7 +564,7 @@ private:
     for (const auto id : members_named(command)) {
       const auto& member = world().member(id);
       if (!member.group) {
-        out += fmt::format("{}: {}", id.value(), started_.count(id) != 0 ? "down" : "not started");
+        out += fmt::format("{}: {}", id.value(), member.started ? "down" : "not started");
         out += member.log ? fmt::format(" last={}\n", member.log->last()) : std::string{"\n"};
         continue;
       }
@@ -705,9 +660,7 @@ private:
   }
 
   Traits traits_;
-  World* world_ = nullptr;
-  std::unique_ptr<Owned> owned_;
-  std::set<PeerId> started_;
+  std::unique_ptr<Driver> driver_;
   std::map<std::string, Pending> pending_;
 };
 
