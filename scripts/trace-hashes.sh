@@ -7,6 +7,7 @@ set -euo pipefail
 build=${1:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/default"}
 catchup="$build/examples/mosaik-catchup-sim"
 group="$build/examples/mosaik-group-sim"
+torture="$build/tools/mosaik-torture"
 
 hash_of() { grep -o '"trace_hash": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{16\}'; }
 
@@ -14,6 +15,13 @@ run() {
   local name=$1
   shift
   printf '%-64s %s\n' "$name" "$("$@" --json --log-level off | hash_of)"
+}
+# The torture campaign runs the snapshot strategy (members prune, late joiners
+# install snapshots); its hash folds every seed's trace hash.
+run_seeds() {
+  local name=$1
+  shift
+  printf '%-64s %s\n' "$name" "$("$@" --storage memory --json | hash_of)"
 }
 
 for providers in 1 3 8; do
@@ -26,3 +34,5 @@ for scenario in late-join leader-crash-during-sync partition-heal rivals-merge; 
     run "group $scenario $machine" "$group" --scenario "$scenario" --machine "$machine" --commands 2000 --seed 5
   done
 done
+run_seeds "torture 2000 seeds" "$torture" --seeds 2000
+run_seeds "torture late-join,byzantine,loss" "$torture" --seeds 500 --from 3000 --faults late-join,byzantine,loss

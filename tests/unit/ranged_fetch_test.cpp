@@ -1,10 +1,12 @@
 // Unit tests of RangedFetch, the fetch engine both catch-up strategies share:
 // classification of answers, blame and exclusion, in-order reassembly, the
-// leader's hold, timeouts, and a restart on a new gap. Positions here are
+// leader's hold, timeouts, whose messages are read, when an exclusion
+// strands the fetch, asking peers again, and a restart on a new gap. Positions here are
 // snapshot items as well as log indices: the engine knows neither.
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,7 +37,7 @@ TimePoint at(Duration since_epoch) {
 }
 
 fetch::FetchPolicy policy(std::uint64_t batch = 10, std::uint32_t inflight = 1) {
-  return fetch::FetchPolicy{batch, inflight, 5s, 100ms, 3};
+  return fetch::FetchPolicy{batch, inflight, 5s, 100ms, 3, 250ms, 1s};
 }
 
 std::vector<std::string> payload(IndexRange range) {
@@ -280,11 +282,152 @@ TEST_CASE("RangedFetch: a peer that leaves returns its requests to the pool", "[
   auto engine = engine_with({P1, P2}, 20);
   (void)engine.plan(at(0s), false);
   CHECK_FALSE(engine.bond(P1)); // already bonded
-  const auto released = engine.unbond(P1);
-  REQUIRE(released.size() == 1);
-  CHECK(released[0].range == r(1, 10));
+  REQUIRE(engine.scheduler().inflight_total() == 2);
+  CHECK(engine.unbond(P1));
+  CHECK(engine.scheduler().inflight_total() == 1);
   CHECK_FALSE(engine.is_usable(P1));
+  CHECK_FALSE(engine.unbond(P1));        // already gone
+  CHECK_FALSE(engine.unbond(PeerId{7})); // never bonded: no record is made for it
+  CHECK_FALSE(engine.peers().contains(PeerId{7}));
+  // Its range went back to the pool: it is asked for again once the peer returns.
   CHECK(engine.bond(P1));
+  engine.set_availability(P1, r(1, 20));
+  CHECK(planned_for(engine.plan(at(1s), false), P1).range == r(1, 10));
+}
+
+TEST_CASE("RangedFetch: only messages from bonded peers that are not excluded are read", "[ranged_fetch]") {
+  auto engine = engine_with({P1, P2});
+  CHECK(engine.from_bonded(P1, "a message"));
+  CHECK(engine.counters().unbonded_messages == 0);
+
+  CHECK_FALSE(engine.from_bonded(PeerId{7}, "a message")); // never bonded
+  CHECK_FALSE(engine.peers().contains(PeerId{7}));
+  CHECK(engine.unbond(P2));
+  CHECK_FALSE(engine.from_bonded(P2, "a message")); // left
+  CHECK(engine.counters().unbonded_messages == 2);
+
+  for (int i = 0; i < 3; ++i) {
+    engine.reject(P1, r(1, 1), "bad");
+  }
+  REQUIRE(engine.is_excluded(P1));
+  CHECK_FALSE(engine.from_bonded(P1, "a message")); // excluded: dropped, but it is bonded
+  CHECK(engine.counters().unbonded_messages == 2);
+  CHECK_FALSE(engine.is_excluded(P2));
+}
+
+TEST_CASE("RangedFetch: an exclusion strands the fetch without the leader or anybody usable",
+          "[ranged_fetch]") {
+  auto engine = engine_with({P1, P2, L}, 100, L);
+  const auto exclude = [&](PeerId peer) {
+    for (int i = 0; i < 3; ++i) {
+      engine.reject(peer, r(1, 1), "bad");
+    }
+    REQUIRE(engine.is_excluded(peer));
+  };
+  exclude(P1);
+  CHECK_FALSE(engine.stranded_by(P1)); // P2 and the leader are left
+  CHECK(engine.usable_peer_ids() == std::vector<PeerId>{P2, L});
+
+  SECTION("the leader") {
+    exclude(L);
+    const auto reason = engine.stranded_by(L);
+    REQUIRE(reason);
+    CHECK(reason->find("the leader, peer 9") != std::string::npos);
+  }
+  SECTION("the last usable peer, with the leader gone") {
+    CHECK(engine.unbond(L));
+    exclude(P2);
+    const auto reason = engine.stranded_by(P2);
+    REQUIRE(reason);
+    CHECK(reason->find("every bonded peer") != std::string::npos);
+    CHECK(engine.usable_peer_ids().empty());
+  }
+}
+
+TEST_CASE("RangedFetch: who was asked what it holds and has not answered", "[ranged_fetch]") {
+  Engine engine(policy(), r(1, 100), L, "test", "entries");
+  for (const auto peer : {P1, P2, L}) {
+    engine.bond(peer);
+    engine.ask_availability(peer);
+  }
+  CHECK(engine.counters().availability_requests == 3);
+  CHECK(engine.awaiting().size() == 3);
+  CHECK_FALSE(engine.others_answered());
+  engine.answered(P1);
+  CHECK_FALSE(engine.others_answered());
+  CHECK(engine.unbond(P2));        // a peer that left is not waited for, though not answered
+  CHECK(engine.others_answered()); // the leader is not waited for either
+  CHECK(engine.awaiting() == std::set<PeerId>{P2, L});
+  engine.answered(L);
+  engine.answered(P2);
+  CHECK(engine.awaiting().empty());
+}
+
+TEST_CASE("RangedFetch: peers are asked again on a doubling backoff while sources lack", "[ranged_fetch]") {
+  // policy(): retries after 250ms, doubling up to 1s.
+  auto engine = engine_with({P1, P2}, 100);
+  CHECK_FALSE(engine.next_deadline()); // nothing in flight, no retry armed
+  engine.retry_later(at(0s));
+  engine.retry_later(at(100ms)); // armed already: it keeps its time
+  CHECK(engine.next_deadline() == at(250ms));
+
+  CHECK_FALSE(engine.tick(at(249ms), [] { return true; }).retrying);
+  auto reask = engine.tick(at(250ms), [] { return true; });
+  CHECK(reask.retrying);
+  CHECK(reask.peers == std::set<PeerId>{P1, P2});
+  CHECK_FALSE(engine.next_deadline()); // disarmed until armed again
+
+  engine.retry_later(at(1s));
+  CHECK(engine.next_deadline() == at(1500ms)); // doubled
+  CHECK(engine.tick(at(1500ms), [] { return true; }).retrying);
+  engine.retry_later(at(2s));
+  CHECK(engine.next_deadline() == at(3s)); // doubled again: 1s, the cap
+  CHECK(engine.tick(at(3s), [] { return true; }).retrying);
+  engine.retry_later(at(4s));
+  CHECK(engine.next_deadline() == at(5s)); // capped
+
+  SECTION("a retry that finds sources asks nobody and keeps the backoff") {
+    reask = engine.tick(at(5s), [] { return false; });
+    CHECK_FALSE(reask.retrying);
+    CHECK(reask.peers.empty());
+    engine.retry_later(at(6s));
+    CHECK(engine.next_deadline() == at(7s));
+  }
+  SECTION("progress resets the backoff") {
+    engine.reset_retry_backoff();
+    engine.cancel_retry();
+    CHECK_FALSE(engine.next_deadline());
+    engine.retry_later(at(6s));
+    CHECK(engine.next_deadline() == at(6250ms));
+  }
+}
+
+TEST_CASE("RangedFetch: a peer whose request expired is asked again what it holds", "[ranged_fetch]") {
+  auto engine = engine_with({P1, P2}, 20);
+  const auto planned = engine.plan(at(0s), false);
+  const auto p2 = planned_for(planned, P2);
+  engine.take(p2, payload(p2.range), at(10ms));
+  const auto deadline = engine.next_deadline();
+  REQUIRE(deadline);
+  const auto reask = engine.tick(*deadline, [] { return false; });
+  REQUIRE(reask.expired.size() == 1);
+  CHECK(reask.expired[0].peer == P1);
+  CHECK(reask.peers == std::set<PeerId>{P1});
+  CHECK_FALSE(reask.retrying);
+}
+
+TEST_CASE("PeerProgress: another phase's counts add up", "[ranged_fetch]") {
+  fetch::PeerProgress replay{5, 0, 2, 1, 0, false, 30ms, 200ms};
+  const fetch::PeerProgress snapshot{0, 40, 3, 0, 1, true, 10ms, 100ms};
+  replay += snapshot;
+  CHECK(replay.entries == 5);
+  CHECK(replay.items == 40);
+  CHECK(replay.requests == 5);
+  CHECK(replay.bad_responses == 1);
+  CHECK(replay.timeouts == 1);
+  CHECK(replay.excluded);
+  CHECK(replay.response_time == 30ms); // this phase's
+  CHECK(replay.fetch_timeout == 200ms);
 }
 
 TEST_CASE("RangedFetch: snapshot items are fetched alike, and a restart forgets the old gap",

@@ -128,6 +128,8 @@ struct Tally {
   std::uint64_t snapshot_installs = 0;
   std::uint64_t acknowledged = 0;
   double simulated_seconds = 0;
+  /// Every seed's simulator trace hash, folded in seed order: a refactor keeps it.
+  std::uint64_t trace_hash = kFnv1aOffset;
 };
 
 struct Violation {
@@ -153,6 +155,7 @@ public:
       settle();
     }
     tally_.simulated_seconds += std::chrono::duration<double>(driver_.now().time_since_epoch()).count();
+    tally_.trace_hash = fnv1a_u64(driver_.simulator().trace_hash(), tally_.trace_hash);
     return violation_;
   }
 
@@ -693,6 +696,7 @@ int main(int argc, char** argv) {
                          {"snapshot_installs", tally.snapshot_installs},
                          {"acknowledged_writes", tally.acknowledged},
                          {"simulated_hours", support::rounded(tally.simulated_seconds / 3600, 3)},
+                         {"trace_hash", fmt::format("{:016x}", tally.trace_hash)},
                          {"wall_seconds", support::rounded(wall, 1)}});
   } else if (!settings.quiet) {
     fmt::print("{} seeds from {}: {} violations; {} catch-up sessions ({} completed, {} failed), {} snapshot "

@@ -19,6 +19,17 @@ struct PeerProgress {
   bool excluded = false;           ///< too many bad responses: no longer asked
   Duration response_time{};        ///< smoothed time to answer a fetch (0: no answer yet)
   Duration fetch_timeout{};        ///< the timeout learned for it (0: the configured maximum)
+
+  /// Adds another phase's counts (the response time and timeout stay this phase's).
+  PeerProgress& operator+=(const PeerProgress& other) {
+    entries += other.entries;
+    items += other.items;
+    requests += other.requests;
+    bad_responses += other.bad_responses;
+    timeouts += other.timeouts;
+    excluded = excluded || other.excluded;
+    return *this;
+  }
 };
 
 /// Why responses were rejected or requests abandoned, for the whole session.

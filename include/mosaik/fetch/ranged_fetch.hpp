@@ -7,7 +7,11 @@
 //    leader last) and the leader's hold at the start;
 //  - one record per peer: bond, requests in flight, response times and the
 //    timeouts learned from them, bad answers, exclusion after
-//    `max_bad_responses`;
+//    `max_bad_responses`; who is asked what it holds and has not answered;
+//  - which messages are read at all (from bonded peers not excluded), and
+//    when an exclusion leaves the fetch stranded;
+//  - asking peers again: after a timeout, and on a backoff while the fetch
+//    lacks sources;
 //  - the classification of an answer against what was asked (matches, empty,
 //    shifted, late, duplicate, or bad) and the blame that follows;
 //  - in-order reassembly: taken answers are held as chunks until the ranges
@@ -22,6 +26,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,22 +37,10 @@
 #include <mosaik/core/time.hpp>
 #include <mosaik/fetch/fetch_counters.hpp>
 #include <mosaik/fetch/fetch_peer.hpp>
+#include <mosaik/fetch/fetch_policy.hpp>
 #include <mosaik/fetch/fetch_scheduler.hpp>
 
 namespace mosaik::fetch {
-
-/// The settings a ranged fetch takes from its strategy's configuration.
-struct FetchPolicy {
-  /// Most positions one request asks for.
-  std::uint64_t batch_size = 2000;
-  std::uint32_t max_inflight_per_peer = 1;
-  /// The most a request is waited for (and what a peer that never answered gets).
-  Duration fetch_timeout = std::chrono::seconds{25};
-  /// The least a request is waited for, however fast a peer answered before.
-  Duration min_fetch_timeout = std::chrono::seconds{1};
-  /// Bad answers after which a peer is excluded for the rest of the fetch.
-  std::uint32_t max_bad_responses = 3;
-};
 
 /// How an answer relates to what was asked.
 enum class Verdict : std::uint8_t {
@@ -85,11 +78,13 @@ public:
   /// names what a position holds ("entries", "items").
   RangedFetch(FetchPolicy policy, Range gap, std::optional<PeerId> leader, std::string_view name,
               std::string_view unit)
-      : policy_(policy), leader_(leader), name_(name), unit_(unit), scheduler_(limits(policy), gap, leader) {}
+      : policy_(policy), leader_(leader), name_(name), unit_(unit), scheduler_(limits(policy), gap, leader),
+        retry_backoff_(policy.retry_initial) {}
 
   /// Fetches `gap` from now on: requests, held chunks and the ranges
   /// remembered of earlier answers are forgotten; peers, their response times
-  /// and their standing (bad answers, exclusion) stay.
+  /// and their standing (bad answers, exclusion), whom it awaits and the
+  /// retry stay.
   void restart(Range gap) {
     scheduler_ = Scheduler(limits(policy_), gap, leader_);
     for (auto& [peer, record] : peers_) {
@@ -110,17 +105,79 @@ public:
     const auto it = peers_.find(peer);
     return it != peers_.end() && it->second.usable();
   }
+  [[nodiscard]] bool is_excluded(PeerId peer) const {
+    const auto it = peers_.find(peer);
+    return it != peers_.end() && it->second.progress.excluded;
+  }
   [[nodiscard]] std::size_t usable_peers() const { return fetch::usable_peers(peers_); }
+  /// The usable peers, in id order: whom to ask when every peer is asked.
+  [[nodiscard]] std::vector<PeerId> usable_peer_ids() const {
+    std::vector<PeerId> ids;
+    for (const auto& [peer, record] : peers_) {
+      if (record.usable()) {
+        ids.push_back(peer);
+      }
+    }
+    return ids;
+  }
+
+  /// Whether a message from `sender` is to be read: it comes from a bonded
+  /// peer that is not excluded. One from a peer that is not bonded (a stray
+  /// or a message that outran the bond) is counted; `what` names it in the log.
+  [[nodiscard]] bool from_bonded(PeerId sender, std::string_view what) {
+    const auto it = peers_.find(sender);
+    if (it == peers_.end() || !it->second.bonded) {
+      ++counters_.unbonded_messages;
+      log::debug("{}: ignored {} from unbonded peer {}", name_, what, sender);
+      return false;
+    }
+    return !it->second.progress.excluded;
+  }
 
   /// `peer` bonded; false when it already was.
   bool bond(PeerId peer) {
     auto& record = peers_[peer];
     return !std::exchange(record.bonded, true);
   }
-  /// `peer` left: its requests return to the pool (they are returned).
-  std::vector<Fetch> unbond(PeerId peer) {
-    peers_[peer].bonded = false;
-    return scheduler_.remove_peer(peer);
+  /// `peer` left: its requests return to the pool. False when it was not bonded.
+  bool unbond(PeerId peer) {
+    const auto it = peers_.find(peer);
+    if (it == peers_.end() || !std::exchange(it->second.bonded, false)) {
+      return false;
+    }
+    const auto released = scheduler_.remove_peer(peer);
+    log::debug("{}: peer {} left; {} requests return to the pool", name_, peer, released.size());
+    return true;
+  }
+
+  /// Why the fetch cannot go on now that `excluded` is excluded, if it
+  /// cannot: nobody usable is left, or it was the leader, the only source of
+  /// what lies above the others' commit index (the host retries afresh).
+  [[nodiscard]] std::optional<std::string> stranded_by(PeerId excluded) const {
+    if (excluded == leader_) {
+      return fmt::format("the leader, peer {}, was excluded for bad responses", excluded);
+    }
+    if (usable_peers() == 0) {
+      return fmt::format("every bonded peer was excluded for bad responses (last: peer {})", excluded);
+    }
+    return std::nullopt;
+  }
+
+  /// `peer` is asked what it holds (counted): awaited until it answers.
+  void ask_availability(PeerId peer) {
+    awaiting_.insert(peer);
+    ++counters_.availability_requests;
+  }
+  /// `peer` said what it holds, or is no longer waited for.
+  void answered(PeerId peer) { awaiting_.erase(peer); }
+  /// Peers asked what they hold that have not answered yet.
+  [[nodiscard]] const std::set<PeerId>& awaiting() const noexcept { return awaiting_; }
+  /// Whether every bonded peer but the leader answered what it holds.
+  [[nodiscard]] bool others_answered() const {
+    return std::none_of(awaiting_.begin(), awaiting_.end(), [this](PeerId peer) {
+      const auto it = peers_.find(peer);
+      return peer != leader_ && it != peers_.end() && it->second.bonded;
+    });
   }
 
   void set_availability(PeerId peer, Range available) { scheduler_.set_availability(peer, available); }
@@ -194,13 +251,57 @@ public:
     return expired;
   }
 
-  /// When the fetch wants to be woken: the earliest deadline, or the end of the leader's hold.
+  /// When the fetch wants to be woken: the earliest deadline, the end of the
+  /// leader's hold, or the retry.
   [[nodiscard]] std::optional<TimePoint> next_deadline() const {
-    auto deadline = scheduler_.next_deadline();
-    if (leader_held_until_ && (!deadline || *leader_held_until_ < *deadline)) {
-      deadline = leader_held_until_;
+    return earliest(earliest(scheduler_.next_deadline(), leader_held_until_), retry_at_);
+  }
+
+  // ---- asking again --------------------------------------------------------------
+
+  /// Arms the retry, unless armed: every usable peer is asked again what it
+  /// holds when it is due (see tick), if the fetch still lacks sources then.
+  void retry_later(TimePoint now) {
+    if (!retry_at_) {
+      retry_at_ = now + retry_backoff_;
     }
-    return deadline;
+  }
+  void cancel_retry() { retry_at_.reset(); }
+  /// Progress was made: the next retry waits the shortest time again.
+  void reset_retry_backoff() { retry_backoff_ = policy_.retry_initial; }
+
+  struct Reask {
+    std::vector<Fetch> expired; ///< requests given up on (see expire)
+    bool retrying = false;      ///< the retry was due and the fetch still lacks sources
+    std::set<PeerId> peers;     ///< whom to ask again what they hold, each once
+  };
+
+  /// Time passed: gives up on overdue requests (their peers, if usable, are
+  /// asked again what they hold) and, when the retry is due and
+  /// `lacking_sources()` still says so, asks every usable peer again and
+  /// doubles the backoff.
+  template <class LackingSources>
+  Reask tick(TimePoint now, LackingSources lacking_sources) {
+    Reask reask;
+    reask.expired = expire(now);
+    for (const auto& fetch : reask.expired) {
+      if (is_usable(fetch.peer)) {
+        reask.peers.insert(fetch.peer);
+      }
+    }
+    if (retry_at_ && now >= *retry_at_) {
+      retry_at_.reset();
+      if (lacking_sources()) {
+        log::debug("{}: part of {} has no source; asking every peer again (backoff {} ms)", name_, gap(),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(retry_backoff_).count());
+        reask.retrying = true;
+        for (const auto peer : usable_peer_ids()) {
+          reask.peers.insert(peer);
+        }
+        retry_backoff_ = std::min(retry_backoff_ * 2, policy_.retry_max);
+      }
+    }
+    return reask;
   }
 
   // ---- answers ---------------------------------------------------------------------
@@ -332,6 +433,10 @@ private:
     return Answer{Verdict::rejected, std::nullopt, reject(sender, range, reason)};
   }
 
+  static std::optional<TimePoint> earliest(std::optional<TimePoint> a, std::optional<TimePoint> b) {
+    return a && b ? std::min(*a, *b) : a ? a : b;
+  }
+
   FetchPolicy policy_;
   std::optional<PeerId> leader_;
   std::string_view name_;
@@ -341,6 +446,9 @@ private:
   std::map<Position, Chunk> chunks_; // taken out of order, keyed by first position
   std::uint64_t held_ = 0;
   std::optional<TimePoint> leader_held_until_;
+  std::set<PeerId> awaiting_; // asked what they hold, no answer yet
+  Duration retry_backoff_;
+  std::optional<TimePoint> retry_at_;
   SessionCounters counters_;
 };
 

@@ -5,13 +5,17 @@
 // inside the buffer (its newer entries win), skip ahead (a hole: the target
 // moves and peers fill it) or send stale batches (ignored).
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include <mosaik/core/cursor.hpp>
 #include <mosaik/core/entry.hpp>
+#include <mosaik/fetch/fetch_counters.hpp>
 
 namespace mosaik::sync {
 
@@ -68,6 +72,31 @@ public:
       return Accepted::retargeted;
     }
     return Accepted::stale;
+  }
+
+  /// A batch the leader sent while a session runs: accepted unless its terms
+  /// go backwards or it is stale (counted in `counters`, then nullopt).
+  std::optional<Accepted> accept_checked(Cursor position, std::vector<entry_type>&& entries,
+                                         fetch::SessionCounters& counters) {
+    if (terms_follow(position.term, entries)) {
+      if (const auto accepted = accept(position, std::move(entries)); accepted != Accepted::stale) {
+        return accepted;
+      }
+    }
+    ++counters.stale_leader_batches;
+    return std::nullopt;
+  }
+
+  /// Drops every entry once more than `most` are held (counted: the session
+  /// fetches them from peers instead, up to the new target); true when it did.
+  bool drop_over(std::size_t most, fetch::SessionCounters& counters) {
+    const bool over = size() > most;
+    if (over) {
+      ++counters.buffer_overflows;
+      drop_to(last());
+    }
+    counters.max_buffered_entries = std::max<std::uint64_t>(counters.max_buffered_entries, size());
+    return over;
   }
 
   /// Moves the target to `target` and drops every entry: when the buffer grew

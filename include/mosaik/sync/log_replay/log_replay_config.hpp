@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <mosaik/core/time.hpp>
+#include <mosaik/fetch/fetch_policy.hpp>
 
 namespace mosaik::sync {
 
@@ -34,6 +35,18 @@ struct LogReplayConfig {
   Duration availability_retry_max = std::chrono::seconds{5};
   /// Bad responses after which a peer is excluded for the rest of the session.
   std::uint32_t max_bad_responses = 3;
+
+  /// The fetch engine's settings, with `batch` positions a request (entries
+  /// here, a snapshot's items in SnapshotSync).
+  [[nodiscard]] fetch::FetchPolicy fetch_policy(std::uint64_t batch) const {
+    return fetch::FetchPolicy{batch,
+                              max_inflight_per_peer,
+                              fetch_timeout,
+                              min_fetch_timeout,
+                              max_bad_responses,
+                              availability_retry_initial,
+                              availability_retry_max};
+  }
 
   /// Identifies the strategy and every setting that must agree across the group.
   [[nodiscard]] std::string signature() const {

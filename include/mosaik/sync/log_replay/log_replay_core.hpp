@@ -56,9 +56,9 @@ public:
                 Index leader_commit, std::optional<PeerId> leader, std::vector<entry_type> entries,
                 TimePoint now)
       : config_(config), log_(log), target_(target), leader_commit_(leader_commit), leader_(leader),
-        started_at_(now), retry_backoff_(config.availability_retry_initial),
-        fetch_(policy(config), IndexRange{log.last().index.next(), target.index}, leader, "log-replay",
-               "entries"),
+        started_at_(now),
+        fetch_(config.fetch_policy(config.batch_size), IndexRange{log.last().index.next(), target.index},
+               leader, "log-replay", "entries"),
         buffer_(target) {
     const auto local = log_.last();
     total_ = target.index.distance_from(local.index);
@@ -99,7 +99,7 @@ public:
     if (event.kind == BondEvent::Kind::bonded) {
       on_bonded(event.peer);
     } else {
-      on_terminated(event.peer);
+      fetch_.unbond(event.peer);
     }
     schedule(now);
   }
@@ -125,32 +125,21 @@ public:
       ++counters.stale_leader_batches;
       return;
     }
-    if (!LeaderBuffer<Command>::terms_follow(position.term, entries)) {
-      ++counters.stale_leader_batches;
-      log::warn("log-replay: ignored leader batch after {}: terms go backwards", position);
+    const auto accepted = buffer_.accept_checked(position, std::move(entries), counters);
+    if (!accepted) {
+      log::warn("log-replay: ignored leader batch after {}: terms go backwards or behind the target {}",
+                position, target_);
       return;
     }
-    switch (buffer_.accept(position, std::move(entries))) {
-    case LeaderBuffer<Command>::Accepted::appended:
-      break;
-    case LeaderBuffer<Command>::Accepted::retargeted:
+    if (*accepted == LeaderBuffer<Command>::Accepted::retargeted) {
       // A hole or a different history after the target: fetch up to `position` from peers.
       retarget(buffer_.target());
-      break;
-    case LeaderBuffer<Command>::Accepted::stale:
-      ++counters.stale_leader_batches;
-      log::warn("log-replay: ignored leader batch after {}: behind the target {}", position, target_);
-      return;
     }
-    if (buffer_.size() > config_.max_buffered_entries) {
-      const auto last = buffer_.last();
-      ++counters.buffer_overflows;
-      log::info("log-replay: {} buffered leader entries exceed {}; fetching them from peers up to {}",
-                buffer_.size(), config_.max_buffered_entries, last);
-      buffer_.drop_to(last);
-      retarget(last);
+    if (buffer_.drop_over(config_.max_buffered_entries, counters)) {
+      log::info("log-replay: more than {} leader entries buffered; fetching them from peers up to {}",
+                config_.max_buffered_entries, buffer_.target());
+      retarget(buffer_.target());
     }
-    counters.max_buffered_entries = std::max<std::uint64_t>(counters.max_buffered_entries, buffer_.size());
     schedule(now);
   }
 
@@ -160,28 +149,8 @@ public:
     if (outcome_) {
       return;
     }
-    std::set<PeerId> to_ask; // each peer asked once a tick, however many reasons there are
-    for (const auto& fetch : fetch_.expire(now)) {
-      // Slow or gone: no new work until it answers an availability request.
-      if (fetch_.is_usable(fetch.peer)) {
-        to_ask.insert(fetch.peer);
-      }
-    }
-    if (retry_at_ && *retry_at_ <= now) {
-      retry_at_.reset();
-      if (needs_availability()) {
-        log::debug("log-replay: part of {} is held by no known peer; asking all peers again (backoff {} ms)",
-                   fetch_.gap(),
-                   std::chrono::duration_cast<std::chrono::milliseconds>(retry_backoff_).count());
-        for (const auto& [peer, record] : fetch_.peers()) {
-          if (record.bonded && !record.progress.excluded) {
-            to_ask.insert(peer);
-          }
-        }
-        retry_backoff_ = std::min(retry_backoff_ * 2, config_.availability_retry_max);
-      }
-    }
-    for (const auto peer : to_ask) {
+    // A peer whose fetch expired takes no new work until it says again what it holds.
+    for (const auto peer : fetch_.tick(now, [this] { return needs_availability(); }).peers) {
       request_availability(peer);
     }
     schedule(now);
@@ -201,14 +170,7 @@ public:
 
   /// When the session wants on_tick() next: the earliest fetch deadline or availability retry.
   [[nodiscard]] std::optional<TimePoint> next_deadline() const {
-    if (outcome_) {
-      return std::nullopt;
-    }
-    auto deadline = fetch_.next_deadline();
-    if (retry_at_ && (!deadline || *retry_at_ < *deadline)) {
-      deadline = retry_at_;
-    }
-    return deadline;
+    return outcome_ ? std::nullopt : fetch_.next_deadline();
   }
 
   [[nodiscard]] const std::optional<SyncOutcome>& outcome() const noexcept { return outcome_; }
@@ -236,11 +198,6 @@ public:
   }
 
 private:
-  static fetch::FetchPolicy policy(const LogReplayConfig& config) {
-    return fetch::FetchPolicy{config.batch_size, config.max_inflight_per_peer, config.fetch_timeout,
-                              config.min_fetch_timeout, config.max_bad_responses};
-  }
-
   void on_bonded(PeerId peer) {
     if (!fetch_.bond(peer)) {
       return; // the same peer twice: already asked
@@ -250,26 +207,11 @@ private:
     }
   }
 
-  void on_terminated(PeerId peer) {
-    const auto it = fetch_.peers().find(peer);
-    if (it == fetch_.peers().end() || !it->second.bonded) {
-      return;
-    }
-    const auto released = fetch_.unbond(peer);
-    log::debug("log-replay: peer {} left; {} fetches return to the pool", peer, released.size());
-  }
-
   void on_availability(PeerId sender, IndexRange available) {
-    const auto it = fetch_.peers().find(sender);
-    if (it == fetch_.peers().end() || !it->second.bonded) {
-      ++fetch_.counters().unbonded_messages;
-      log::debug("log-replay: ignored availability from unbonded peer {}", sender);
+    if (!fetch_.from_bonded(sender, "availability")) {
       return;
     }
-    if (it->second.progress.excluded) {
-      return;
-    }
-    awaiting_availability_.erase(sender);
+    fetch_.answered(sender);
     log::trace("log-replay: peer {} holds {}", sender, available);
     if (sender == leader_) {
       leader_announced_ = available;
@@ -299,14 +241,10 @@ private:
   }
 
   void on_entries(PeerId sender, FetchEntriesResponse<Command> response, TimePoint now) {
-    const auto it = fetch_.peers().find(sender);
-    if (it == fetch_.peers().end() || !it->second.bonded) {
-      ++fetch_.counters().unbonded_messages;
-      log::debug("log-replay: ignored entries from unbonded peer {}", sender);
-      return;
-    }
-    if (it->second.progress.excluded) {
-      ++fetch_.counters().bad_responses;
+    if (!fetch_.from_bonded(sender, "entries")) {
+      if (fetch_.is_excluded(sender)) {
+        ++fetch_.counters().bad_responses; // an excluded peer's answers are bad ones still
+      }
       return;
     }
     const auto range = response.range;
@@ -358,7 +296,7 @@ private:
       }
     }
     fetch_.take(fetch, std::move(response.entries), now);
-    retry_backoff_ = config_.availability_retry_initial;
+    fetch_.reset_retry_backoff();
     drain(now);
   }
 
@@ -374,14 +312,8 @@ private:
   /// reach for the rest of the session: end it, so that the host retries
   /// with a fresh one (the leader may have been faulty only for a while).
   void on_excluded(PeerId sender) {
-    if (fetch_.usable_peers() == 0 || sender == leader_) {
-      finished_at_ = last_event_;
-      outcome_ = SyncOutcome{
-          SyncStatus::failed, log_.last(),
-          sender == leader_
-              ? fmt::format("the leader, peer {}, was excluded for bad responses", sender)
-              : fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender)};
-      log::warn("log-replay: catch-up failed: {}", outcome_->reason);
+    if (auto reason = fetch_.stranded_by(sender)) {
+      fail(last_event_, SyncStatus::failed, std::move(*reason));
     }
   }
 
@@ -399,11 +331,9 @@ private:
     log::warn("log-replay: peer {} contradicts the target {}: {}", sender, target_, reason);
     const auto usable = fetch_.usable_peers();
     if (target_disagreements_.size() * 2 > usable) {
-      finished_at_ = now;
-      outcome_ = SyncOutcome{SyncStatus::term_mismatch, log_.last(),
-                             fmt::format("{} of {} peers contradict the leader's cursor {}; last: {}",
-                                         target_disagreements_.size(), usable, target_, reason)};
-      log::warn("log-replay: catch-up failed: {}", outcome_->reason);
+      fail(now, SyncStatus::term_mismatch,
+           fmt::format("{} of {} peers contradict the leader's cursor {}; last: {}",
+                       target_disagreements_.size(), usable, target_, reason));
     }
   }
 
@@ -434,14 +364,19 @@ private:
     }
   }
 
+  void fail(TimePoint now, SyncStatus status, std::string reason) {
+    finished_at_ = now;
+    log::warn("log-replay: catch-up failed: {}", reason);
+    outcome_ = SyncOutcome{status, log_.last(), std::move(reason)};
+  }
+
   void finish(TimePoint now) {
     finished_at_ = now;
     const auto term = log_.term_at(target_.index);
     if (term != target_.term) {
-      outcome_ = SyncOutcome{SyncStatus::term_mismatch, log_.last(),
-                             fmt::format("entry {} has term {}, the leader's has term {}", target_.index,
-                                         term ? fmt::format("{}", *term) : std::string{"?"}, target_.term)};
-      log::warn("log-replay: catch-up failed: {}", outcome_->reason);
+      fail(now, SyncStatus::term_mismatch,
+           fmt::format("entry {} has term {}, the leader's has term {}", target_.index,
+                       term ? fmt::format("{}", *term) : std::string{"?"}, target_.term));
       return;
     }
     log_.append_all(buffer_.take());
@@ -502,8 +437,7 @@ private:
   }
 
   void request_availability(PeerId peer) {
-    awaiting_availability_.insert(peer);
-    ++fetch_.counters().availability_requests;
+    fetch_.ask_availability(peer);
     outbox_.push_back(Outgoing{peer, AvailabilityRequest{}});
   }
 
@@ -518,15 +452,11 @@ private:
       return;
     }
     // The leader's hold ends early once every other peer said what it holds.
-    const bool others_answered =
-        fetch_.leader_held() &&
-        std::none_of(awaiting_availability_.begin(), awaiting_availability_.end(),
-                     [this](PeerId peer) { return peer != leader_ && fetch_.peer(peer).bonded; });
-    for (const auto& fetch : fetch_.plan(now, others_answered)) {
+    for (const auto& fetch : fetch_.plan(now, fetch_.leader_held() && fetch_.others_answered())) {
       outbox_.push_back(Outgoing{fetch.peer, FetchEntriesRequest{fetch.range}});
     }
-    if (!retry_at_ && needs_availability()) {
-      retry_at_ = now + retry_backoff_;
+    if (needs_availability()) {
+      fetch_.retry_later(now);
     }
   }
 
@@ -538,11 +468,8 @@ private:
   std::optional<IndexRange> leader_announced_; // the leader's last (commit-bounded) announcement
   TimePoint started_at_;
   TimePoint finished_at_{};
-  TimePoint last_event_{}; // when the event being handled happened
-  Duration retry_backoff_;
-  std::optional<TimePoint> retry_at_;
-  std::set<PeerId> awaiting_availability_; // asked what they hold, no answer yet
-  std::set<PeerId> target_disagreements_;  // peers whose entries contradict the target cursor
+  TimePoint last_event_{};                // when the event being handled happened
+  std::set<PeerId> target_disagreements_; // peers whose entries contradict the target cursor
   Fetcher fetch_;
   LeaderBuffer<Command> buffer_; // leader entries after the target, in order
   std::vector<Outgoing> outbox_;

@@ -63,14 +63,9 @@ public:
                    std::vector<entry_type> entries, TimePoint now, bool replace_suffix = false)
       : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader),
         started_at_(now), buffer_(target),
-        items_(policy(config), ItemRange{}, leader, "snapshot-sync", "items"),
-        poll_backoff_(config.replay.availability_retry_initial), progress_mark_(log.last().index, 0),
-        progress_at_(now), replace_suffix_(replace_suffix) {
-    if (LeaderBuffer<Command>::terms_follow(target.term, entries)) {
-      buffer_.accept(target, std::move(entries));
-    } else {
-      ++items_.counters().stale_leader_batches;
-    }
+        items_(config.replay.fetch_policy(config.item_batch), ItemRange{}, leader, "snapshot-sync", "items"),
+        progress_mark_(log.last().index, 0), progress_at_(now), replace_suffix_(replace_suffix) {
+    (void)buffer_.accept_checked(target, std::move(entries), items_.counters());
     if (target.index <= log_.last().index && !replace_suffix_) {
       phase_ = Phase::replay; // nothing to fetch: log replay checks the target and appends the rest
     }
@@ -103,25 +98,18 @@ public:
       return;
     }
     const bool bonded = event.kind == BondEvent::Kind::bonded;
-    if (items_.peer(event.peer).bonded == bonded) {
-      return;
+    if (!(bonded ? items_.bond(event.peer) : items_.unbond(event.peer))) {
+      return; // no change
     }
-    if (replay_) {
-      items_.peer(event.peer).bonded = bonded;
-      replay_->on_bond(event, now);
-      collect_replay();
+    if (replaying([&](auto& replay) { replay.on_bond(event, now); })) {
       return;
     }
     if (!bonded) {
-      awaiting_.erase(event.peer);
+      items_.answered(event.peer); // no longer awaited
       offers_.erase(event.peer);
-      const auto released = items_.unbond(event.peer);
-      log::debug("snapshot-sync: peer {} left; {} item fetches return to the pool", event.peer,
-                 released.size());
-    } else if (items_.bond(event.peer); !items_.peer(event.peer).progress.excluded) {
+    } else if (!items_.is_excluded(event.peer)) {
       if (phase_ == Phase::probing) {
-        ask(event.peer, AvailabilityRequest{});
-        awaiting_.insert(event.peer);
+        ask_availability(event.peer);
       } else {
         ask(event.peer, SnapshotQuery{});
       }
@@ -136,20 +124,14 @@ public:
     if (outcome_) {
       return;
     }
-    if (replay_) {
-      if (auto replayed = as_log_replay<Command, Item>(std::move(message))) {
-        replay_->on_message(sender, std::move(*replayed), now);
-        collect_replay();
-      }
-      return; // a late snapshot answer: the snapshot is installed already
-    }
-    const auto it = items_.peers().find(sender);
-    if (it == items_.peers().end() || !it->second.bonded) {
-      ++items_.counters().unbonded_messages;
-      log::debug("snapshot-sync: ignored a message from unbonded peer {}", sender);
+    if (replaying([&](auto& replay) {
+          if (auto replayed = as_log_replay<Command, Item>(std::move(message))) {
+            replay.on_message(sender, std::move(*replayed), now);
+          } // else a late snapshot answer: the snapshot is installed already
+        })) {
       return;
     }
-    if (it->second.progress.excluded) {
+    if (!items_.from_bonded(sender, "a message")) {
       return;
     }
     if (const auto* availability = std::get_if<AvailabilityResponse>(&message)) {
@@ -172,37 +154,20 @@ public:
       ++items_.counters().stale_leader_batches;
       return;
     }
-    if (replay_) {
-      replay_->on_buffer(position, std::move(entries), now);
-      collect_replay();
+    if (replaying([&](auto& replay) { replay.on_buffer(position, std::move(entries), now); })) {
       return;
     }
-    auto& counters = items_.counters();
-    if (!LeaderBuffer<Command>::terms_follow(position.term, entries) ||
-        buffer_.accept(position, std::move(entries)) == LeaderBuffer<Command>::Accepted::stale) {
-      ++counters.stale_leader_batches;
+    if (!buffer_.accept_checked(position, std::move(entries), items_.counters())) {
       log::warn("snapshot-sync: ignored leader batch after {} (target {})", position, buffer_.target());
       return;
     }
-    if (buffer_.size() > config_.replay.max_buffered_entries) {
-      // Replayed from peers after the snapshot instead.
-      ++counters.buffer_overflows;
-      buffer_.drop_to(buffer_.last());
-    }
-    counters.max_buffered_entries = std::max<std::uint64_t>(counters.max_buffered_entries, buffer_.size());
+    // Past the limit the entries are replayed from peers after the snapshot instead.
+    (void)buffer_.drop_over(config_.replay.max_buffered_entries, items_.counters());
   }
 
   /// Time passed: decide after the probe, expire fetches, poll for offers.
   void on_tick(TimePoint now) {
-    if (outcome_) {
-      return;
-    }
-    if (stalled(now)) {
-      return;
-    }
-    if (replay_) {
-      replay_->on_tick(now);
-      collect_replay();
+    if (outcome_ || stalled(now) || replaying([now](auto& replay) { replay.on_tick(now); })) {
       return;
     }
     if (phase_ == Phase::probing) {
@@ -216,30 +181,16 @@ public:
       }
       return;
     }
-    std::set<PeerId> to_query;
-    for (const auto& fetch : items_.expire(now)) {
+    const auto reask = items_.tick(now, [this] { return needs_offers(); });
+    for (const auto& fetch : reask.expired) {
       offers_.erase(fetch.peer);
-      if (items_.is_usable(fetch.peer)) {
-        to_query.insert(fetch.peer);
-      }
     }
-    if (poll_at_ && now >= *poll_at_) {
-      poll_at_.reset();
-      if (needs_offers()) {
-        // Also once one is chosen: when every source dropped it, only a new
-        // request makes the group take (and the leader offer) another.
-        if (leader_ && items_.peer(*leader_).usable()) {
-          ask(*leader_, SnapshotRequest{log_.last().index});
-        }
-        for (const auto& [peer, record] : items_.peers()) {
-          if (record.usable()) {
-            to_query.insert(peer);
-          }
-        }
-        poll_backoff_ = std::min(poll_backoff_ * 2, config_.replay.availability_retry_max);
-      }
+    if (reask.retrying && leader_ && items_.is_usable(*leader_)) {
+      // Also once one is chosen: when every source dropped it, only a new
+      // request makes the group take (and the leader offer) another.
+      ask(*leader_, SnapshotRequest{log_.last().index});
     }
-    for (const auto peer : to_query) {
+    for (const auto peer : reask.peers) {
       ask(peer, SnapshotQuery{});
     }
     schedule(now);
@@ -250,9 +201,7 @@ public:
     if (outcome_) {
       return;
     }
-    if (replay_) {
-      replay_->cancel(std::move(reason));
-      collect_replay();
+    if (replaying([&](auto& replay) { replay.cancel(std::move(reason)); })) {
       outbox_.clear(); // what the replay part queued before is not sent either
       return;
     }
@@ -272,20 +221,10 @@ public:
       return std::nullopt;
     }
     const auto stall = progress_at_ + config_.stall_timeout;
-    if (replay_) {
-      const auto replay = replay_->next_deadline();
-      return replay ? std::min(*replay, stall) : stall;
-    }
-    if (phase_ == Phase::probing) {
-      return std::min(probe_deadline_, stall);
-    }
-    std::optional<TimePoint> deadline = items_.next_deadline();
-    for (const auto& other : {poll_at_, std::optional{stall}}) {
-      if (other && (!deadline || *other < *deadline)) {
-        deadline = other;
-      }
-    }
-    return deadline;
+    const auto deadline = replay_                    ? replay_->next_deadline()
+                          : phase_ == Phase::probing ? std::optional{probe_deadline_}
+                                                     : items_.next_deadline();
+    return deadline ? std::min(*deadline, stall) : stall;
   }
 
   [[nodiscard]] const std::optional<SyncOutcome>& outcome() const noexcept { return outcome_; }
@@ -314,45 +253,44 @@ public:
       progress.snapshot = SnapshotProgress{chosen_->at, chosen_->items, items_done_, installed_.has_value()};
     }
     for (const auto& [peer, record] : items_.peers()) {
-      auto& merged = progress.peers[peer];
-      merged.items += record.progress.items;
-      merged.requests += record.progress.requests;
-      merged.bad_responses += record.progress.bad_responses;
-      merged.timeouts += record.progress.timeouts;
-      merged.excluded = merged.excluded || record.progress.excluded;
+      progress.peers[peer] += record.progress;
     }
     return progress;
   }
 
 private:
-  static fetch::FetchPolicy policy(const SnapshotConfig& config) {
-    return fetch::FetchPolicy{config.item_batch, config.replay.max_inflight_per_peer,
-                              config.replay.fetch_timeout, config.replay.min_fetch_timeout,
-                              config.replay.max_bad_responses};
-  }
-
   template <class Body>
   void ask(PeerId peer, Body body) {
-    if constexpr (std::is_same_v<Body, AvailabilityRequest>) {
-      ++items_.counters().availability_requests;
-    }
     outbox_.push_back(Outgoing{peer, Message{std::move(body)}});
+  }
+
+  void ask_availability(PeerId peer) {
+    items_.ask_availability(peer);
+    ask(peer, AvailabilityRequest{});
+  }
+
+  /// Once the log-replay part runs, every event is its: true when `step` went to it.
+  template <class Step>
+  bool replaying(Step&& step) {
+    if (!replay_) {
+      return false;
+    }
+    std::forward<Step>(step)(*replay_);
+    collect_replay();
+    return true;
   }
 
   // ---- probing ---------------------------------------------------------------
 
   void probe(TimePoint now) {
     probe_deadline_ = now + config_.probe_timeout;
-    for (const auto& [peer, record] : items_.peers()) {
-      if (record.usable()) {
-        awaiting_.insert(peer);
-        ask(peer, AvailabilityRequest{});
-      }
+    for (const auto peer : items_.usable_peer_ids()) {
+      ask_availability(peer);
     }
   }
 
   void on_availability(PeerId sender, IndexRange available, TimePoint now) {
-    awaiting_.erase(sender);
+    items_.answered(sender);
     any_availability_ = true;
     log::trace("snapshot-sync: peer {} holds {}", sender, available);
     // A peer that lags further behind has pruned nothing yet holds nothing of
@@ -367,7 +305,7 @@ private:
   }
 
   void decide_when_ready(TimePoint now) {
-    if (covered_ || (any_availability_ && awaiting_.empty())) {
+    if (covered_ || (any_availability_ && items_.awaiting().empty())) {
       decide(now);
     }
   }
@@ -386,12 +324,12 @@ private:
     log::info("snapshot-sync: every peer pruned past {}; asking leader {} for a snapshot",
               log_.last().index.next(), *leader_);
     ask(*leader_, SnapshotRequest{log_.last().index});
-    for (const auto& [peer, record] : items_.peers()) {
-      if (record.usable() && peer != *leader_) {
+    for (const auto peer : items_.usable_peer_ids()) {
+      if (peer != *leader_) {
         ask(peer, SnapshotQuery{});
       }
     }
-    poll_at_ = now + poll_backoff_;
+    items_.retry_later(now);
   }
 
   // ---- snapshot ----------------------------------------------------------------
@@ -451,11 +389,11 @@ private:
     items_.learn_timeouts();
     // Leader last: give the others a moment to offer the same snapshot.
     items_.hold_leader_until(now + config_.replay.availability_retry_initial);
-    poll_backoff_ = config_.replay.availability_retry_initial;
+    items_.reset_retry_backoff();
     log::info("snapshot-sync: fetching the snapshot at {} ({} items) from {} peers so far", info.at,
               info.items, sources);
-    for (const auto& [peer, record] : items_.peers()) {
-      if (record.usable() && peer != leader_ && (!offers_.contains(peer) || offers_[peer] != info)) {
+    for (const auto peer : items_.usable_peer_ids()) {
+      if (peer != leader_ && (!offers_.contains(peer) || offers_[peer] != info)) {
         ask(peer, SnapshotQuery{});
       }
     }
@@ -481,8 +419,11 @@ private:
       return;
     case fetch::Verdict::shifted:
       // Providers serve items from the start of a request (items are never pruned).
-      reject(sender, range, now,
-             fmt::format("items {} do not start where the request {} does", range, answer.fetch->range));
+      if (items_.reject(
+              sender, range,
+              fmt::format("items {} do not start where the request {} does", range, answer.fetch->range))) {
+        on_excluded(sender, now);
+      }
       return;
     case fetch::Verdict::rejected:
       if (answer.excluded) {
@@ -507,20 +448,10 @@ private:
     }
   }
 
-  void reject(PeerId sender, ItemRange range, TimePoint now, const std::string& reason) {
-    if (items_.reject(sender, range, reason)) {
-      on_excluded(sender, now);
-    }
-  }
-
   void on_excluded(PeerId sender, TimePoint now) {
     offers_.erase(sender);
-    if (items_.usable_peers() == 0 || sender == leader_) {
-      // Nobody left to fetch from (excluded peers are never asked again): end, as log replay does.
-      fail(now,
-           sender == leader_
-               ? fmt::format("the leader, peer {}, was excluded for bad responses", sender)
-               : fmt::format("every bonded peer was excluded for bad responses (last: peer {})", sender));
+    if (auto reason = items_.stranded_by(sender)) {
+      fail(now, std::move(*reason)); // excluded peers are never asked again: end, as log replay does
     }
   }
 
@@ -532,7 +463,7 @@ private:
       return;
     }
     installed_ = info.at;
-    poll_at_.reset();
+    items_.cancel_retry();
     items_.restart(ItemRange{});
     if (buffer_.target().index > info.at.index) {
       start_replay(now); // entries between the snapshot and the leader's come from peers
@@ -555,16 +486,9 @@ private:
   void start_replay(TimePoint now) {
     phase_ = Phase::replay;
     items_.release_leader();
-    poll_at_.reset();
-    const auto target = buffer_.target();
-    replay_.emplace(config_.replay, log_, target, leader_commit_, leader_, buffer_.take(), now);
-    std::vector<PeerId> bonded;
-    for (const auto& [peer, record] : items_.peers()) {
-      if (record.usable()) {
-        bonded.push_back(peer);
-      }
-    }
-    replay_->start(bonded, now);
+    items_.cancel_retry();
+    replay_.emplace(config_.replay, log_, buffer_.target(), leader_commit_, leader_, buffer_.take(), now);
+    replay_->start(items_.usable_peer_ids(), now);
     collect_replay();
   }
 
@@ -632,8 +556,8 @@ private:
     for (const auto& fetch : items_.plan(now, others_offer)) {
       ask(fetch.peer, FetchItemsRequest{chosen_->at, fetch.range});
     }
-    if (!poll_at_ && needs_offers()) {
-      poll_at_ = now + poll_backoff_;
+    if (needs_offers()) {
+      items_.retry_later(now);
     }
   }
 
@@ -652,13 +576,10 @@ private:
 
   // probing
   TimePoint probe_deadline_{};
-  std::set<PeerId> awaiting_;
   bool any_availability_ = false;
   bool covered_ = false;
 
   // snapshot
-  Duration poll_backoff_;
-  std::optional<TimePoint> poll_at_;
   std::map<PeerId, SnapshotInfo> offers_;
   std::optional<SnapshotInfo> chosen_;
   std::vector<Item> assembled_;

@@ -1,0 +1,28 @@
+#pragma once
+// FetchPolicy: the settings a ranged fetch takes from its strategy's
+// configuration (sync::LogReplayConfig::fetch_policy makes one).
+
+#include <chrono>
+#include <cstdint>
+
+#include <mosaik/core/time.hpp>
+
+namespace mosaik::fetch {
+
+struct FetchPolicy {
+  /// Most positions one request asks for.
+  std::uint64_t batch_size = 2000;
+  std::uint32_t max_inflight_per_peer = 1;
+  /// The most a request is waited for (and what a peer that never answered gets).
+  Duration fetch_timeout = std::chrono::seconds{25};
+  /// The least a request is waited for, however fast a peer answered before.
+  Duration min_fetch_timeout = std::chrono::seconds{1};
+  /// Bad answers after which a peer is excluded for the rest of the fetch.
+  std::uint32_t max_bad_responses = 3;
+  /// The backoff of asking every peer again what it holds while the fetch
+  /// lacks sources: it starts here and doubles up to `retry_max`.
+  Duration retry_initial = std::chrono::milliseconds{250};
+  Duration retry_max = std::chrono::seconds{5};
+};
+
+} // namespace mosaik::fetch
