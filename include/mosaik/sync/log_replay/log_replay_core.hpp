@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -33,6 +32,7 @@
 #include <mosaik/sync/leader_buffer.hpp>
 #include <mosaik/sync/log_replay/log_replay_config.hpp>
 #include <mosaik/sync/log_replay/log_replay_messages.hpp>
+#include <mosaik/sync/session_record.hpp>
 #include <mosaik/sync/sync_outcome.hpp>
 #include <mosaik/sync/sync_progress.hpp>
 
@@ -56,14 +56,14 @@ public:
                 Index leader_commit, std::optional<PeerId> leader, std::vector<entry_type> entries,
                 TimePoint now)
       : config_(config), log_(log), target_(target), leader_commit_(leader_commit), leader_(leader),
-        started_at_(now),
+        record_(now),
         fetch_(config.fetch_policy(config.batch_size), IndexRange{log.last().index.next(), target.index},
                leader, "log-replay", "entries"),
         buffer_(target) {
     const auto local = log_.last();
     total_ = target.index.distance_from(local.index);
     if (target.index <= local.index) {
-      finish_behind(std::move(entries));
+      record_.end(now, behind(std::move(entries)));
       return;
     }
     log::info("log-replay: catching up {} entries {} (local {}, target {}, leader {}, leader commit {})",
@@ -78,7 +78,7 @@ public:
 
   /// The peers bonded when the session starts: each is asked what it holds.
   void start(const std::vector<PeerId>& bonded, TimePoint now) {
-    if (outcome_) {
+    if (record_.ended()) {
       return; // ended at once (target behind the log): nobody is asked anything
     }
     if (leader_) {
@@ -93,7 +93,7 @@ public:
   }
 
   void on_bond(const BondEvent& event, TimePoint now) {
-    if (outcome_) {
+    if (record_.ended()) {
       return; // the session is over: nobody is asked anything any more
     }
     if (event.kind == BondEvent::Kind::bonded) {
@@ -105,8 +105,8 @@ public:
   }
 
   void on_message(PeerId sender, Message message, TimePoint now) {
-    last_event_ = now;
-    if (outcome_) {
+    record_.note(now);
+    if (record_.ended()) {
       return;
     }
     if (auto* availability = std::get_if<AvailabilityResponse>(&message)) {
@@ -121,7 +121,7 @@ public:
   /// The leader sent `entries` after `position` while the session runs.
   void on_buffer(Cursor position, std::vector<entry_type> entries, TimePoint now) {
     auto& counters = fetch_.counters();
-    if (outcome_) {
+    if (record_.ended()) {
       ++counters.stale_leader_batches;
       return;
     }
@@ -145,8 +145,8 @@ public:
 
   /// Time passed: expire fetches, re-ask for availability when due, reschedule.
   void on_tick(TimePoint now) {
-    last_event_ = now;
-    if (outcome_) {
+    record_.note(now);
+    if (record_.ended()) {
       return;
     }
     // A peer whose fetch expired takes no new work until it says again what it holds.
@@ -158,22 +158,19 @@ public:
 
   /// Ends the session: it reports `cancelled` and sends nothing more.
   void cancel(std::string reason = "cancelled by the host") {
-    if (!outcome_) {
-      outcome_ = SyncOutcome{SyncStatus::cancelled, log_.last(), std::move(reason)};
-      outbox_.clear();
-    }
+    record_.cancel(log_.last(), std::move(reason));
   }
 
   // ---- outputs -------------------------------------------------------------
 
-  [[nodiscard]] std::vector<Outgoing> take_outbox() { return std::exchange(outbox_, {}); }
+  [[nodiscard]] std::vector<Outgoing> take_outbox() { return record_.take_outbox(); }
 
   /// When the session wants on_tick() next: the earliest fetch deadline or availability retry.
   [[nodiscard]] std::optional<TimePoint> next_deadline() const {
-    return outcome_ ? std::nullopt : fetch_.next_deadline();
+    return record_.ended() ? std::nullopt : fetch_.next_deadline();
   }
 
-  [[nodiscard]] const std::optional<SyncOutcome>& outcome() const noexcept { return outcome_; }
+  [[nodiscard]] const std::optional<SyncOutcome>& outcome() const noexcept { return record_.outcome(); }
   [[nodiscard]] Cursor target() const noexcept { return target_; }
   [[nodiscard]] const fetch::FetchScheduler<Index>& scheduler() const noexcept { return fetch_.scheduler(); }
   [[nodiscard]] const SessionCounters& counters() const noexcept { return fetch_.counters(); }
@@ -183,11 +180,11 @@ public:
   [[nodiscard]] SyncProgress progress(TimePoint now) const {
     SyncProgress progress;
     progress.target = target_;
-    progress.remaining = outcome_ ? IndexRange{} : fetch_.gap();
+    progress.remaining = record_.ended() ? IndexRange{} : fetch_.gap();
     progress.total = total_;
     progress.done = done_;
     progress.buffered = buffer_.size();
-    progress.elapsed = (outcome_ ? finished_at_ : now) - started_at_;
+    progress.elapsed = record_.elapsed(now);
     const auto seconds = std::chrono::duration<double>(progress.elapsed).count();
     progress.entries_per_second = seconds > 0 ? static_cast<double>(done_) / seconds : 0.0;
     for (const auto& [peer, record] : fetch_.peers()) {
@@ -313,7 +310,7 @@ private:
   /// with a fresh one (the leader may have been faulty only for a while).
   void on_excluded(PeerId sender) {
     if (auto reason = fetch_.stranded_by(sender)) {
-      fail(last_event_, SyncStatus::failed, std::move(*reason));
+      fail(record_.last_event(), SyncStatus::failed, std::move(*reason));
     }
   }
 
@@ -339,7 +336,7 @@ private:
 
   /// Appends every held chunk that continues the log, then checks for the end.
   void drain(TimePoint now) {
-    while (!outcome_) {
+    while (!record_.ended()) {
       auto chunk = fetch_.take_next(log_.last().index.next());
       if (!chunk) {
         break;
@@ -359,19 +356,17 @@ private:
       log::debug("log-replay: appended {} from peer {} ({:.1f}% done)", chunk->range, chunk->peer,
                  total_ == 0 ? 100.0 : 100.0 * static_cast<double>(done_) / static_cast<double>(total_));
     }
-    if (!outcome_ && log_.last().index >= target_.index) {
+    if (!record_.ended() && log_.last().index >= target_.index) {
       finish(now);
     }
   }
 
   void fail(TimePoint now, SyncStatus status, std::string reason) {
-    finished_at_ = now;
     log::warn("log-replay: catch-up failed: {}", reason);
-    outcome_ = SyncOutcome{status, log_.last(), std::move(reason)};
+    record_.end(now, SyncOutcome{status, log_.last(), std::move(reason)});
   }
 
   void finish(TimePoint now) {
-    finished_at_ = now;
     const auto term = log_.term_at(target_.index);
     if (term != target_.term) {
       fail(now, SyncStatus::term_mismatch,
@@ -380,48 +375,46 @@ private:
       return;
     }
     log_.append_all(buffer_.take());
-    outcome_ = SyncOutcome{SyncStatus::completed, log_.last(), {}};
+    record_.end(now, SyncOutcome{SyncStatus::completed, log_.last(), {}});
     std::size_t used = 0;
     std::uint64_t leader_entries = 0;
     for (const auto& [peer, record] : fetch_.peers()) {
       used += record.progress.entries > 0 ? 1 : 0;
       leader_entries += leader_ == peer ? record.progress.entries : 0;
     }
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - started_at_).count();
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(record_.elapsed(now)).count();
     log::info("log-replay: synced {} entries in {} ms from {} peers (leader served {}); log now ends at {}",
               done_, millis, used, leader_entries, log_.last());
   }
 
-  /// The target was at or behind the local log when the session was made.
-  void finish_behind(std::vector<entry_type> entries) {
+  /// The target was at or behind the local log when the session was made:
+  /// nothing to fetch; keep what the log already has, append what follows it.
+  [[nodiscard]] SyncOutcome behind(std::vector<entry_type> entries) {
+    const auto end = [this](SyncStatus status, std::string reason) {
+      return SyncOutcome{status, log_.last(), std::move(reason)};
+    };
     const auto term = log_.term_at(target_.index);
     if (!term) {
-      outcome_ = SyncOutcome{SyncStatus::failed, log_.last(),
-                             fmt::format("target {} lies below the first entry the log holds", target_)};
-    } else if (*term != target_.term) {
-      outcome_ = SyncOutcome{
-          SyncStatus::term_mismatch, log_.last(),
-          fmt::format("entry {} has term {}, the leader's has term {}", target_.index, *term, target_.term)};
-    } else {
-      // Nothing to fetch: keep what the log already has, append what follows it.
-      auto index = target_.index;
-      for (auto& entry : entries) {
-        index = index.next();
-        if (const auto held = log_.term_at(index)) {
-          if (*held != entry.term) {
-            outcome_ =
-                SyncOutcome{SyncStatus::failed, log_.last(),
-                            fmt::format("local entry {} has term {}, the leader's has term {}: truncate the "
-                                        "divergent suffix before catching up",
-                                        index, *held, entry.term)};
-            return;
-          }
-        } else {
-          log_.append(std::move(entry.command), entry.term);
-        }
-      }
-      outcome_ = SyncOutcome{SyncStatus::completed, log_.last(), {}};
+      return end(SyncStatus::failed,
+                 fmt::format("target {} lies below the first entry the log holds", target_));
     }
+    if (*term != target_.term) {
+      return end(SyncStatus::term_mismatch, fmt::format("entry {} has term {}, the leader's has term {}",
+                                                        target_.index, *term, target_.term));
+    }
+    auto index = target_.index;
+    for (auto& entry : entries) {
+      index = index.next();
+      if (const auto held = log_.term_at(index); !held) {
+        log_.append(std::move(entry.command), entry.term);
+      } else if (*held != entry.term) {
+        return end(SyncStatus::failed,
+                   fmt::format("local entry {} has term {}, the leader's has term {}: truncate the divergent "
+                               "suffix before catching up",
+                               index, *held, entry.term));
+      }
+    }
+    return end(SyncStatus::completed, {});
   }
 
   void retarget(Cursor position) {
@@ -438,7 +431,7 @@ private:
 
   void request_availability(PeerId peer) {
     fetch_.ask_availability(peer);
-    outbox_.push_back(Outgoing{peer, AvailabilityRequest{}});
+    record_.send(Outgoing{peer, AvailabilityRequest{}});
   }
 
   [[nodiscard]] bool needs_availability() const {
@@ -448,12 +441,12 @@ private:
   /// Sends the fetches the scheduler plans and keeps a timer armed: a session
   /// never waits without one.
   void schedule(TimePoint now) {
-    if (outcome_) {
+    if (record_.ended()) {
       return;
     }
     // The leader's hold ends early once every other peer said what it holds.
     for (const auto& fetch : fetch_.plan(now, fetch_.leader_held() && fetch_.others_answered())) {
-      outbox_.push_back(Outgoing{fetch.peer, FetchEntriesRequest{fetch.range}});
+      record_.send(Outgoing{fetch.peer, FetchEntriesRequest{fetch.range}});
     }
     if (needs_availability()) {
       fetch_.retry_later(now);
@@ -466,14 +459,10 @@ private:
   Index leader_commit_;
   std::optional<PeerId> leader_;
   std::optional<IndexRange> leader_announced_; // the leader's last (commit-bounded) announcement
-  TimePoint started_at_;
-  TimePoint finished_at_{};
-  TimePoint last_event_{};                // when the event being handled happened
+  SessionRecord<Outgoing> record_;
   std::set<PeerId> target_disagreements_; // peers whose entries contradict the target cursor
   Fetcher fetch_;
   LeaderBuffer<Command> buffer_; // leader entries after the target, in order
-  std::vector<Outgoing> outbox_;
-  std::optional<SyncOutcome> outcome_;
   std::uint64_t total_ = 0;
   std::uint64_t done_ = 0;
 };

@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -32,9 +31,11 @@
 #include <mosaik/storage/log_storage.hpp>
 #include <mosaik/sync/leader_buffer.hpp>
 #include <mosaik/sync/log_replay/log_replay_core.hpp>
+#include <mosaik/sync/session_record.hpp>
 #include <mosaik/sync/snapshot/snapshot_config.hpp>
 #include <mosaik/sync/snapshot/snapshot_contexts.hpp>
 #include <mosaik/sync/snapshot/snapshot_messages.hpp>
+#include <mosaik/sync/stall_watch.hpp>
 #include <mosaik/sync/sync_outcome.hpp>
 #include <mosaik/sync/sync_progress.hpp>
 
@@ -61,10 +62,10 @@ public:
   SnapshotSyncCore(const SnapshotConfig& config, storage::LogStorage<Command>& log, SnapshotSink<Item>& sink,
                    Cursor target, Index leader_commit, std::optional<PeerId> leader,
                    std::vector<entry_type> entries, TimePoint now, bool replace_suffix = false)
-      : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader),
-        started_at_(now), buffer_(target),
+      : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader), record_(now),
+        buffer_(target),
         items_(config.replay.fetch_policy(config.item_batch), ItemRange{}, leader, "snapshot-sync", "items"),
-        progress_mark_(log.last().index, 0), progress_at_(now), replace_suffix_(replace_suffix) {
+        stall_({log.last().index, 0}, now, config.stall_timeout), replace_suffix_(replace_suffix) {
     (void)buffer_.accept_checked(target, std::move(entries), items_.counters());
     if (target.index <= log_.last().index && !replace_suffix_) {
       phase_ = Phase::replay; // nothing to fetch: log replay checks the target and appends the rest
@@ -94,7 +95,8 @@ public:
   }
 
   void on_bond(const BondEvent& event, TimePoint now) {
-    if (outcome_) {
+    record_.note(now);
+    if (record_.ended()) {
       return;
     }
     const bool bonded = event.kind == BondEvent::Kind::bonded;
@@ -121,7 +123,8 @@ public:
   }
 
   void on_message(PeerId sender, Message message, TimePoint now) {
-    if (outcome_) {
+    record_.note(now);
+    if (record_.ended()) {
       return;
     }
     if (replaying([&](auto& replay) {
@@ -150,7 +153,8 @@ public:
 
   /// The leader sent `entries` after `position` while the session runs.
   void on_buffer(Cursor position, std::vector<entry_type> entries, TimePoint now) {
-    if (outcome_) {
+    record_.note(now);
+    if (record_.ended()) {
       ++items_.counters().stale_leader_batches;
       return;
     }
@@ -167,7 +171,8 @@ public:
 
   /// Time passed: decide after the probe, expire fetches, poll for offers.
   void on_tick(TimePoint now) {
-    if (outcome_ || stalled(now) || replaying([now](auto& replay) { replay.on_tick(now); })) {
+    record_.note(now);
+    if (record_.ended() || stalled(now) || replaying([now](auto& replay) { replay.on_tick(now); })) {
       return;
     }
     if (phase_ == Phase::probing) {
@@ -198,36 +203,35 @@ public:
 
   /// Ends the session: it reports `cancelled` and sends nothing more.
   void cancel(std::string reason = "cancelled by the host") {
-    if (outcome_) {
+    if (record_.ended()) {
       return;
     }
     if (replaying([&](auto& replay) { replay.cancel(std::move(reason)); })) {
-      outbox_.clear(); // what the replay part queued before is not sent either
+      record_.drop_outbox(); // what the replay part queued before is not sent either
       return;
     }
-    outcome_ = SyncOutcome{SyncStatus::cancelled, log_.last(), std::move(reason)};
-    outbox_.clear();
+    record_.cancel(log_.last(), std::move(reason));
   }
 
   // ---- outputs -------------------------------------------------------------
 
   [[nodiscard]] std::vector<Outgoing> take_outbox() {
     collect_replay();
-    return std::exchange(outbox_, {});
+    return record_.take_outbox();
   }
 
   [[nodiscard]] std::optional<TimePoint> next_deadline() const {
-    if (outcome_) {
+    if (record_.ended()) {
       return std::nullopt;
     }
-    const auto stall = progress_at_ + config_.stall_timeout;
+    const auto stall = stall_.deadline();
     const auto deadline = replay_                    ? replay_->next_deadline()
                           : phase_ == Phase::probing ? std::optional{probe_deadline_}
                                                      : items_.next_deadline();
     return deadline ? std::min(*deadline, stall) : stall;
   }
 
-  [[nodiscard]] const std::optional<SyncOutcome>& outcome() const noexcept { return outcome_; }
+  [[nodiscard]] const std::optional<SyncOutcome>& outcome() const noexcept { return record_.outcome(); }
   [[nodiscard]] Phase phase() const noexcept { return phase_; }
   /// The snapshot installed by this session, if it installed one.
   [[nodiscard]] std::optional<Cursor> installed() const noexcept { return installed_; }
@@ -246,7 +250,7 @@ public:
     } else {
       progress.target = buffer_.target();
       progress.buffered = buffer_.size();
-      progress.elapsed = (outcome_ ? finished_at_ : now) - started_at_;
+      progress.elapsed = record_.elapsed(now);
       progress.counters = items_.counters();
     }
     if (chosen_) {
@@ -261,7 +265,7 @@ public:
 private:
   template <class Body>
   void ask(PeerId peer, Body body) {
-    outbox_.push_back(Outgoing{peer, Message{std::move(body)}});
+    record_.send(Outgoing{peer, Message{std::move(body)}});
   }
 
   void ask_availability(PeerId peer) {
@@ -478,7 +482,7 @@ private:
     } else if (!entries.empty() && skip <= entries.size()) {
       log::warn("snapshot-sync: buffered leader entries contradict the snapshot at {}; dropped", info.at);
     }
-    finish(now, SyncOutcome{SyncStatus::completed, log_.last(), {}});
+    record_.end(now, SyncOutcome{SyncStatus::completed, log_.last(), {}});
   }
 
   // ---- replay ------------------------------------------------------------------
@@ -497,10 +501,10 @@ private:
       return;
     }
     for (auto& outgoing : replay_->take_outbox()) {
-      outbox_.push_back(Outgoing{outgoing.peer, from_log_replay<Command, Item>(std::move(outgoing.message))});
+      record_.send(Outgoing{outgoing.peer, from_log_replay<Command, Item>(std::move(outgoing.message))});
     }
-    if (!outcome_ && replay_->outcome()) {
-      outcome_ = replay_->outcome();
+    if (replay_->outcome()) {
+      record_.end(record_.last_event(), *replay_->outcome());
     }
   }
 
@@ -512,40 +516,28 @@ private:
   /// only source was excluded); the host retries with a fresh session, whose
   /// probe sees the peers as they are now.
   bool stalled(TimePoint now) {
-    const auto mark = std::pair{log_.last().index, items_done_};
-    if (mark != progress_mark_) {
-      progress_mark_ = mark;
-      progress_at_ = now;
-      return false;
-    }
-    if (now - progress_at_ < config_.stall_timeout) {
+    if (!stall_.stalled({log_.last().index, items_done_}, now)) {
       return false;
     }
     if (replay_) {
       replay_->cancel("stalled");
       (void)replay_->take_outbox();
     }
-    outbox_.clear();
-    fail(now,
-         fmt::format("no progress for {} ms (log at {}, {} snapshot items)",
-                     std::chrono::duration_cast<std::chrono::milliseconds>(config_.stall_timeout).count(),
-                     log_.last(), items_done_));
+    record_.drop_outbox();
+    fail(now, fmt::format("no progress for {} ms (log at {}, {} snapshot items)",
+                          std::chrono::duration_cast<std::chrono::milliseconds>(stall_.timeout()).count(),
+                          log_.last(), items_done_));
     return true;
   }
 
   void fail(TimePoint now, std::string reason) {
     log::warn("snapshot-sync: catch-up failed: {}", reason);
-    finish(now, SyncOutcome{SyncStatus::failed, log_.last(), std::move(reason)});
-  }
-
-  void finish(TimePoint now, SyncOutcome outcome) {
-    finished_at_ = now;
-    outcome_ = std::move(outcome);
+    record_.end(now, SyncOutcome{SyncStatus::failed, log_.last(), std::move(reason)});
   }
 
   /// Sends the item fetches the scheduler plans and keeps a timer armed.
   void schedule(TimePoint now) {
-    if (outcome_ || replay_ || phase_ != Phase::snapshot) {
+    if (record_.ended() || replay_ || phase_ != Phase::snapshot) {
       return;
     }
     // The leader's hold ends early once another peer offers the chosen snapshot.
@@ -566,13 +558,10 @@ private:
   SnapshotSink<Item>& sink_;
   Index leader_commit_;
   std::optional<PeerId> leader_;
-  TimePoint started_at_;
-  TimePoint finished_at_{};
+  SessionRecord<Outgoing> record_;
   LeaderBuffer<Command> buffer_;
   Phase phase_ = Phase::probing;
   Fetcher items_; // every peer's record, from the probe on; fetches the chosen snapshot's items
-  std::vector<Outgoing> outbox_;
-  std::optional<SyncOutcome> outcome_;
 
   // probing
   TimePoint probe_deadline_{};
@@ -589,9 +578,7 @@ private:
   // replay
   std::optional<LogReplayCore<Command>> replay_;
 
-  // progress, for the stall timeout
-  std::pair<Index, std::uint64_t> progress_mark_;
-  TimePoint progress_at_;
+  StallWatch<std::pair<Index, std::uint64_t>> stall_; // the log's end and the items received
   bool replace_suffix_ = false;
 };
 
