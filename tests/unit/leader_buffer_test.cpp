@@ -60,3 +60,39 @@ TEST_CASE("LeaderBuffer: past its limit it drops every entry and moves the targe
   CHECK(counters.buffer_overflows == 1);
   CHECK(counters.max_buffered_entries == 3); // measured after the drop
 }
+
+TEST_CASE("LeaderBuffer: after a snapshot only the entries that follow it are kept", "[leader_buffer]") {
+  const Cursor target{Term{2}, Index{10}};
+  const auto filled = [&] {
+    Buffer buffer(target);
+    fetch::SessionCounters counters;
+    REQUIRE(buffer.accept_checked(target, entries({2, 3, 3}), counters) == Accepted::appended); // 11..13
+    return buffer;
+  };
+
+  auto at_target = filled();
+  auto kept = at_target.take_after(target);
+  REQUIRE(kept);
+  CHECK(kept->size() == 3);
+  CHECK(at_target.empty());
+
+  auto inside = filled();
+  kept = inside.take_after(Cursor{Term{3}, Index{12}});
+  REQUIRE(kept);
+  REQUIRE(kept->size() == 1);
+  CHECK(kept->front().term == Term{3});
+
+  auto at_end = filled();
+  kept = at_end.take_after(Cursor{Term{3}, Index{13}});
+  REQUIRE(kept);
+  CHECK(kept->empty());
+
+  auto beyond = filled(); // the snapshot covers every entry held: nothing follows it
+  kept = beyond.take_after(Cursor{Term{4}, Index{20}});
+  REQUIRE(kept);
+  CHECK(kept->empty());
+
+  auto other_history = filled(); // entry 12 has term 3 here, the snapshot says 2
+  CHECK_FALSE(other_history.take_after(Cursor{Term{2}, Index{12}}));
+  CHECK(other_history.empty());
+}

@@ -1026,3 +1026,16 @@ TEST_CASE("LogReplayCore: cancel ends the session with nothing more to send", "[
   CHECK(h.core->outcome()->reason != "again");
   CHECK(h.local.last() == appended);
 }
+
+TEST_CASE("LogReplayCore: a cancelled session's elapsed time stops at its last event", "[session_core]") {
+  BadResponseSetup setup(0, 100);
+  auto& h = setup.h;
+  const auto started = h.now;
+  h.now += std::chrono::seconds{5};
+  h.core->on_tick(h.now);
+  h.core->cancel();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->progress(h.now).elapsed == h.now - started);
+  // Reported later, it has not grown.
+  CHECK(h.core->progress(h.now + std::chrono::minutes{1}).elapsed == std::chrono::seconds{5});
+}

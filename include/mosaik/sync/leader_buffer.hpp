@@ -109,6 +109,22 @@ public:
   /// Hands the entries over (the buffer is empty afterwards; the target stays).
   [[nodiscard]] std::vector<entry_type> take() { return std::exchange(entries_, {}); }
 
+  /// Hands over the entries that follow `at` (a snapshot installed at or after
+  /// the target): none when `at` lies beyond them, nullopt when the entry at
+  /// `at` has another term (they belong to another history: dropped too).
+  [[nodiscard]] std::optional<std::vector<entry_type>> take_after(Cursor at) {
+    auto entries = take();
+    const auto skip = at.index.distance_from(target_.index);
+    if (skip > entries.size()) {
+      return std::vector<entry_type>{};
+    }
+    if (skip > 0 && entries[skip - 1].term != at.term) {
+      return std::nullopt;
+    }
+    entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(skip));
+    return entries;
+  }
+
 private:
   void append(std::vector<entry_type>&& from) {
     if (entries_.empty()) {

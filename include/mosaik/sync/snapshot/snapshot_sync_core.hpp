@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,6 +34,7 @@
 #include <mosaik/sync/snapshot/snapshot_config.hpp>
 #include <mosaik/sync/snapshot/snapshot_contexts.hpp>
 #include <mosaik/sync/snapshot/snapshot_messages.hpp>
+#include <mosaik/sync/snapshot/snapshot_offers.hpp>
 #include <mosaik/sync/stall_watch.hpp>
 #include <mosaik/sync/sync_outcome.hpp>
 #include <mosaik/sync/sync_progress.hpp>
@@ -108,7 +108,7 @@ public:
     }
     if (!bonded) {
       items_.answered(event.peer); // no longer awaited
-      offers_.erase(event.peer);
+      offers_.withdraw(event.peer);
     } else if (!items_.is_excluded(event.peer)) {
       if (phase_ == Phase::probing) {
         ask_availability(event.peer);
@@ -188,7 +188,7 @@ public:
     }
     const auto reask = items_.tick(now, [this] { return needs_offers(); });
     for (const auto& fetch : reask.expired) {
-      offers_.erase(fetch.peer);
+      offers_.withdraw(fetch.peer);
     }
     if (reask.retrying && leader_ && items_.is_usable(*leader_)) {
       // Also once one is chosen: when every source dropped it, only a new
@@ -235,7 +235,7 @@ public:
   [[nodiscard]] Phase phase() const noexcept { return phase_; }
   /// The snapshot installed by this session, if it installed one.
   [[nodiscard]] std::optional<Cursor> installed() const noexcept { return installed_; }
-  [[nodiscard]] const std::optional<SnapshotInfo>& chosen() const noexcept { return chosen_; }
+  [[nodiscard]] const std::optional<SnapshotInfo>& chosen() const noexcept { return offers_.chosen(); }
   [[nodiscard]] const SessionCounters& counters() const noexcept { return items_.counters(); }
   /// The log-replay part, once it runs.
   [[nodiscard]] const LogReplayCore<Command>* replay() const noexcept {
@@ -253,8 +253,8 @@ public:
       progress.elapsed = record_.elapsed(now);
       progress.counters = items_.counters();
     }
-    if (chosen_) {
-      progress.snapshot = SnapshotProgress{chosen_->at, chosen_->items, items_done_, installed_.has_value()};
+    if (const auto& chosen = offers_.chosen()) {
+      progress.snapshot = SnapshotProgress{chosen->at, chosen->items, items_done_, installed_.has_value()};
     }
     for (const auto& [peer, record] : items_.peers()) {
       progress.peers[peer] += record.progress;
@@ -344,11 +344,12 @@ private:
 
   /// Whether the session must look for offers: none chosen yet, or nobody serves the chosen one.
   [[nodiscard]] bool needs_offers() const {
-    return !chosen_ || (items_.scheduler().inflight_total() == 0 && items_.scheduler().has_uncovered());
+    return !offers_.chosen() ||
+           (items_.scheduler().inflight_total() == 0 && items_.scheduler().has_uncovered());
   }
 
   void on_offer(PeerId sender, const SnapshotOffer& offer, TimePoint now) {
-    if (offer.replay && sender == leader_ && !chosen_ && !replace_suffix_) {
+    if (offer.replay && sender == leader_ && !offers_.chosen() && !replace_suffix_) {
       // The leader still holds the start of the gap (what it announced is
       // commit-bounded; its uncommitted tail may need our acknowledgement to
       // commit): replay from it rather than wait for a snapshot that cannot commit.
@@ -358,34 +359,34 @@ private:
       return;
     }
     if (!offer.snapshot) {
-      offers_.erase(sender);
+      offers_.withdraw(sender);
       items_.forget_availability(sender);
       return;
     }
     const auto& info = *offer.snapshot;
-    offers_[sender] = info;
-    if (chosen_ && info == *chosen_) {
+    offers_.offer(sender, info);
+    if (offers_.serves(sender)) {
       items_.set_availability(sender, all_items(info));
       return;
     }
     // The leader's offer decides which snapshot is fetched (others offer the
     // same once they applied the same request); a new one replaces the chosen
     // one only when nobody serves that any more.
-    if (sender == leader_ && info.at.index > log_.last().index && (!chosen_ || needs_offers())) {
+    if (sender == leader_ && info.at.index > log_.last().index && needs_offers()) {
       choose(info, now);
     }
   }
 
   void choose(const SnapshotInfo& info, TimePoint now) {
-    chosen_ = info;
+    offers_.choose(info);
     // Ranges remembered from another snapshot say nothing about this one's answers.
     items_.restart(all_items(info));
     assembled_.clear();
     assembled_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(info.items, 1U << 20)));
     items_done_ = 0;
     std::size_t sources = 0;
-    for (const auto& [peer, offered] : offers_) {
-      if (offered == info && items_.is_usable(peer)) {
+    for (const auto peer : offers_.sources()) {
+      if (items_.is_usable(peer)) {
         items_.set_availability(peer, all_items(info));
         ++sources;
       }
@@ -397,7 +398,7 @@ private:
     log::info("snapshot-sync: fetching the snapshot at {} ({} items) from {} peers so far", info.at,
               info.items, sources);
     for (const auto peer : items_.usable_peer_ids()) {
-      if (peer != leader_ && (!offers_.contains(peer) || offers_[peer] != info)) {
+      if (peer != leader_ && !offers_.serves(peer)) {
         ask(peer, SnapshotQuery{});
       }
     }
@@ -407,7 +408,8 @@ private:
   }
 
   void on_items(PeerId sender, FetchItemsResponse<Item> response, TimePoint now) {
-    if (!chosen_ || response.at != chosen_->at) {
+    const auto& chosen = offers_.chosen();
+    if (!chosen || response.at != chosen->at) {
       ++items_.counters().late_responses;
       log::debug("snapshot-sync: dropped items of the snapshot at {} from peer {}: not the one fetched",
                  response.at, sender);
@@ -419,7 +421,7 @@ private:
     case fetch::Verdict::matches:
       break;
     case fetch::Verdict::empty:
-      offers_.erase(sender); // it no longer holds the snapshot
+      offers_.withdraw(sender); // it no longer holds the snapshot
       return;
     case fetch::Verdict::shifted:
       // Providers serve items from the start of a request (items are never pruned).
@@ -447,20 +449,20 @@ private:
       items_.advance(chunk->range.last());
     }
     items_done_ = assembled_.size() + items_.held();
-    if (assembled_.size() == chosen_->items) {
+    if (assembled_.size() == chosen->items) {
       install(now);
     }
   }
 
   void on_excluded(PeerId sender, TimePoint now) {
-    offers_.erase(sender);
+    offers_.withdraw(sender);
     if (auto reason = items_.stranded_by(sender)) {
       fail(now, std::move(*reason)); // excluded peers are never asked again: end, as log replay does
     }
   }
 
   void install(TimePoint now) {
-    const auto info = *chosen_;
+    const auto info = *offers_.chosen();
     log::info("snapshot-sync: installing the snapshot at {} ({} items)", info.at, info.items);
     if (auto error = sink_.install_snapshot(info, std::exchange(assembled_, {}))) {
       fail(now, fmt::format("the snapshot at {} was refused: {}", info.at, *error));
@@ -474,12 +476,9 @@ private:
       return;
     }
     // The snapshot covers the target: keep the buffered entries that follow it.
-    auto entries = buffer_.take();
-    const auto skip = info.at.index.distance_from(buffer_.target().index);
-    if (skip <= entries.size() && (skip == 0 || entries[skip - 1].term == info.at.term)) {
-      entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(skip));
-      log_.append_all(std::move(entries));
-    } else if (!entries.empty() && skip <= entries.size()) {
+    if (auto after = buffer_.take_after(info.at)) {
+      log_.append_all(std::move(*after));
+    } else {
       log::warn("snapshot-sync: buffered leader entries contradict the snapshot at {}; dropped", info.at);
     }
     record_.end(now, SyncOutcome{SyncStatus::completed, log_.last(), {}});
@@ -541,12 +540,8 @@ private:
       return;
     }
     // The leader's hold ends early once another peer offers the chosen snapshot.
-    const bool others_offer =
-        items_.leader_held() && std::any_of(offers_.begin(), offers_.end(), [this](const auto& item) {
-          return item.first != leader_ && item.second == *chosen_;
-        });
-    for (const auto& fetch : items_.plan(now, others_offer)) {
-      ask(fetch.peer, FetchItemsRequest{chosen_->at, fetch.range});
+    for (const auto& fetch : items_.plan(now, items_.leader_held() && offers_.others_serve(leader_))) {
+      ask(fetch.peer, FetchItemsRequest{offers_.chosen()->at, fetch.range});
     }
     if (needs_offers()) {
       items_.retry_later(now);
@@ -569,8 +564,7 @@ private:
   bool covered_ = false;
 
   // snapshot
-  std::map<PeerId, SnapshotInfo> offers_;
-  std::optional<SnapshotInfo> chosen_;
+  SnapshotOffers offers_;
   std::vector<Item> assembled_;
   std::uint64_t items_done_ = 0;
   std::optional<Cursor> installed_;
