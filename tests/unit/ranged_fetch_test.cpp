@@ -31,6 +31,7 @@ constexpr PeerId L{9}; // the leader
 
 using Engine = fetch::RangedFetch<Index, std::string>;
 using Verdict = fetch::Verdict;
+using Shifted = fetch::Shifted;
 
 TimePoint at(Duration since_epoch) {
   return TimePoint{} + since_epoch;
@@ -82,23 +83,37 @@ TEST_CASE("RangedFetch: an answer from the start of a request matches it", "[ran
   const auto fetch = planned_for(planned, P1);
 
   SECTION("the whole range") {
-    const auto answer = engine.classify(P1, fetch.range, fetch.range.size());
+    const auto answer = engine.classify(P1, fetch.range, fetch.range.size(), Shifted::give_up);
     CHECK(answer.verdict == Verdict::matches);
     REQUIRE(answer.fetch);
     CHECK(answer.fetch->range == fetch.range);
   }
   SECTION("a prefix of it (a response-size cap)") {
     const auto prefix = fetch.range.take_front(3);
-    const auto answer = engine.classify(P1, prefix, 3);
+    const auto answer = engine.classify(P1, prefix, 3, Shifted::give_up);
     CHECK(answer.verdict == Verdict::matches);
     CHECK(answer.fetch->range == fetch.range);
   }
-  SECTION("a suffix of it is shifted: the core decides") {
+  SECTION("a suffix of it is shifted: given up on without blame where positions may be pruned") {
     const IndexRange suffix{fetch.range.first() + 2, fetch.range.last()};
-    const auto answer = engine.classify(P1, suffix, suffix.size());
+    const auto answer = engine.classify(P1, suffix, suffix.size(), Shifted::give_up);
     CHECK(answer.verdict == Verdict::shifted);
     CHECK(answer.fetch->range == fetch.range);
     CHECK(engine.counters().bad_responses == 0);
+    CHECK(engine.counters().empty_responses == 1);
+    CHECK(engine.scheduler().inflight_overlapping(P1, fetch.range).empty());
+    CHECK_FALSE(engine.scheduler().availability(P1)); // asked again what it holds before new work
+    // Its answer, should it come after all, is late: no blame.
+    CHECK(engine.classify(P1, fetch.range, fetch.range.size(), Shifted::give_up).verdict == Verdict::late);
+  }
+  SECTION("a suffix of it is blamed where nothing is ever pruned") {
+    const IndexRange suffix{fetch.range.first() + 2, fetch.range.last()};
+    const auto answer = engine.classify(P1, suffix, suffix.size(), Shifted::reject);
+    CHECK(answer.verdict == Verdict::shifted);
+    CHECK_FALSE(answer.excluded);
+    CHECK(engine.counters().bad_responses == 1);
+    CHECK(engine.scheduler().inflight_overlapping(P1, fetch.range).empty());
+    return;
   }
   CHECK(engine.counters().bad_responses == 0);
 }
@@ -108,25 +123,27 @@ TEST_CASE("RangedFetch: malformed and unsolicited answers are blamed", "[ranged_
   const auto fetch = planned_for(engine.plan(at(0s), false), P1);
 
   SECTION("a count that does not match the range") {
-    CHECK(engine.classify(P1, fetch.range, fetch.range.size() - 1).verdict == Verdict::rejected);
+    CHECK(engine.classify(P1, fetch.range, fetch.range.size() - 1, Shifted::give_up).verdict ==
+          Verdict::rejected);
   }
   SECTION("an empty range with content") {
-    CHECK(engine.classify(P1, IndexRange{}, 1).verdict == Verdict::rejected);
+    CHECK(engine.classify(P1, IndexRange{}, 1, Shifted::give_up).verdict == Verdict::rejected);
   }
   SECTION("a range reaching beyond the request") {
     const IndexRange longer{fetch.range.first(), fetch.range.last() + 1};
-    CHECK(engine.classify(P1, longer, longer.size()).verdict == Verdict::rejected);
+    CHECK(engine.classify(P1, longer, longer.size(), Shifted::give_up).verdict == Verdict::rejected);
   }
   SECTION("a range nobody asked this peer for") {
-    CHECK(engine.classify(P1, r(90, 95), 6).verdict == Verdict::rejected);
+    CHECK(engine.classify(P1, r(90, 95), 6, Shifted::give_up).verdict == Verdict::rejected);
   }
   SECTION("another peer's request") {
     const auto p2 = engine.scheduler().inflight_overlapping(P2, r(1, 100));
     REQUIRE(p2.size() == 1);
-    CHECK(engine.classify(P1, p2[0].range, p2[0].range.size()).verdict == Verdict::rejected);
+    CHECK(engine.classify(P1, p2[0].range, p2[0].range.size(), Shifted::give_up).verdict ==
+          Verdict::rejected);
   }
   SECTION("an empty answer that matches no request") {
-    CHECK(engine.classify(P1, r(50, 60), 0).verdict == Verdict::rejected);
+    CHECK(engine.classify(P1, r(50, 60), 0, Shifted::give_up).verdict == Verdict::rejected);
   }
   CHECK(engine.counters().bad_responses == 1);
   CHECK(engine.peers().at(P1).progress.bad_responses == 1);
@@ -136,10 +153,10 @@ TEST_CASE("RangedFetch: a blamed request returns to the pool", "[ranged_fetch]")
   auto engine = engine_with({P1});
   const auto fetch = planned_for(engine.plan(at(0s), false), P1);
   CHECK(engine.scheduler().inflight_total() == 1);
-  CHECK(engine.classify(P1, fetch.range, 1).verdict == Verdict::rejected);
+  CHECK(engine.classify(P1, fetch.range, 1, Shifted::give_up).verdict == Verdict::rejected);
   CHECK(engine.scheduler().inflight_total() == 0);
   // The same range again from the peer is late (it was given up on), not blamed twice.
-  CHECK(engine.classify(P1, fetch.range, fetch.range.size()).verdict == Verdict::late);
+  CHECK(engine.classify(P1, fetch.range, fetch.range.size(), Shifted::give_up).verdict == Verdict::late);
   CHECK(engine.counters().bad_responses == 1);
   CHECK(engine.counters().late_responses == 1);
 }
@@ -168,7 +185,7 @@ TEST_CASE("RangedFetch: an empty answer releases the request without blame", "[r
   const auto planned = engine.plan(at(0s), false);
   const auto fetch = planned_for(planned, P1);
   const auto other = planned_for(planned, P2);
-  const auto answer = engine.classify(P1, fetch.range, 0);
+  const auto answer = engine.classify(P1, fetch.range, 0, Shifted::give_up);
   CHECK(answer.verdict == Verdict::empty);
   CHECK(engine.counters().empty_responses == 1);
   CHECK(engine.counters().bad_responses == 0);
@@ -212,7 +229,7 @@ TEST_CASE("RangedFetch: taken answers are handed over in order", "[ranged_fetch]
   CHECK(engine.held() == 0);
   CHECK(engine.gap().empty());
   // A second copy of a taken answer is a duplicate, not the peer's fault.
-  CHECK(engine.classify(P1, r(1, 10), 10).verdict == Verdict::duplicate);
+  CHECK(engine.classify(P1, r(1, 10), 10, Shifted::give_up).verdict == Verdict::duplicate);
   CHECK(engine.counters().duplicate_responses == 1);
 }
 
@@ -274,7 +291,7 @@ TEST_CASE("RangedFetch: an expired request is given up on, and the peer backs of
   CHECK(engine.peers().at(P1).progress.timeouts == 1);
   CHECK_FALSE(engine.scheduler().availability(P1));
   // A late answer to it is dropped without blame.
-  CHECK(engine.classify(P1, fetch.range, fetch.range.size()).verdict == Verdict::late);
+  CHECK(engine.classify(P1, fetch.range, fetch.range.size(), Shifted::give_up).verdict == Verdict::late);
   CHECK(engine.counters().bad_responses == 0);
 }
 
@@ -456,7 +473,8 @@ TEST_CASE("RangedFetch: snapshot items are fetched alike, and a restart forgets 
   items.restart(item_range(1, 3));
   CHECK(items.gap() == item_range(1, 3));
   CHECK_FALSE(items.leader_held());
-  CHECK(items.classify(L, item_range(1, 4), 4).verdict == Verdict::rejected); // not remembered as taken
+  CHECK(items.classify(L, item_range(1, 4), 4, Shifted::reject).verdict ==
+        Verdict::rejected); // not remembered as taken
   CHECK(items.peers().at(P1).progress.excluded);
   CHECK(items.peers().at(L).progress.bad_responses == 1);
 }

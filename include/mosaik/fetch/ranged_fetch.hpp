@@ -45,11 +45,18 @@ namespace mosaik::fetch {
 /// How an answer relates to what was asked.
 enum class Verdict : std::uint8_t {
   matches,   ///< answers `fetch` from its start: its content is the core's to check, then take()
-  shifted,   ///< answers `fetch` but starts later than it asked: the core decides (give_up or reject)
+  shifted,   ///< answers `fetch` but starts later than it asked: given up on or blamed (see Shifted)
   empty,     ///< the peer holds nothing of `fetch` any more: released, its availability forgotten
   late,      ///< answers a request given up on: dropped, no blame
   duplicate, ///< a second copy of an answer already taken (a network duplicate): dropped, no blame
   rejected,  ///< malformed or unsolicited: dropped and blamed; `excluded` if that excluded the peer
+};
+
+/// What an answer that starts later than its request says of its peer.
+enum class Shifted : std::uint8_t {
+  give_up, ///< nothing bad: positions carry no number and the peer may have pruned since it
+           ///< announced (log entries): the request is given up, the peer asked again what it holds
+  reject,  ///< a bad answer: what is served is never pruned (snapshot items)
 };
 
 template <class Position, class Item>
@@ -307,8 +314,9 @@ public:
   // ---- answers ---------------------------------------------------------------------
 
   /// Classifies an answer of `count` positions for `range` from `sender` (a
-  /// bonded peer, not excluded). Empty and bad answers are dealt with here.
-  Answer classify(PeerId sender, Range range, std::size_t count) {
+  /// bonded peer, not excluded) and deals with every answer but a matching
+  /// one, whose content is the core's to check before it take()s it.
+  Answer classify(PeerId sender, Range range, std::size_t count, Shifted shifted) {
     auto& record = peers_[sender];
     if (count == 0) {
       const auto fetch = scheduler_.find_inflight(sender, range);
@@ -343,6 +351,16 @@ public:
       return rejected(sender, range, fmt::format("unsolicited or duplicate response for {}", range));
     }
     if (range.first() != fetch->range.first()) {
+      if (shifted == Shifted::reject) {
+        const auto excluded =
+            reject(sender, range,
+                   fmt::format("{} {} do not start where the request {} does", unit_, range, fetch->range));
+        return Answer{Verdict::shifted, fetch, excluded};
+      }
+      ++counters_.empty_responses;
+      log::debug("{}: peer {} answered {} for {}: not from its start; asking what it holds", name_, sender,
+                 range, fetch->range);
+      give_up(*fetch);
       return Answer{Verdict::shifted, fetch, false};
     }
     return Answer{Verdict::matches, fetch, false};

@@ -245,28 +245,15 @@ private:
       return;
     }
     const auto range = response.range;
-    const auto answer = fetch_.classify(sender, range, response.entries.size());
-    switch (answer.verdict) {
-    case fetch::Verdict::matches:
-      break;
-    case fetch::Verdict::shifted:
-      // Entries carry no index: a range that starts later than asked cannot
-      // be told from the same entries shifted onto other indices. An honest
-      // provider answers so only when it pruned since it announced what it
-      // holds; so take nothing and ask it again what it holds (no blame).
-      ++fetch_.counters().empty_responses;
-      log::debug("log-replay: peer {} answered {} for {}: not from its start; asking what it holds", sender,
-                 range, answer.fetch->range);
-      fetch_.give_up(*answer.fetch);
-      return;
-    case fetch::Verdict::rejected:
-      if (answer.excluded) {
-        on_excluded(sender);
-      }
-      return;
-    case fetch::Verdict::empty:
-    case fetch::Verdict::late:
-    case fetch::Verdict::duplicate:
+    // Entries carry no index: a range that starts later than asked cannot be
+    // told from the same entries shifted onto other indices. An honest
+    // provider answers so only when it pruned since it announced what it
+    // holds; so it is given up on, without blame.
+    const auto answer = fetch_.classify(sender, range, response.entries.size(), fetch::Shifted::give_up);
+    if (answer.excluded) {
+      on_excluded(sender);
+    }
+    if (answer.verdict != fetch::Verdict::matches) {
       return;
     }
     const auto& fetch = *answer.fetch;

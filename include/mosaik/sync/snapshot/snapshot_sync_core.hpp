@@ -416,28 +416,15 @@ private:
       return;
     }
     const auto range = response.range;
-    const auto answer = items_.classify(sender, range, response.items.size());
-    switch (answer.verdict) {
-    case fetch::Verdict::matches:
-      break;
-    case fetch::Verdict::empty:
+    // Providers serve items from the start of a request (items are never pruned).
+    const auto answer = items_.classify(sender, range, response.items.size(), fetch::Shifted::reject);
+    if (answer.verdict == fetch::Verdict::empty) {
       offers_.withdraw(sender); // it no longer holds the snapshot
-      return;
-    case fetch::Verdict::shifted:
-      // Providers serve items from the start of a request (items are never pruned).
-      if (items_.reject(
-              sender, range,
-              fmt::format("items {} do not start where the request {} does", range, answer.fetch->range))) {
-        on_excluded(sender, now);
-      }
-      return;
-    case fetch::Verdict::rejected:
-      if (answer.excluded) {
-        on_excluded(sender, now);
-      }
-      return;
-    case fetch::Verdict::late:
-    case fetch::Verdict::duplicate:
+    }
+    if (answer.excluded) {
+      on_excluded(sender, now);
+    }
+    if (answer.verdict != fetch::Verdict::matches) {
       return;
     }
     items_.take(*answer.fetch, std::move(response.items), now);
