@@ -182,6 +182,12 @@ public:
     }
     receiving_ =
         transport_.receive([this](PeerId from, Message message) { on_message(from, std::move(message)); });
+    bonds_ = transport_.watch_bonds([this](const BondEvent& event) {
+      if (!stopped_ && event.kind == BondEvent::Kind::bonded) {
+        core_.on_connected(event.peer, now());
+        pump();
+      }
+    });
     log::info("group {}: member {} starting (group id {}, log {}, commit {})", options_.key, self(),
               group_id_, log_.last(), core_.commit());
     pump();
@@ -195,6 +201,7 @@ public:
     }
     stopped_ = true;
     receiving_.reset();
+    bonds_.reset();
     if (timer_) {
       transport_.timers().cancel(*timer_);
       timer_.reset();
@@ -761,6 +768,7 @@ private:
   std::string refused_;
   bool pumping_ = false;
   Subscription receiving_;
+  Subscription bonds_; // a leader probes a member as soon as it can be reached
   std::optional<TimerService::TimerId> timer_;
   TimePoint timer_deadline_{};
 

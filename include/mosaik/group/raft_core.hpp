@@ -221,6 +221,21 @@ public:
     std::visit([&](auto& body) { on(from, std::move(body), now); }, message);
   }
 
+  /// The transport opened a connection to `peer`. A leader probes a member
+  /// it has not heard from at once instead of at its next heartbeat: what it
+  /// sent before the connection was up may be lost, and a new member's
+  /// catch-up should start one round trip after it can be reached.
+  void on_connected(PeerId peer, TimePoint now) {
+    if (role_ != Role::leader) {
+      return;
+    }
+    if (const auto it = progress_.find(peer);
+        it != progress_.end() && it->second.state == Progress::State::probe) {
+      it->second.probe_sent = false;
+      send_append(peer, it->second, now);
+    }
+  }
+
   /// The host's catch-up strategy can replace a suffix by a snapshot (see
   /// SyncStart::replace_suffix); without it such a follower keeps asking.
   void set_snapshot_catch_up(bool enabled) noexcept { snapshot_catch_up_ = enabled; }
@@ -892,15 +907,23 @@ private:
     }
     const auto index = write(LogCommand<Command>{MembershipChange{next}});
     memberships_[index] = next;
+    std::vector<PeerId> added;
     for (const auto& [peer, member] : next.members()) {
       if (peer != self_ && !progress_.contains(peer)) {
         progress_[peer] = Progress{Index{0}, index, Progress::State::probe, false, now, 0};
+        added.push_back(peer);
       }
     }
     std::erase_if(progress_, [&](const auto& item) { return !next.contains(item.first); });
     log::info("group {}: membership change at {}: {} members, {} voters", self_, index, next.members().size(),
               next.voter_count());
     replicate(now);
+    // A new member hears from us now, not at the next heartbeat: the change
+    // itself is its probe, and a member that lacks what precedes it opens
+    // its catch-up session on this very message.
+    for (const auto peer : added) {
+      send_append(peer, progress_.at(peer), now);
+    }
     return index;
   }
 
