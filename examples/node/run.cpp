@@ -60,6 +60,7 @@ struct RunOptions {
   std::uint64_t sync_inflight = sync::LogReplayConfig{}.max_inflight_per_peer;
   std::uint64_t snapshot_interval = 0; // entries between the leader's snapshots (0: none)
   std::uint64_t retain = sync::SnapshotConfig{}.retained_entries;
+  std::string sync_report; // where to write the first completed catch-up's report (a FIFO for benchmarks)
 };
 
 [[nodiscard]] double cpu_seconds() {
@@ -85,9 +86,21 @@ struct RunOptions {
   return members.empty() ? std::nullopt : std::optional{members};
 }
 
+/// Now on the steady clock, in nanoseconds: CLOCK_MONOTONIC, which every
+/// process on the machine shares, so benchmarks compare one node's times with
+/// another's.
+[[nodiscard]] std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 /// The last finished catch-up session, as `status` reports it.
 struct SyncRecord {
   bool ok = false;
+  std::int64_t started_ns = 0;  // steady_ns() when the session started
+  std::int64_t finished_ns = 0; // ... when it ended (the log holds every entry)
+  Index last;                   // the log's end then
   std::uint64_t entries = 0;
   std::uint64_t bytes = 0;
   double seconds = 0;
@@ -225,6 +238,7 @@ private:
     using Kind = group::GroupEvent::Kind;
     if (event.kind == Kind::sync_started) {
       sync_start_ = std::chrono::steady_clock::now();
+      sync_started_ns_ = steady_ns();
       sync_cpu_ = cpu_seconds();
       sync_bytes_ = transport_.mesh().stats().bytes_received;
       sync_from_ = group_.last().index;
@@ -234,6 +248,9 @@ private:
       ++sessions_;
       SyncRecord record;
       record.ok = event.outcome->ok();
+      record.started_ns = sync_started_ns_;
+      record.finished_ns = steady_ns();
+      record.last = group_.last().index;
       record.entries = event.progress->done;
       record.bytes = transport_.mesh().stats().bytes_received - sync_bytes_;
       record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start_).count();
@@ -252,6 +269,10 @@ private:
                 record.seconds, record.bytes / 1e6 / std::max(record.seconds, 1e-9),
                 record.entries / std::max(record.seconds, 1e-9), record.cpu, peers_used(record.peers),
                 record.ok ? "" : fmt::format(" ({})", record.reason));
+      if (record.ok && !options_.sync_report.empty() && !reported_) {
+        reported_ = true;
+        asio::co_spawn(io_, report_sync(record), asio::detached);
+      }
       last_sync_ = std::move(record);
     } else if (event.kind == Kind::leader_changed) {
       log::info("member {}: leader is {} (term {})", options_.id,
@@ -269,6 +290,36 @@ private:
       }
     }
     return out.empty() ? "none" : out;
+  }
+
+  /// Writes the first completed catch-up's report to --sync-report once
+  /// everything it fetched is applied: one JSON line with steady-clock times
+  /// (benchmarks read it from a FIFO instead of polling `status`).
+  asio::awaitable<void> report_sync(SyncRecord record) {
+    const auto applied = co_await group_.when_applied(record.last);
+    using support::Json;
+    const Json report{{"ok", record.ok && applied.ok()},
+                      {"entries", record.entries},
+                      {"bytes", record.bytes},
+                      {"started_ns", record.started_ns},
+                      {"caught_up_ns", record.finished_ns},
+                      {"applied_ns", steady_ns()},
+                      {"cpu_seconds", support::rounded(record.cpu, 3)},
+                      {"peak_rss_kib", peak_rss_kib()},
+                      {"peers", support::counts_json(record.peers)}};
+    if (std::FILE* out = std::fopen(options_.sync_report.c_str(), "w")) {
+      std::fprintf(out, "%s\n", support::one_line(report).c_str());
+      std::fclose(out);
+    } else {
+      log::error("member {}: cannot write the catch-up report to {}", options_.id, options_.sync_report);
+    }
+  }
+
+  /// The process's peak resident set (VmHWM), in KiB.
+  static std::uint64_t peak_rss_kib() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<std::uint64_t>(usage.ru_maxrss);
   }
 
   /// Once a second while a session runs: how far, how fast, from whom.
@@ -333,10 +384,13 @@ private:
         response.error = result.error().message();
       }
     } else if (const auto* add = std::get_if<AddMember>(&request)) {
+      // When the leader took the change (steady clock): a join's clock starts here.
+      const auto accepted_ns = steady_ns();
       auto result = co_await group_.add_member(PeerId{add->id});
       if (result) {
         response.ok = true;
         response.index = result->value();
+        response.status = support::one_line({{"index", result->value()}, {"accepted_ns", accepted_ns}});
       } else {
         response.error = result.error().message();
       }
@@ -407,6 +461,8 @@ private:
   std::uint64_t sessions_ = 0;
   std::uint64_t bad_requests_ = 0;
   std::chrono::steady_clock::time_point sync_start_;
+  std::int64_t sync_started_ns_ = 0;
+  bool reported_ = false;
   double sync_cpu_ = 0;
   std::uint64_t sync_bytes_ = 0;
   Index sync_from_;
@@ -435,6 +491,8 @@ std::optional<int> parse(int argc, char** argv, RunOptions& options) {
   app.add_option("--snapshot-interval", options.snapshot_interval, "ENTRIES between the leader's snapshots")
       ->capture_default_str();
   app.add_option("--retain", options.retain, "ENTRIES kept behind a snapshot")->capture_default_str();
+  app.add_option("--sync-report", options.sync_report,
+                 "FILE to write the first completed catch-up's report to (one JSON line, once applied)");
   app.add_option("--tls-cert", options.tls_cert, "PEM certificate (TLS)");
   app.add_option("--tls-key", options.tls_key, "PEM key (TLS)");
   app.add_option("--tls-ca", options.tls_ca, "PEM CA (TLS)");

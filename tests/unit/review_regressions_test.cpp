@@ -32,6 +32,7 @@ TEST_CASE("LogReplayCore: fetches to one peer expiring together ask it for avail
   config.batch_size = 10;
   config.max_inflight_per_peer = 4;
   config.fetch_timeout = 5s;
+  config.speculative_start = false; // the fetches below follow the announcement
   storage::InMemoryLog<std::string> log;
   LogReplayCore<std::string> core(config, log, ref_cursor(100), Index{100}, std::nullopt, {}, TimePoint{});
   core.start({P1}, TimePoint{});
@@ -55,6 +56,7 @@ TEST_CASE("LogReplayCore: a peer contradicting the target is not re-asked at onc
           "[session_core][regression]") {
   LogReplayConfig config;
   config.batch_size = 100;
+  config.speculative_start = false; // the fetch below follows the announcements
   storage::InMemoryLog<std::string> log;
   LogReplayCore<std::string> core(config, log, ref_cursor(100), Index{100}, std::nullopt, {}, TimePoint{});
   core.start({P1, P2}, TimePoint{});

@@ -248,6 +248,7 @@ TEST_CASE("LogReplayCore: the leader gets no fetch before the other peers announ
           "[session_core]") {
   Harness h(100);
   h.leader = P1;
+  h.config.speculative_start = false; // the rule holds with guesses too (see "speculative start")
   SECTION("the leader answers first: it waits for the others") {
     h.add_peers({P1, P2}, r(1, 100));
     h.create(h.cursor(100));
@@ -1038,4 +1039,59 @@ TEST_CASE("LogReplayCore: a cancelled session's elapsed time stops at its last e
   CHECK(h.core->progress(h.now).elapsed == h.now - started);
   // Reported later, it has not grown.
   CHECK(h.core->progress(h.now + std::chrono::minutes{1}).elapsed == std::chrono::seconds{5});
+}
+
+// ---- speculative start ------------------------------------------------------------------
+
+TEST_CASE("LogReplayCore: the first fetches go out with the availability requests",
+          "[session_core][speculative]") {
+  Harness h(300);
+  h.add_peers({P1, P2, P3}, r(1, 300));
+  h.leader = P3;
+  SECTION("on: every peer but the held leader gets work at once") {
+    h.create(h.cursor(300));
+    h.start();
+    CHECK(h.count_sent(0, [](const Outgoing& o) {
+      return std::holds_alternative<AvailabilityRequest>(o.message);
+    }) == 3);
+    CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_to(o, P1); }) == 1);
+    CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_to(o, P2); }) == 1);
+    CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_to(o, P3); }) == 0); // leader last
+    // Each peer's announcement reaches us before its answer (one link, in order).
+    h.run();
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->ok());
+    h.require_log_is_reference(300);
+    CHECK(h.core->counters().bad_responses == 0);
+    CHECK(h.core->counters().empty_responses == 0);
+  }
+  SECTION("off: nothing is fetched before a peer said what it holds") {
+    h.config.speculative_start = false;
+    h.create(h.cursor(300));
+    h.start();
+    CHECK(h.count_sent(0, [](const Outgoing& o) {
+      return std::holds_alternative<FetchEntriesRequest>(o.message);
+    }) == 0);
+    h.run();
+    REQUIRE(h.core->outcome());
+    CHECK(h.core->outcome()->ok());
+  }
+}
+
+TEST_CASE("LogReplayCore: a wrong guess costs an empty answer, no blame", "[session_core][speculative]") {
+  Harness h(300);
+  h.add_peers({P1, P2}, r(1, 300));
+  h.add_peers({P3}, r(1, 300));
+  h.peers[P1].holds = IndexRange{}; // lags: holds nothing of the gap
+  h.leader = P3;
+  h.create(h.cursor(300));
+  h.start();
+  CHECK(h.count_sent(0, [](const Outgoing& o) { return is_fetch_to(o, P1); }) == 1); // the guess
+  h.run();
+  REQUIRE(h.core->outcome());
+  CHECK(h.core->outcome()->ok());
+  h.require_log_is_reference(300);
+  CHECK(h.core->counters().bad_responses == 0);
+  CHECK(h.core->counters().empty_responses >= 1);
+  CHECK(h.core->progress(h.now).peers.at(P1).entries == 0);
 }

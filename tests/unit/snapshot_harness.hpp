@@ -145,8 +145,10 @@ public:
     leader = P3;
   }
 
-  void create(Cursor target, std::vector<E> entries = {}) {
-    core = std::make_unique<Core>(config, local, sink, target, target.index, leader, std::move(entries), now);
+  /// `commit`: the leader's commit index (default: the target's index).
+  void create(Cursor target, std::vector<E> entries = {}, std::optional<Index> commit = std::nullopt) {
+    core = std::make_unique<Core>(config, local, sink, target, commit.value_or(target.index), leader,
+                                  std::move(entries), now);
     collect();
   }
 

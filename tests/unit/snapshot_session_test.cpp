@@ -283,7 +283,7 @@ TEST_CASE("SnapshotSyncCore: a leader whose announcement ends at the local log s
     peer.announces = r(1, 100);
   }
   h.leader = P3;
-  h.create(h.cursor(120));
+  h.create(h.cursor(120), {}, Index{100});
   h.start();
   h.deliver_all();
   h.run();

@@ -35,6 +35,12 @@ struct LogReplayConfig {
   Duration availability_retry_max = std::chrono::seconds{5};
   /// Bad responses after which a peer is excluded for the rest of the session.
   std::uint32_t max_bad_responses = 3;
+  /// The first fetches go out with the availability requests, to the peers
+  /// most likely to hold the start of the gap (what the leader committed of
+  /// it; the leader: up to the target), so that data flows after one round
+  /// trip, not two. A wrong guess costs an empty answer, no blame. Only the
+  /// catching-up member reads it: members need not agree on it.
+  bool speculative_start = true;
 
   /// The fetch engine's settings, with `batch` positions a request (entries
   /// here, a snapshot's items in SnapshotSync).

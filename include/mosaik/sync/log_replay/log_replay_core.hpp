@@ -89,6 +89,9 @@ public:
     for (const auto peer : bonded) {
       on_bonded(peer);
     }
+    if (config_.speculative_start) {
+      speculate();
+    }
     schedule(now);
   }
 
@@ -201,6 +204,23 @@ private:
     }
     if (!fetch_.peer(peer).progress.excluded) {
       request_availability(peer);
+    }
+  }
+
+  /// Until a peer says what it holds, it is taken to hold what the leader
+  /// committed of the gap (the leader: up to the target, see leader_reach),
+  /// so the first window goes out with the availability requests. A peer that
+  /// holds less answers a prefix or nothing; its announcement, which it sends
+  /// first, replaces the guess.
+  void speculate() {
+    const auto gap = fetch_.gap();
+    const auto committed = IndexRange{gap.first(), std::min(leader_commit_, gap.last())};
+    for (const auto peer : fetch_.usable_peer_ids()) {
+      if (peer == leader_) {
+        fetch_.set_availability(peer, leader_reach(IndexRange{}));
+      } else if (!committed.empty()) {
+        fetch_.set_availability(peer, committed);
+      }
     }
   }
 
