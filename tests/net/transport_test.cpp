@@ -162,17 +162,24 @@ TEST_CASE("tcp: a stopped peer is reported terminated and redialled when back on
   a.dial(*b);
   b->dial(a);
   REQUIRE(loop.run_until([&] { return a.bonded_with(PeerId{2}) && b->bonded_with(PeerId{1}); }, 10s));
-  CHECK(a.count(Kind::bonded, PeerId{2}) == 1);
+  // Both dialled: when both connections complete at once, one bond may be
+  // reported, replaced by the other connection and reported again (seen
+  // under TSan). Counts below are taken from where the bond settled.
+  loop.run_for(300ms);
+  REQUIRE(a.bonded_with(PeerId{2}));
+  const auto bonded = a.count(Kind::bonded, PeerId{2});
+  const auto terminated = a.count(Kind::terminated, PeerId{2});
+  CHECK(bonded == terminated + 1);
   const auto port = b->endpoint.port;
 
   // Peer 2 stops: its Mesh and sockets are gone.
   b.reset();
-  REQUIRE(loop.run_until([&] { return a.count(Kind::terminated, PeerId{2}) == 1; }, 10s));
+  REQUIRE(loop.run_until([&] { return a.count(Kind::terminated, PeerId{2}) == terminated + 1; }, 10s));
   CHECK_FALSE(a.bonded_with(PeerId{2}));
   // Its port refuses connections for a while: peer 1 keeps redialling (backoff).
   loop.run_for(700ms);
   CHECK_FALSE(a.bonded_with(PeerId{2}));
-  CHECK(a.count(Kind::bonded, PeerId{2}) == 1);
+  CHECK(a.count(Kind::bonded, PeerId{2}) == bonded);
 
   // Peer 2 is back on the same port, dialling nobody: peer 1's dialler finds it.
   auto options = mesh_options(PeerId{2}, test_group);
@@ -180,8 +187,8 @@ TEST_CASE("tcp: a stopped peer is reported terminated and redialled when back on
   b = std::make_unique<MeshProbe>(loop.io, options, test_key());
   REQUIRE(b->endpoint.port == port);
   REQUIRE(loop.run_until([&] { return a.bonded_with(PeerId{2}) && b->bonded_with(PeerId{1}); }, 15s));
-  CHECK(a.count(Kind::bonded, PeerId{2}) == 2);
-  CHECK(a.count(Kind::terminated, PeerId{2}) == 1);
+  CHECK(a.count(Kind::bonded, PeerId{2}) == bonded + 1);
+  CHECK(a.count(Kind::terminated, PeerId{2}) == terminated + 1);
   CHECK(b->count(Kind::bonded, PeerId{1}) == 1);
 
   // And the new bond carries frames.
