@@ -102,7 +102,11 @@ one_run() {
   rm -f "$fifo" && mkfifo "$fifo"
   for i in 1 2 3; do start "$i"; done
   wait_for 30 has_leader
-  leader=$(client 1 status | jq -r .leader)
+  leader=0
+  until ((leader != 0)); do # has_leader saw one; an election may still settle
+    leader=$(client 1 status 2>/dev/null | jq -r '.leader // 0')
+    ((leader != 0)) || sleep 0.05
+  done
   # Big values go in smaller batches: a put batch is one frame.
   local batch=$(( value > 100000 ? 8 : value > 1000 ? 256 : 1000 ))
   client "$leader" bench "$n" --size "$value" --clients 4 --batch "$batch" >"$work/load.json"
@@ -129,15 +133,15 @@ one_run() {
     --argjson entries "$n" --argjson size "$value" --argjson providers_cpu "$(echo "$after - $before" | bc -l)" \
     --argjson rss "$joiner_rss" '
     def round3: . * 1000 | round / 1000;
-    ($r.caught_up_ns - $r.started_ns) / 1e9 as $session |
-    ($r.caught_up_ns - $added.accepted_ns) / 1e9 as $join |
+    (($r.caught_up_ns - $r.started_ns) / 1e9) as $session |
+    (($r.caught_up_ns - $added.accepted_ns) / 1e9) as $join |
     {entries: $entries, value_bytes: $size, bytes: $r.bytes, ok: $r.ok,
      join_s: ($join | round3), applied_s: (($r.applied_ns - $added.accepted_ns) / 1e9 | round3),
      before_session_s: (($r.started_ns - $added.accepted_ns) / 1e9 | round3),
      session_s: ($session | round3), mb_per_s: ($r.bytes / 1e6 / $session | round),
      joiner_cpu_s: $r.cpu_seconds, providers_cpu_s: ($providers_cpu | round3),
      joiner_peak_rss_mib: ($rss / 1024 | round), peers: $r.peers,
-     tcp_pair_s: ($pair.seconds | round3 * 1), tcp_pair_mb_per_s: $pair.mb_per_s, mesh_mb_per_s: $mesh.mb_per_s,
+     tcp_pair_s: ($pair.seconds | round3), tcp_pair_mb_per_s: $pair.mb_per_s, mesh_mb_per_s: $mesh.mb_per_s,
      ratio: ($r.bytes / 1e6 / $session / $pair.mb_per_s | round3),
      join_x_pair: ($join / $pair.seconds | . * 10 | round / 10)}'
 }
@@ -148,7 +152,8 @@ for spec in "${case_list[@]}"; do
   n=${spec%x*}
   value=${spec#*x}
   for ((round = 1; round <= rounds; round++)); do
-    line=$(one_run "$n" "$value")
+    one_run "$n" "$value" >"$work/run.json" # not in a subshell: it starts and stops the nodes
+    line=$(<"$work/run.json")
     results+=("$line")
     if ((json)); then
       echo "$line"
