@@ -89,7 +89,11 @@ wait_for() { # wait_for SECONDS COMMAND...: polls every 50 ms (set-up only, neve
     sleep 0.05
   done
 }
-has_leader() { [[ $(client 1 status 2>/dev/null | jq -r '.leader // 0') != 0 ]]; }
+# Sets $leader to the leader node 1 knows; false while it knows none.
+leader_known() {
+  leader=$(client 1 status 2>/dev/null | jq -r '.leader // 0')
+  [[ $leader != 0 ]]
+}
 loaded() { [[ $(client "$1" status 2>/dev/null | jq -r '.commit >= '"$2"' and .commit == .applied') == true ]]; }
 node4_up() { client 4 status >/dev/null 2>&1; }
 # CPU seconds of a process, all its threads, from the scheduler's nanosecond counters.
@@ -101,12 +105,7 @@ one_run() {
   local n=$1 value=$2 leader fifo="$work/report"
   rm -f "$fifo" && mkfifo "$fifo"
   for i in 1 2 3; do start "$i"; done
-  wait_for 30 has_leader
-  leader=0
-  until ((leader != 0)); do # has_leader saw one; an election may still settle
-    leader=$(client 1 status 2>/dev/null | jq -r '.leader // 0')
-    ((leader != 0)) || sleep 0.05
-  done
+  wait_for 30 leader_known
   # Big values go in smaller batches: a put batch is one frame.
   local batch=$(( value > 100000 ? 8 : value > 1000 ? 256 : 1000 ))
   client "$leader" bench "$n" --size "$value" --clients 4 --batch "$batch" >"$work/load.json"
@@ -122,8 +121,6 @@ one_run() {
   read -r -t 600 -u "$report_fd" report || { echo "loopback: no report from the joiner" >&2; exit 1; }
   exec {report_fd}<&-
   after=$(providers_cpu)
-  local joiner_rss
-  joiner_rss=$(awk '/VmHWM/ {print $2}' /proc/"${pid_of[4]}"/status)
   stop_nodes
   local bytes pair mesh
   bytes=$(jq -r .bytes <<<"$report")
@@ -131,7 +128,7 @@ one_run() {
   mesh=$("$build/bench/mosaik-bench-mesh" --bytes "$bytes" 2>/dev/null)
   jq -nc --argjson r "$report" --argjson added "$added" --argjson pair "$pair" --argjson mesh "$mesh" \
     --argjson entries "$n" --argjson size "$value" --argjson providers_cpu "$(echo "$after - $before" | bc -l)" \
-    --argjson rss "$joiner_rss" '
+    '
     def round3: . * 1000 | round / 1000;
     (($r.caught_up_ns - $r.started_ns) / 1e9) as $session |
     (($r.caught_up_ns - $added.accepted_ns) / 1e9) as $join |
@@ -140,7 +137,7 @@ one_run() {
      before_session_s: (($r.started_ns - $added.accepted_ns) / 1e9 | round3),
      session_s: ($session | round3), mb_per_s: ($r.bytes / 1e6 / $session | round),
      joiner_cpu_s: $r.cpu_seconds, providers_cpu_s: ($providers_cpu | round3),
-     joiner_peak_rss_mib: ($rss / 1024 | round), peers: $r.peers,
+     joiner_peak_rss_mib: ($r.peak_rss_kib / 1024 | round), peers: $r.peers,
      tcp_pair_s: ($pair.seconds | round3), tcp_pair_mb_per_s: $pair.mb_per_s, mesh_mb_per_s: $mesh.mb_per_s,
      ratio: ($r.bytes / 1e6 / $session / $pair.mb_per_s | round3),
      join_x_pair: ($join / $pair.seconds | . * 10 | round / 10)}'
