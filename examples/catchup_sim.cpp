@@ -22,6 +22,7 @@
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/hash.hpp>
 #include <mosaik/core/log.hpp>
+#include <mosaik/sync/log_replay/log_replay_config.hpp>
 #include <mosaik/testing/sync_cluster.hpp>
 
 #include "example_support.hpp"
@@ -38,7 +39,8 @@ struct BlobMachine {
 };
 
 struct Options : examples::SimOptions {
-  Options() : SimOptions(/*inflight*/ 4, /*latency_ms*/ 20) {}
+  Options()
+      : SimOptions(/*inflight*/ mosaik::sync::LogReplayConfig{}.max_inflight_per_peer, /*latency_ms*/ 20) {}
 
   std::uint64_t providers = 4;
   std::uint64_t entries = 100'000;

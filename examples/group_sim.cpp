@@ -59,7 +59,8 @@ constexpr std::string_view to_string(ScenarioKind kind) {
 }
 
 struct Options : examples::SimOptions {
-  Options() : SimOptions(/*inflight*/ 1, /*latency_ms*/ 5) {}
+  Options()
+      : SimOptions(/*inflight*/ mosaik::sync::LogReplayConfig{}.max_inflight_per_peer, /*latency_ms*/ 5) {}
 
   ScenarioKind scenario = ScenarioKind::late_join;
   std::string machine = "counter";

@@ -478,3 +478,70 @@ TEST_CASE("RangedFetch: snapshot items are fetched alike, and a restart forgets 
   CHECK(items.peers().at(P1).progress.excluded);
   CHECK(items.peers().at(L).progress.bad_responses == 1);
 }
+
+// ---- the adaptive window ----------------------------------------------------------------
+
+TEST_CASE("RangedFetch: a peer's window grows while answers do not queue, and shrinks when they do",
+          "[ranged_fetch][window]") {
+  auto engine = engine_with({P1}, 100'000, std::nullopt, policy(10, 8));
+  CHECK(engine.scheduler().window(P1) == 4); // a new peer starts with four
+  auto planned = engine.plan(at(0s), false);
+  REQUIRE(planned.size() == 4);
+  // Answered as fast as ever, with the window in use: one more.
+  engine.take(planned[0], payload(planned[0].range), at(50ms));
+  CHECK(engine.scheduler().window(P1) == 5);
+  CHECK(engine.peers().at(P1).progress.window == 5);
+  // Still fast (within 5/4 of the fastest) but the window no longer full: no change.
+  engine.take(planned[1], payload(planned[1].range), at(55ms));
+  CHECK(engine.scheduler().window(P1) == 5);
+  // An answer that took more than twice the fastest: requests only queue; one back.
+  engine.take(planned[2], payload(planned[2].range), at(120ms));
+  CHECK(engine.scheduler().window(P1) == 4);
+  // Never below the starting window on slowness alone.
+  engine.take(planned[3], payload(planned[3].range), at(130ms));
+  CHECK(engine.scheduler().window(P1) == 4);
+  CHECK(engine.counters().max_window == 5);
+
+  // A timeout halves it, once for every request of the peer that expired together.
+  planned = engine.plan(at(1s), false);
+  REQUIRE(planned.size() == 4);
+  (void)engine.expire(at(1s) + 5s);
+  CHECK(engine.scheduler().window(P1) == 2);
+}
+
+TEST_CASE("RangedFetch: the window stays within max_inflight_per_peer, and 1 turns adaptation off",
+          "[ranged_fetch][window]") {
+  auto engine = engine_with({P1}, 100'000, std::nullopt, policy(10, 1));
+  CHECK(engine.scheduler().window(P1) == 1);
+  for (int i = 0; i < 5; ++i) {
+    const auto planned = engine.plan(at(std::chrono::seconds{i}), false);
+    REQUIRE(planned.size() == 1);
+    engine.take(planned[0], payload(planned[0].range), at(std::chrono::seconds{i}) + 10ms);
+    CHECK(engine.scheduler().window(P1) == 1);
+  }
+}
+
+TEST_CASE("RangedFetch: requests ask for what answers carry, and a short gap is shared out",
+          "[ranged_fetch][window]") {
+  SECTION("a provider that caps its answers in bytes: later requests ask for no more") {
+    auto engine = engine_with({P1}, 100'000, std::nullopt, policy(100, 1));
+    auto planned = engine.plan(at(0s), false);
+    REQUIRE(planned.size() == 1);
+    CHECK(planned[0].range.size() == 100);
+    const auto prefix = planned[0].range.take_front(60);
+    engine.take(planned[0], payload(prefix), at(10ms));
+    planned = engine.plan(at(10ms), false);
+    REQUIRE(planned.size() == 1);
+    CHECK(planned[0].range.first() == Index{61});
+    CHECK(planned[0].range.size() == 60);
+  }
+  SECTION("a gap shorter than the peers' starting windows of batches: every peer gets a share") {
+    auto engine = engine_with({P1, P2}, 400, std::nullopt, policy(1000, 8));
+    const auto planned = engine.plan(at(0s), false);
+    // 400 positions over 2 peers x 4 requests: 50 each, not one request of 400.
+    REQUIRE(planned.size() == 8);
+    for (const auto& fetch : planned) {
+      CHECK(fetch.range.size() == 50);
+    }
+  }
+}

@@ -19,6 +19,7 @@ struct PeerProgress {
   bool excluded = false;           ///< too many bad responses: no longer asked
   Duration response_time{};        ///< smoothed time to answer a fetch (0: no answer yet)
   Duration fetch_timeout{};        ///< the timeout learned for it (0: the configured maximum)
+  std::uint32_t window = 0;        ///< requests it may have in flight now (adapts; 0: none answered yet)
 
   /// Adds another phase's counts (the response time and timeout stay this phase's).
   PeerProgress& operator+=(const PeerProgress& other) {
@@ -49,6 +50,7 @@ struct SessionCounters {
   std::uint64_t max_chunks_held = 0;  ///< high-water mark of out-of-order chunks held
   std::uint64_t max_entries_held = 0; ///< high-water mark of out-of-order entries held
   std::uint64_t max_buffered_entries = 0;
+  std::uint64_t max_window = 0;        ///< the widest any peer's in-flight window grew
   std::uint64_t snapshot_sessions = 0; ///< the gap lay below every peer's log: a snapshot was fetched
 
   /// Adds another phase's counts (high-water marks take the larger).
@@ -68,6 +70,7 @@ struct SessionCounters {
     max_chunks_held = std::max(max_chunks_held, other.max_chunks_held);
     max_entries_held = std::max(max_entries_held, other.max_entries_held);
     max_buffered_entries = std::max(max_buffered_entries, other.max_buffered_entries);
+    max_window = std::max(max_window, other.max_window);
     snapshot_sessions += other.snapshot_sessions;
     return *this;
   }

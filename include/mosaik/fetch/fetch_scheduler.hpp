@@ -9,6 +9,9 @@
 // Assignments go to idle peers that hold the range, non-leaders first and the
 // leader last, never two requests for one index, and only inside a window
 // above the gap's start, which bounds what a session holds out of order.
+// How many requests a peer may have in flight is its own window, which the
+// fetch widens and narrows (see RangedFetch::adapt_window) between one and
+// max_inflight_per_peer.
 
 #include <algorithm>
 #include <cstdint>
@@ -29,7 +32,7 @@ public:
 
   struct Limits {
     std::uint64_t batch_size = 2000;
-    std::uint32_t max_inflight_per_peer = 1;
+    std::uint32_t max_inflight_per_peer = 1; ///< the most a peer's window grows to
     Duration fetch_timeout = std::chrono::seconds{25};
   };
 
@@ -94,12 +97,57 @@ public:
     return it == peers_.end() ? 0 : it->second.inflight;
   }
 
+  /// Requests `peer` may have in flight now. A new peer starts with two (one
+  /// answered while the next is on its way), or the limit when lower.
+  [[nodiscard]] std::uint32_t window(PeerId peer) const {
+    const auto it = peers_.find(peer);
+    return it == peers_.end() ? initial_window() : window_of(it->second);
+  }
+  /// One request more for `peer`, up to the limit.
+  void widen(PeerId peer) {
+    auto& state = peers_[peer];
+    state.window = std::min(window_of(state) + 1, limits_.max_inflight_per_peer);
+  }
+  /// One request less for `peer`, down to `floor`.
+  void narrow(PeerId peer, std::uint32_t floor) {
+    auto& state = peers_[peer];
+    state.window = std::max({window_of(state) - std::min(window_of(state), 1U), floor, 1U});
+  }
+  /// Answers carry at most `count` positions (a provider caps its answers in
+  /// bytes): requests ask for no more, so no remainder goes back to the pool
+  /// to be asked again.
+  void cap_request_size(std::uint64_t count) {
+    answer_cap_ = std::max<std::uint64_t>(1, std::min(answer_cap_, count));
+  }
+
+  /// Positions one new request asks for: the batch size, what an answer
+  /// carries, and, for a short gap or near the end, a fair share of what is
+  /// left (every serving peer gets a starting window of it), so that no peer
+  /// is left with a long queue while the others idle.
+  [[nodiscard]] std::uint64_t request_size() const {
+    const auto peers = std::max<std::uint64_t>(1, serving_peers());
+    const auto parts = peers * std::max<std::uint64_t>(2, initial_window());
+    const auto share = (gap_.size() + parts - 1) / parts;
+    return std::max<std::uint64_t>(1,
+                                   std::min({limits_.batch_size, answer_cap_, std::max(share, min_share)}));
+  }
+
+  /// Half the requests for `peer` (a request timed out), at least one.
+  void halve(PeerId peer) {
+    auto& state = peers_[peer];
+    state.window = std::max(window_of(state) / 2, 1U);
+  }
+  [[nodiscard]] std::uint32_t initial_window() const noexcept {
+    return std::min<std::uint32_t>(4, limits_.max_inflight_per_peer);
+  }
+
   // ---- assignments -------------------------------------------------------
 
   /// Assigns unassigned ranges of the window to idle peers and returns the new requests.
   std::vector<Fetch> plan(TimePoint now) {
     std::vector<Fetch> planned;
     const auto window = window_range();
+    const auto batch = request_size();
     auto pos = window.first();
     auto next_occupied = occupied_.lower_bound(Position{0});
     // Skip occupied ranges that end before the window starts (none should).
@@ -131,7 +179,7 @@ public:
         continue;
       }
       auto& state = peers_[*peer];
-      const auto last = std::min({segment_last, pos + (limits_.batch_size - 1), state.availability->last()});
+      const auto last = std::min({segment_last, pos + (batch - 1), state.availability->last()});
       const Fetch fetch{*peer, Range{pos, last}, now + state.timeout.value_or(limits_.fetch_timeout), now};
       occupied_.emplace(pos, Occupied{last, true, *peer, fetch.deadline, now});
       ++state.inflight;
@@ -283,11 +331,17 @@ public:
                                                   [](const auto& item) { return item.second.in_flight; }));
   }
 
-  /// The part of the gap that may be assigned now: it spans peers × in-flight
-  /// × batch entries from the gap's start, which bounds out-of-order chunks.
+  /// The part of the gap that may be assigned now: twice the serving peers'
+  /// windows × batch positions from the gap's start (room for one window
+  /// held out of order behind a slow request), which bounds out-of-order chunks.
   [[nodiscard]] Range window_range() const {
-    const auto peers = std::max<std::uint64_t>(1, serving_peers());
-    const auto span = peers * limits_.max_inflight_per_peer * limits_.batch_size;
+    std::uint64_t requests = 0;
+    for (const auto& [peer, state] : peers_) {
+      if (state.availability && !state.availability->empty()) {
+        requests += window_of(state);
+      }
+    }
+    const auto span = 2 * std::max<std::uint64_t>(requests, 1) * limits_.batch_size;
     return gap_.take_front(span);
   }
 
@@ -297,6 +351,7 @@ private:
     std::uint32_t inflight = 0;
     std::uint64_t last_assigned = 0;
     std::optional<Duration> timeout; // this peer's own fetch timeout, when learned
+    std::uint32_t window = 0;        // requests it may have in flight (0: not adapted yet)
   };
   struct Occupied {
     Position last;
@@ -310,6 +365,8 @@ private:
     return Fetch{occupied.peer, Range{first, occupied.last}, occupied.deadline, occupied.sent_at};
   }
 
+  // A fair share never splits the tail into requests smaller than this.
+  static constexpr std::uint64_t min_share = 32;
   // Beyond these, index arithmetic (window = peers x in-flight x batch) could overflow.
   static constexpr std::uint64_t max_batch_size = std::uint64_t{1} << 32;
   static constexpr std::uint32_t max_inflight = 1024;
@@ -320,9 +377,13 @@ private:
     return limits;
   }
 
+  [[nodiscard]] std::uint32_t window_of(const PeerState& state) const noexcept {
+    return state.window == 0 ? initial_window() : state.window;
+  }
+
   [[nodiscard]] bool idle(PeerId peer, const PeerState& state) const {
-    return state.availability && !state.availability->empty() &&
-           state.inflight < limits_.max_inflight_per_peer && !(leader_held_ && leader_ == peer);
+    return state.availability && !state.availability->empty() && state.inflight < window_of(state) &&
+           !(leader_held_ && leader_ == peer);
   }
 
   [[nodiscard]] bool has_spare_capacity() const {
@@ -336,12 +397,16 @@ private:
     }));
   }
 
-  /// The idle peer to fetch `pos` from: non-leaders before the leader, then
-  /// the fewest requests in flight, then the longest since its last assignment.
+  /// The idle peer to fetch `pos` from: the least loaded for its window (the
+  /// share of its window in flight), non-leaders before the leader among
+  /// equals, then the longest since its last assignment. The leader is last
+  /// at the start (it is held until the others said what they hold) and when
+  /// as busy as the others; an idle leader takes work a busy peer would only queue.
   [[nodiscard]] std::optional<PeerId> pick_peer(Position pos) const {
     std::optional<PeerId> best;
     auto rank = [this](PeerId peer, const PeerState& state) {
-      return std::tuple{leader_ == peer, state.inflight, state.last_assigned};
+      const auto load = static_cast<std::uint64_t>(state.inflight) * 1024 / window_of(state);
+      return std::tuple{load, leader_ == peer, state.last_assigned};
     };
     for (const auto& [peer, state] : peers_) {
       if (!idle(peer, state) || !state.availability->contains(pos)) {
@@ -375,6 +440,7 @@ private:
   std::map<PeerId, PeerState> peers_;
   std::map<Position, Occupied> occupied_; // keyed by first index; ranges never overlap
   std::uint64_t assignment_sequence_ = 0;
+  std::uint64_t answer_cap_ = max_batch_size; // the most positions an answer carried when capped
   bool leader_held_ = false;
 };
 

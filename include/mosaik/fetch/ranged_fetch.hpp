@@ -242,7 +242,12 @@ public:
   /// and takes no new request until its availability is set again.
   std::vector<Fetch> expire(TimePoint now) {
     auto expired = scheduler_.expire(now);
+    std::set<PeerId> halved; // once per peer, however many of its requests expired together
     for (const auto& fetch : expired) {
+      if (halved.insert(fetch.peer).second) {
+        scheduler_.halve(fetch.peer);
+        peers_[fetch.peer].progress.window = scheduler_.window(fetch.peer);
+      }
       ++counters_.timeouts;
       auto& record = peers_[fetch.peer];
       ++record.progress.timeouts;
@@ -371,9 +376,15 @@ public:
   void take(const Fetch& fetch, std::vector<Item> items, TimePoint now) {
     const auto range = Range::starting_at(fetch.range.first(), items.size());
     auto& record = peers_[fetch.peer];
+    const bool window_full = scheduler_.inflight_count(fetch.peer) >= scheduler_.window(fetch.peer);
     scheduler_.complete(fetch, range);
     Peer::remember(record.accepted, range);
     record.response_time.sample(now - fetch.sent_at);
+    adapt_window(fetch.peer, record, now - fetch.sent_at, window_full);
+    if (range.size() < fetch.range.size() && range.size() * 2 >= fetch.range.size()) {
+      // A prefix of at least half: the provider capped its answer in bytes.
+      scheduler_.cap_request_size(range.size());
+    }
     record.progress.response_time = record.response_time.smoothed().value_or(Duration{});
     learn_timeouts();
     held_ += range.size();
@@ -445,6 +456,22 @@ public:
 private:
   static typename Scheduler::Limits limits(const FetchPolicy& policy) {
     return typename Scheduler::Limits{policy.batch_size, policy.max_inflight_per_peer, policy.fetch_timeout};
+  }
+
+  /// Each peer's window follows what its link delivers, in the manner of TCP
+  /// Vegas: while answers come back about as fast as its fastest one (no
+  /// queue builds on its link) and its window was in use, one more request
+  /// keeps the link busier; once answers take twice as long, requests only
+  /// queue, and the window gives one back. A timeout halves it (expire()).
+  void adapt_window(PeerId peer, Peer& record, Duration elapsed, bool window_full) {
+    const auto fastest = record.response_time.fastest().value_or(elapsed);
+    if (window_full && elapsed * 4 <= fastest * 5) {
+      scheduler_.widen(peer);
+    } else if (elapsed > fastest * 2) {
+      scheduler_.narrow(peer, scheduler_.initial_window());
+    }
+    record.progress.window = scheduler_.window(peer);
+    counters_.max_window = std::max<std::uint64_t>(counters_.max_window, record.progress.window);
   }
 
   Answer rejected(PeerId sender, Range range, const std::string& reason) {

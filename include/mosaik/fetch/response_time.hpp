@@ -16,6 +16,7 @@ class ResponseTimeEstimator {
 public:
   /// A request was answered `elapsed` after it was sent.
   void sample(Duration elapsed) {
+    fastest_ = fastest_ ? std::min(*fastest_, elapsed) : elapsed;
     if (!smoothed_) {
       smoothed_ = elapsed;
       variation_ = elapsed / 2;
@@ -44,11 +45,14 @@ public:
   }
 
   [[nodiscard]] std::optional<Duration> smoothed() const noexcept { return smoothed_; }
+  /// The fastest answer yet: the link's round trip and transfer with no queue.
+  [[nodiscard]] std::optional<Duration> fastest() const noexcept { return fastest_; }
 
 private:
   static constexpr int max_backoff = 6;
 
   std::optional<Duration> smoothed_;
+  std::optional<Duration> fastest_;
   Duration variation_{};
   int backoff_ = 0;
 };

@@ -22,9 +22,12 @@ struct LogReplayConfig {
   /// own timeout is learned from its response times (never below min_fetch_timeout).
   Duration fetch_timeout = std::chrono::seconds{25};
   Duration min_fetch_timeout = std::chrono::seconds{1};
-  /// Fetch requests in flight to one peer at once. Raise it on links whose
-  /// bandwidth-delay product exceeds one batch, or a peer idles between batches.
-  std::uint32_t max_inflight_per_peer = 1;
+  /// The most fetch requests in flight to one peer at once. Each peer's own
+  /// window adapts below it to what its link delivers (it starts at two,
+  /// grows while answers come back without queueing, shrinks when they slow
+  /// down or time out), so links of any bandwidth-delay product are kept
+  /// busy without tuning. 1 turns the adaptation off.
+  std::uint32_t max_inflight_per_peer = 8;
   /// Most command bytes in one response, whatever batch_size allows (at least one entry is sent).
   std::size_t max_response_bytes = std::size_t{4} << 20;
   /// Leader entries the session holds while catching up; past it the session
