@@ -46,6 +46,10 @@ public:
   static sync::LogReplayConfig default_config() {
     sync::LogReplayConfig config;
     config.batch_size = 10;
+    // One request per peer at a time, so each rule (blame, exclusion, timeouts)
+    // can be followed request by request; the adaptive window has its own tests
+    // (ranged_fetch_test.cpp, scheduler_test.cpp) and runs in the simulations.
+    config.max_inflight_per_peer = 1;
     config.fetch_timeout = std::chrono::seconds{2};
     return config;
   }

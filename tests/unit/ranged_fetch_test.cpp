@@ -518,6 +518,9 @@ TEST_CASE("RangedFetch: the window stays within max_inflight_per_peer, and 1 tur
     REQUIRE(planned.size() == 1);
     engine.take(planned[0], payload(planned[0].range), at(std::chrono::seconds{i}) + 10ms);
     CHECK(engine.scheduler().window(P1) == 1);
+    const auto chunk = engine.take_next(planned[0].range.first());
+    REQUIRE(chunk);
+    engine.advance(chunk->range.last());
   }
 }
 

@@ -4,6 +4,8 @@
 
 #include "reference_history.hpp"
 
+#include <deque>
+
 #include <mosaik/storage/in_memory_log.hpp>
 #include <mosaik/sync/log_replay/log_replay_core.hpp>
 
@@ -56,29 +58,46 @@ TEST_CASE("LogReplayCore: a peer contradicting the target is not re-asked at onc
           "[session_core][regression]") {
   LogReplayConfig config;
   config.batch_size = 100;
-  config.speculative_start = false; // the fetch below follows the announcements
+  config.speculative_start = false; // the fetches below follow the announcements
   storage::InMemoryLog<std::string> log;
   LogReplayCore<std::string> core(config, log, ref_cursor(100), Index{100}, std::nullopt, {}, TimePoint{});
   core.start({P1, P2}, TimePoint{});
   (void)core.take_outbox();
   core.on_message(P1, AvailabilityResponse{r(1, 100)}, TimePoint{});
   core.on_message(P2, AvailabilityResponse{r(1, 40)}, TimePoint{});
-  auto outbox = core.take_outbox();
-  REQUIRE(outbox.size() == 1);
-  const auto range = std::get<FetchEntriesRequest>(outbox.front().message).range;
-  REQUIRE(outbox.front().peer == P1);
-  REQUIRE(range == r(1, 100));
-  FetchEntriesResponse<std::string> answer{range, {}};
-  for (std::uint64_t i = 1; i <= 100; ++i) {
-    answer.entries.push_back(Entry<std::string>{ref_term(i), ref_command(i)});
+  // P2 answers honestly; P1 too, except where its answer reaches the target:
+  // another history after 80 (the target says term 3 at 100).
+  auto answer_for = [](IndexRange range, bool other_history) {
+    FetchEntriesResponse<std::string> answer{range, {}};
+    for (auto i = range.first(); i <= range.last(); i = i.next()) {
+      const bool forked = other_history && i.value() > 80;
+      answer.entries.push_back(Entry<std::string>{forked ? Term{2} : ref_term(i.value()), ref_command(i.value())});
+    }
+    return answer;
+  };
+  std::deque<LogReplayCore<std::string>::Outgoing> queue;
+  auto send = [&] {
+    auto outbox = core.take_outbox();
+    queue.insert(queue.end(), outbox.begin(), outbox.end());
+  };
+  send();
+  auto now = TimePoint{};
+  while (!queue.empty()) {
+    const auto outgoing = queue.front();
+    queue.pop_front();
+    const auto* fetch = std::get_if<FetchEntriesRequest>(&outgoing.message);
+    REQUIRE(fetch != nullptr);
+    const bool lie = outgoing.peer == P1 && fetch->range.contains(Index{100});
+    now += 1ms;
+    core.on_message(outgoing.peer, answer_for(fetch->range, lie), now);
+    if (lie) {
+      break;
+    }
+    send();
   }
-  for (std::uint64_t i = 81; i <= 100; ++i) {
-    answer.entries[i - 1].term = Term{2}; // another history after 80; the target says term 3 at 100
-  }
-  core.on_message(P1, answer, TimePoint{} + 10ms);
   CHECK(core.counters().target_disagreements == 1);
   CHECK_FALSE(core.outcome().has_value()); // one of two peers: no majority
-  outbox = core.take_outbox();
+  const auto outbox = core.take_outbox();
   CHECK(std::none_of(outbox.begin(), outbox.end(), [](const auto& outgoing) {
     return outgoing.peer == P1 && std::holds_alternative<FetchEntriesRequest>(outgoing.message);
   }));

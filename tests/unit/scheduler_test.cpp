@@ -212,14 +212,16 @@ TEST_CASE("FetchScheduler: no head-of-line blocking", "[scheduler]") {
     scheduler.set_availability(A, r(1, 100));
     scheduler.set_availability(B, r(21, 100));
     scheduler.set_availability(C, r(21, 100));
-    // Window: 3 peers x 1 x 10 = [1..=30]. A takes [1..=10]; nobody idle holds 11..=20;
-    // [21..=30] is still assigned.
+    // Window: 2 rounds x 3 peers x 1 x 10 = [1..=60]. A takes [1..=10]; nobody idle
+    // holds 11..=20; [21..=30] and [31..=40] are still assigned.
     const auto fetches = scheduler.plan(at(0s));
     INFO(describe(fetches));
-    REQUIRE(fetches.size() == 2);
+    REQUIRE(fetches.size() == 3);
     CHECK(fetches[0].peer == A);
     CHECK(fetches[0].range == r(1, 10));
     CHECK(fetches[1].range == r(21, 30));
+    CHECK(fetches[2].range == r(31, 40));
+    CHECK(fetches[1].peer != fetches[2].peer);
     CHECK((fetches[1].peer == B || fetches[1].peer == C));
     CHECK_FALSE(scheduler.has_uncovered()); // 11..=20 is held by A, busy
   }
@@ -227,22 +229,25 @@ TEST_CASE("FetchScheduler: no head-of-line blocking", "[scheduler]") {
     FetchScheduler scheduler(limits(10), r(1, 100), std::nullopt);
     scheduler.set_availability(A, r(11, 100));
     scheduler.set_availability(B, r(11, 100));
+    // Window [1..=40]: 1..=10 is held by nobody, A and B take the next two chunks.
     const auto fetches = scheduler.plan(at(0s));
     INFO(describe(fetches));
-    REQUIRE(fetches.size() == 1);
+    REQUIRE(fetches.size() == 2);
     CHECK(fetches[0].range == r(11, 20));
+    CHECK(fetches[1].range == r(21, 30));
     CHECK(scheduler.has_uncovered());
   }
   SECTION("a hole in the middle of the window is skipped") {
     FetchScheduler scheduler(limits(10, 2), r(1, 100), std::nullopt);
     scheduler.set_availability(A, r(1, 10));
     scheduler.set_availability(B, r(31, 100));
-    // Window [1..=40]: A gets [1..=10], nobody holds 11..=30, B gets [31..=40].
+    // Window [1..=80]: A gets [1..=10], nobody holds 11..=30, B gets [31..=40] and [41..=50].
     const auto fetches = scheduler.plan(at(0s));
     INFO(describe(fetches));
-    REQUIRE(fetches.size() == 2);
+    REQUIRE(fetches.size() == 3);
     CHECK(find_for(fetches, A)->range == r(1, 10));
     CHECK(find_for(fetches, B)->range == r(31, 40));
+    CHECK(fetches.back().range == r(41, 50));
     CHECK(scheduler.has_uncovered());
   }
 }
@@ -259,20 +264,32 @@ TEST_CASE("FetchScheduler: pipelining sends up to max_inflight_per_peer requests
   CHECK(scheduler.inflight_count(A) == 3);
   CHECK(scheduler.plan(at(0s)).empty());
 
-  // An answer out of order frees a slot, but the window [1..=30] is full.
+  // Answers out of order free slots inside the window [1..=60] (two rounds of
+  // three requests), until all of it is in flight or held behind the head.
   scheduler.complete(fetches[1], fetches[1].range);
   CHECK(scheduler.inflight_count(A) == 2);
-  CHECK(scheduler.plan(at(1s)).empty());
+  auto more = scheduler.plan(at(1s));
+  REQUIRE(more.size() == 1);
+  CHECK(more[0].range == r(31, 40));
+  for (const auto& fetch : {fetches[2], more[0]}) {
+    scheduler.complete(fetch, fetch.range);
+    const auto next = scheduler.plan(at(1s));
+    REQUIRE(next.size() == 1);
+    scheduler.complete(next[0], next[0].range);
+    CHECK(next[0].range.last() <= Index{60});
+  }
+  CHECK(scheduler.inflight_count(A) == 1); // only the head
+  CHECK(scheduler.plan(at(1s)).empty());   // the window is full
 
-  // The head arrives and both are appended: the window slides to [21..=50].
+  // The head arrives and all are appended: the window slides to [61..=100].
   scheduler.complete(fetches[0], fetches[0].range);
-  scheduler.advance(Index{20});
-  CHECK(scheduler.gap() == r(21, 100));
+  scheduler.advance(Index{60});
+  CHECK(scheduler.gap() == r(61, 100));
   fetches = scheduler.plan(at(2s));
   INFO(describe(fetches));
-  REQUIRE(fetches.size() == 2);
-  CHECK(fetches[0].range == r(31, 40));
-  CHECK(fetches[1].range == r(41, 50));
+  REQUIRE(fetches.size() == 3);
+  CHECK(fetches[0].range == r(61, 70));
+  CHECK(fetches[2].range == r(81, 90));
   CHECK(scheduler.inflight_count(A) == 3);
 }
 
@@ -280,37 +297,36 @@ TEST_CASE("FetchScheduler: nothing is assigned beyond the window", "[scheduler]"
   FetchScheduler scheduler(limits(10, 2), r(1, 1000), std::nullopt);
   scheduler.set_availability(A, r(1, 1000));
   scheduler.set_availability(B, r(1, 1000));
-  CHECK(scheduler.window_range() == r(1, 40));
+  // Two rounds of every serving peer's window: 2 x (2 + 2) x 10.
+  CHECK(scheduler.window_range() == r(1, 80));
   auto fetches = scheduler.plan(at(0s));
   INFO(describe(fetches));
   REQUIRE(fetches.size() == 4);
-  for (const auto& fetch : fetches) {
-    CHECK(fetch.range.last() <= Index{40});
-  }
-  // Everything after the head arrives: still nothing beyond the window.
-  for (const auto& fetch : fetches) {
-    if (fetch.range.first() != Index{1}) {
-      scheduler.complete(fetch, fetch.range);
-    }
+  const auto head = fetches.front();
+  REQUIRE(head.range.first() == Index{1});
+  // Everything after the head arrives, and is asked for again while there is room.
+  std::vector<Fetch> pending(fetches.begin() + 1, fetches.end());
+  while (!pending.empty()) {
+    const auto fetch = pending.back();
+    pending.pop_back();
+    CHECK(fetch.range.last() <= Index{80});
+    scheduler.complete(fetch, fetch.range);
+    const auto next = scheduler.plan(at(1s));
+    pending.insert(pending.end(), next.begin(), next.end());
   }
   CHECK(scheduler.plan(at(1s)).empty());
   CHECK_FALSE(scheduler.has_uncovered());
 
-  // The head arrives: all 40 are appended and the window moves by 40.
-  const auto head = *std::find_if(fetches.begin(), fetches.end(),
-                                  [](const Fetch& f) { return f.range.first() == Index{1}; });
+  // The head arrives: all 80 are appended and the window moves by 80.
   scheduler.complete(head, head.range);
-  scheduler.advance(Index{10});
-  scheduler.advance(Index{20});
-  scheduler.advance(Index{30});
-  scheduler.advance(Index{40});
-  CHECK(scheduler.window_range() == r(41, 80));
+  scheduler.advance(Index{80});
+  CHECK(scheduler.window_range() == r(81, 160));
   fetches = scheduler.plan(at(2s));
   INFO(describe(fetches));
   REQUIRE(fetches.size() == 4);
   for (const auto& fetch : fetches) {
-    CHECK(fetch.range.first() >= Index{41});
-    CHECK(fetch.range.last() <= Index{80});
+    CHECK(fetch.range.first() >= Index{81});
+    CHECK(fetch.range.last() <= Index{160});
   }
 }
 
@@ -360,10 +376,19 @@ TEST_CASE("FetchScheduler: remove_peer releases its requests", "[scheduler]") {
   const auto fetches = scheduler.plan(at(0s));
   REQUIRE(fetches.size() == 2);
   const auto a = *find_for(fetches, A);
-  const auto b = *find_for(fetches, B);
+  auto b = *find_for(fetches, B);
   CHECK(a.range == r(1, 10));
-  scheduler.complete(b, b.range); // B's answer is held, not yet appended
-  CHECK(scheduler.plan(at(1s)).empty());
+  // B's answers are held, not yet appended, until the window [1..=40] is full.
+  for (int answered = 0; answered < 3; ++answered) {
+    scheduler.complete(b, b.range);
+    const auto next = scheduler.plan(at(1s));
+    if (answered < 2) {
+      REQUIRE(next.size() == 1);
+      b = next[0];
+    } else {
+      CHECK(next.empty());
+    }
+  }
 
   const auto released = scheduler.remove_peer(A);
   REQUIRE(released.size() == 1);
@@ -380,15 +405,15 @@ TEST_CASE("FetchScheduler: remove_peer releases its requests", "[scheduler]") {
   CHECK(reassigned[0].peer == B);
   CHECK(reassigned[0].range == r(1, 10));
   scheduler.complete(reassigned[0], reassigned[0].range);
-  scheduler.advance(Index{10});
-  scheduler.advance(Index{20});
+  scheduler.advance(Index{40});
   const auto next = scheduler.plan(at(3s));
-  REQUIRE(next.size() == 1);
-  CHECK(next[0].range == r(21, 30));
+  REQUIRE(next.size() == 1); // B alone now: window [41..=60], one request in flight
+  CHECK(next[0].range == r(41, 50));
 }
 
 TEST_CASE("FetchScheduler: a partial answer returns the rest to the pool", "[scheduler]") {
-  FetchScheduler scheduler(limits(10), r(1, 100), std::nullopt);
+  // A gap of one batch: what returns to the pool is not merged with what follows.
+  FetchScheduler scheduler(limits(10), r(1, 10), std::nullopt);
   scheduler.set_availability(A, r(1, 100));
   const auto fetches = scheduler.plan(at(0s));
   REQUIRE(fetches.size() == 1);
@@ -489,7 +514,7 @@ TEST_CASE("FetchScheduler: has_uncovered", "[scheduler]") {
     CHECK(scheduler.has_uncovered());
   }
   SECTION("the uncovered part is assigned or received: covered") {
-    FetchScheduler scheduler(limits(10), r(1, 100), std::nullopt);
+    FetchScheduler scheduler(limits(10), r(1, 10), std::nullopt);
     scheduler.set_availability(A, r(1, 100));
     const auto fetches = scheduler.plan(at(0s));
     REQUIRE(fetches.size() == 1);
@@ -638,7 +663,7 @@ TEST_CASE("FetchScheduler: invariants hold over random event sequences", "[sched
     }
     // Window and has_uncovered against a brute-force model.
     const auto window =
-        model.gap.take_front(std::max<std::uint64_t>(1, model.serving()) * max_inflight * batch);
+        model.gap.take_front(2 * std::max<std::uint64_t>(1, model.serving()) * max_inflight * batch);
     REQUIRE(scheduler.window_range() == window);
     bool uncovered = false;
     for (auto i = window.first(); !window.empty() && i <= window.last() && !uncovered; i = i.next()) {

@@ -292,15 +292,16 @@ TEST_CASE("LogReplaySession: run() completes when fed honest responses", "[sessi
   asio::co_spawn(world.io, session->run(), world.handler());
   world.poll();
   CHECK(world.completions == 0);
-  // An AvailabilityRequest to each bonded peer, and the first fetch to the
-  // non-leader with them (speculative start; the leader is held).
-  CHECK(world.context.messages_sent == 3);
+  // An AvailabilityRequest to each bonded peer, and with them the non-leader's
+  // starting window of four fetches (speculative start; the leader is held),
+  // each a fair share of the short gap: [1..=32] [33..=64] [65..=96] [97..=100].
+  CHECK(world.context.messages_sent == 2 + 4);
   CHECK(world.context.clock.scheduled() == 1); // it waits with a deadline
 
   // A peer bonds mid-run: it is asked what it holds.
   world.context.bond(P3);
   world.poll();
-  REQUIRE(world.context.to_peers.size() == 4);
+  REQUIRE(world.context.to_peers.size() == 7);
   CHECK(world.context.to_peers.back().first == P3);
   CHECK(std::holds_alternative<AvailabilityRequest>(world.context.to_peers.back().second));
 

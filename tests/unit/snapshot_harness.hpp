@@ -120,6 +120,10 @@ public:
     sync::SnapshotConfig config;
     config.item_batch = 10;
     config.replay.batch_size = 10;
+    // One request per peer at a time, so each rule (blame, exclusion, timeouts)
+    // can be followed request by request; the adaptive window has its own tests
+    // (ranged_fetch_test.cpp, scheduler_test.cpp) and runs in the simulations.
+    config.replay.max_inflight_per_peer = 1;
     config.replay.fetch_timeout = std::chrono::seconds{2};
     return config;
   }

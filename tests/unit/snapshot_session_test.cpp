@@ -570,7 +570,7 @@ TEST_CASE("SnapshotSyncCore: items held out of order stay within the scheduler's
   h.pruned_group(info);
   // P1 is slow: its fetches stay unanswered until they time out.
   h.peers[P1].answers_fetches = false;
-  h.window_bound = 3 * inflight * config.item_batch;
+  h.window_bound = 2 * 3 * inflight * config.item_batch; // two rounds x peers x inflight x batch
   h.create(h.cursor(250));
   h.start();
   h.run();

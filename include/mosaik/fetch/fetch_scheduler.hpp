@@ -341,7 +341,7 @@ public:
         requests += window_of(state);
       }
     }
-    const auto span = 2 * std::max<std::uint64_t>(requests, 1) * limits_.batch_size;
+    const auto span = 2 * (requests == 0 ? initial_window() : requests) * limits_.batch_size;
     return gap_.take_front(span);
   }
 
@@ -397,16 +397,15 @@ private:
     }));
   }
 
-  /// The idle peer to fetch `pos` from: the least loaded for its window (the
-  /// share of its window in flight), non-leaders before the leader among
-  /// equals, then the longest since its last assignment. The leader is last
-  /// at the start (it is held until the others said what they hold) and when
-  /// as busy as the others; an idle leader takes work a busy peer would only queue.
+  /// The idle peer to fetch `pos` from: non-leaders before the leader, then
+  /// the least loaded for its window (the share of its window in flight, so
+  /// a peer whose link carries more gets more), then the longest since its
+  /// last assignment.
   [[nodiscard]] std::optional<PeerId> pick_peer(Position pos) const {
     std::optional<PeerId> best;
     auto rank = [this](PeerId peer, const PeerState& state) {
       const auto load = static_cast<std::uint64_t>(state.inflight) * 1024 / window_of(state);
-      return std::tuple{load, leader_ == peer, state.last_assigned};
+      return std::tuple{leader_ == peer, load, state.last_assigned};
     };
     for (const auto& [peer, state] : peers_) {
       if (!idle(peer, state) || !state.availability->contains(pos)) {
