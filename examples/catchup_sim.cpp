@@ -45,8 +45,10 @@ struct Options : examples::SimOptions {
   std::uint64_t providers = 4;
   std::uint64_t entries = 100'000;
   std::uint64_t entry_bytes = 100;
-  std::uint64_t batch = 2000;
+  std::uint64_t batch = mosaik::sync::LogReplayConfig{}.batch_size;
   double loss = 0;
+  std::uint64_t slow_peer = 0; // 0: every provider's link is alike
+  double slow_factor = 30;
   double timeout_ms = 25'000;
   bool leader_only = false;
 };
@@ -62,14 +64,19 @@ std::optional<int> parse(int argc, char** argv, Options& options) {
   app.add_option("--loss", options.loss, "packet loss, 0 <= P < 1")->capture_default_str();
   app.add_option("--timeout-ms", options.timeout_ms, "catch-up request timeout")->capture_default_str();
   app.add_flag("--leader-only", options.leader_only, "fetch from the leader alone (the baseline)");
+  app.add_option("--slow-peer", options.slow_peer, "this provider's link to the follower is --slow-factor times slower")
+      ->capture_default_str();
+  app.add_option("--slow-factor", options.slow_factor, "how much slower the --slow-peer's link is")
+      ->capture_default_str();
   examples::add_sim_options(app, options);
   if (const auto status = support::parse(app, argc, argv)) {
     return status;
   }
   if (options.providers == 0 || options.entries == 0 || options.batch == 0 || options.inflight == 0 ||
-      options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1) {
-    return support::usage_error(app,
-                                "providers, entries, batch and inflight must be positive; 0 <= loss < 1");
+      options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1 || options.slow_peer > options.providers ||
+      options.slow_factor < 1) {
+    return support::usage_error(app, "providers, entries, batch and inflight must be positive; 0 <= loss < 1; "
+                                     "--slow-peer names a provider; --slow-factor >= 1");
   }
   return std::nullopt;
 }
@@ -133,6 +140,14 @@ int main(int argc, char** argv) {
   }
   auto& lagging = cluster.add_node(follower);
   lagging.set_leader(leader);
+  // The summed bandwidth of the provider links (a slow one counts its share).
+  auto provider_bandwidth = bandwidth * static_cast<double>(options.providers);
+  if (options.slow_peer != 0) {
+    auto slow = link;
+    slow.bandwidth_bytes_per_second = bandwidth / options.slow_factor;
+    network.set_link(PeerId{options.slow_peer}, follower, slow);
+    provider_bandwidth -= bandwidth - slow.bandwidth_bytes_per_second;
+  }
   if (options.leader_only) {
     for (std::uint64_t p = 2; p <= options.providers; ++p) {
       network.partition(follower, PeerId{p});
@@ -176,10 +191,15 @@ int main(int argc, char** argv) {
   // The ideal uses every provider's link, also with --leader-only: the baseline shows how much
   // of the group's capacity fetching from the leader alone leaves unused.
   const auto usable_providers = options.providers;
-  const auto ideal_ms = (bandwidth > 0 ? static_cast<double>(payload_bytes) /
-                                             (bandwidth * static_cast<double>(usable_providers)) * 1000.0
-                                       : 0.0) +
-                        2 * options.latency_ms;
+  const auto ideal_ms =
+      (bandwidth > 0 ? static_cast<double>(payload_bytes) / provider_bandwidth * 1000.0 : 0.0) +
+      2 * options.latency_ms;
+  // With a slow provider: the ideal of the others alone (what hedging is measured against).
+  const auto ideal_fast_ms = options.slow_peer == 0 || bandwidth <= 0
+                                 ? ideal_ms
+                                 : static_cast<double>(payload_bytes) /
+                                           (bandwidth * static_cast<double>(options.providers - 1)) * 1000.0 +
+                                       2 * options.latency_ms;
   const auto simulated_ms = millis(end - start);
   const auto efficiency = simulated_ms > 0 ? ideal_ms / simulated_ms : 0.0;
   std::uint64_t messages = 0;
@@ -207,6 +227,9 @@ int main(int argc, char** argv) {
                          {"bandwidth_mbps", options.bandwidth_mbps},
                          {"loss", options.loss},
                          {"leader_only", options.leader_only},
+                         {"slow_peer", options.slow_peer},
+                         {"slow_factor", options.slow_factor},
+                         {"ideal_fast_ms", rounded(ideal_fast_ms, 3)},
                          {"seed", options.seed},
                          {"simulated_ms", rounded(simulated_ms, 3)},
                          {"ideal_ms", rounded(ideal_ms, 3)},
@@ -217,6 +240,9 @@ int main(int argc, char** argv) {
                          {"bad_responses", progress.counters.bad_responses},
                          {"timeouts", progress.counters.timeouts},
                          {"max_entries_held", progress.counters.max_entries_held},
+                         {"max_window", progress.counters.max_window},
+                         {"hedged_requests", progress.counters.hedged_requests},
+                         {"late_responses", progress.counters.late_responses},
                          {"wall_ms", rounded(millis(wall), 1)},
                          {"trace_hash", fmt::format("{:016x}", simulator.trace_hash())}});
   } else {
@@ -236,6 +262,11 @@ int main(int argc, char** argv) {
     }
     fmt::print("  simulated time  {:.1f} ms\n  ideal time      {:.1f} ms\n  efficiency      {:.3f}\n",
                simulated_ms, ideal_ms, efficiency);
+    if (options.slow_peer != 0) {
+      fmt::print("  peer {}'s link   {}x slower; ideal of the others {:.1f} ms ({:.3f}x); hedged {}\n",
+                 options.slow_peer, options.slow_factor, ideal_fast_ms, simulated_ms / ideal_fast_ms,
+                 progress.counters.hedged_requests);
+    }
     fmt::print(
         "  messages        {}\n  bad responses   {}\n  timeouts        {}\n  wall time       {:.0f} ms\n",
         messages, progress.counters.bad_responses, progress.counters.timeouts, millis(wall));

@@ -102,12 +102,15 @@ TEST_CASE("a provider crashing mid-session: its ranges go to the others", "[sim]
   CHECK(world.lagging().session()->progress().counters.timeouts == 0);
 }
 
-TEST_CASE("a provider that stops answering is timed out and its ranges rescheduled", "[sim][catchup]") {
+TEST_CASE("a provider that stops answering is timed out (or hedged) and its ranges rescheduled",
+          "[sim][catchup]") {
   const std::uint64_t seed = 12;
-  INFO("seed " << seed);
+  const bool hedge = GENERATE(false, true);
+  INFO("seed " << seed << ", hedging " << hedge);
   sync::LogReplayConfig config;
   config.batch_size = 100;
   config.fetch_timeout = 2s;
+  config.hedge_slow_requests = hedge;
   CatchUpWorld world{seed, 3, 3'000, config, link(5ms)};
   // Peer 2 answers availability but silently drops fetches: bonded, yet dead for fetching.
   world.cluster.node(PeerId{2}).set_send_filter(
@@ -117,11 +120,18 @@ TEST_CASE("a provider that stops answering is timed out and its ranges reschedul
         }
         return message;
       });
+  const auto start = world.simulator.now();
   world.start();
   world.require_caught_up();
   const auto progress = world.lagging().session()->progress();
-  CHECK(progress.counters.timeouts >= 1);
   CHECK(progress.peers.at(PeerId{2}).entries == 0);
+  if (hedge) {
+    // Idle peers took its overdue requests over: nobody waited for its timeout.
+    CHECK(progress.counters.hedged_requests >= 1);
+    CHECK(world.simulator.now() - start < config.fetch_timeout);
+  } else {
+    CHECK(progress.counters.timeouts >= 1);
+  }
 }
 
 TEST_CASE("only the leader holds the entries", "[sim][catchup]") {
@@ -288,6 +298,7 @@ TEST_CASE("a provider that dies silently is given up on after its learned timeou
   sync::LogReplayConfig config;
   config.batch_size = 100;
   config.fetch_timeout = 25s; // the worst case, waited only for a peer that never answered
+  config.hedge_slow_requests = false; // its timeout is the subject (hedging would take its requests over first)
   CatchUpWorld world{seed, 3, 6'000, config, link(5ms, 2e5)};
   // Peer 2 serves for 40 ms (the catch-up takes about 130), then stays bonded
   // but never answers a fetch again.
@@ -318,6 +329,7 @@ TEST_CASE("a slow but live provider earns a long timeout and is never timed out"
   config.batch_size = 100;
   config.max_inflight_per_peer = 2;
   config.fetch_timeout = 60s;
+  config.hedge_slow_requests = false; // hedging would take its requests over: its timeout is the subject here
   CatchUpWorld world{seed, 3, 6'000, config, link(5ms, 2e4)};
   // Peer 3 answers a 100-entry batch in about 3 s; the others in about 0.1 s.
   world.network.set_link(PeerId{3}, world.follower, link(5ms, 700));
@@ -392,4 +404,39 @@ TEST_CASE("cancelling the run() operation yields a cancelled outcome, never an e
   REQUIRE(outcome.has_value());
   CHECK_FALSE(failure);
   CHECK(outcome->status == sync::SyncStatus::cancelled);
+}
+
+TEST_CASE("a provider 30 times slower than the others does not hold the last ranges hostage",
+          "[sim][catchup][hedge]") {
+  // Issue 13 part 4: within 1.1x of the time the three fast providers take alone.
+  const std::uint64_t seed = 23;
+  INFO("seed " << seed);
+  const auto fast = link(10ms, 5e5);
+  auto slow = fast;
+  slow.bandwidth_bytes_per_second = fast.bandwidth_bytes_per_second / 30;
+  auto catch_up = [&](std::uint64_t providers, bool with_slow, bool hedge) {
+    sync::LogReplayConfig config;
+    config.hedge_slow_requests = hedge;
+    CatchUpWorld world{seed, providers, 100'000, config, fast};
+    if (with_slow) {
+      world.network.set_link(PeerId{2}, world.follower, slow);
+    }
+    const auto start = world.simulator.now();
+    world.start();
+    world.require_caught_up();
+    const auto progress = world.lagging().session()->progress();
+    CHECK(progress.counters.bad_responses == 0);
+    return std::pair{world.simulator.now() - start, progress.counters.hedged_requests};
+  };
+  const auto [three_fast, no_hedges] = catch_up(3, false, true);
+  const auto [with_slow, hedges] = catch_up(4, true, true);
+  const auto [unhedged, none] = catch_up(4, true, false);
+  const auto ms = [](Duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  INFO("three fast alone " << ms(three_fast) << " ms; with a slow fourth " << ms(with_slow) << " ms ("
+                           << hedges << " hedges); without hedging " << ms(unhedged) << " ms");
+  CHECK(no_hedges == 0); // peers of one speed never hedge each other here
+  CHECK(hedges > 0);
+  CHECK(ms(with_slow) <= 1.1 * ms(three_fast));
+  CHECK(ms(unhedged) > 1.1 * ms(three_fast)); // what hedging buys
+  CHECK(none == 0);
 }

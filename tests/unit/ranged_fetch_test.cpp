@@ -548,3 +548,78 @@ TEST_CASE("RangedFetch: requests ask for what answers carry, and a short gap is 
     }
   }
 }
+
+// ---- hedging ------------------------------------------------------------------------------
+
+namespace {
+
+/// P1 answers in 300 ms, P2 in 10 ms; P1's pace is known once its first answer is in.
+struct SlowPeerSetup {
+  Engine engine = engine_with({P1, P2}, 100'000, std::nullopt, policy(10, 1));
+  Engine::Fetch p1_request{};
+
+  SlowPeerSetup() {
+    auto planned = engine.plan(at(0s), false);
+    auto p1 = planned_for(planned, P1);
+    auto p2 = planned_for(planned, P2);
+    engine.take(p2, payload(p2.range), at(10ms));
+    engine.take(p1, payload(p1.range), at(300ms));
+    planned = engine.plan(at(300ms), false);
+    p1_request = planned_for(planned, P1);
+  }
+};
+
+} // namespace
+
+TEST_CASE("RangedFetch: a much slower peer's request is hedged by a faster one, the loser not blamed",
+          "[ranged_fetch][hedge]") {
+  SlowPeerSetup setup;
+  auto& engine = setup.engine;
+  // P2's slot frees at its next answer: the slow request goes to it before new work does.
+  const auto p2_request = *engine.scheduler().find_inflight(P2, engine.scheduler().unhedged().back().range);
+  engine.take(p2_request, payload(p2_request.range), at(310ms));
+  const auto planned = engine.plan(at(310ms), false);
+  REQUIRE(planned.size() == 1);
+  CHECK(planned[0].peer == P2);
+  CHECK(planned[0].range == setup.p1_request.range);
+  CHECK(engine.counters().hedged_requests == 1);
+
+  // P2 answers first and wins; P1's copy, when it comes, is late and blameless.
+  REQUIRE(engine.classify(P2, planned[0].range, 10, Shifted::give_up).verdict == Verdict::matches);
+  engine.take(planned[0], payload(planned[0].range), at(320ms));
+  CHECK(engine.scheduler().inflight_count(P1) == 1); // its answer is still on the wire
+  CHECK(engine.classify(P1, setup.p1_request.range, 10, Shifted::give_up).verdict == Verdict::late);
+  CHECK(engine.scheduler().inflight_count(P1) == 0);
+  CHECK(engine.counters().bad_responses == 0);
+  CHECK(engine.peers().at(P1).progress.bad_responses == 0);
+}
+
+TEST_CASE("RangedFetch: peers of one speed do not hedge each other, but an idle one takes over an overdue request",
+          "[ranged_fetch][hedge]") {
+  auto engine = engine_with({P1, P2}, 20, std::nullopt, policy(10, 1));
+  auto planned = engine.plan(at(0s), false);
+  const auto p1 = planned_for(planned, P1);
+  const auto p2 = planned_for(planned, P2);
+  engine.take(p2, payload(p2.range), at(10ms));
+  // P2 is idle with nothing left; P1 has not answered yet: its request is
+  // overdue at twice the fastest peer's time (20 ms): until then it is not
+  // hedged, and the fetch asks to be woken then, since no answer may come to wake it.
+  CHECK(engine.plan(at(10ms), false).empty());
+  CHECK(engine.next_deadline() == at(20ms));
+  CHECK(engine.plan(at(19ms), false).empty());
+  planned = engine.plan(at(20ms), false);
+  REQUIRE(planned.size() == 1);
+  CHECK(planned[0].peer == P2);
+  CHECK(planned[0].range == p1.range);
+
+  SECTION("with hedging off, nothing is asked twice") {
+    auto settings = policy(10, 1);
+    settings.hedge = false;
+    auto plain = engine_with({P1, P2}, 20, std::nullopt, settings);
+    auto first = plain.plan(at(0s), false);
+    const auto q2 = planned_for(first, P2);
+    plain.take(q2, payload(q2.range), at(10ms));
+    CHECK(plain.plan(at(1s), false).empty());
+    CHECK(plain.counters().hedged_requests == 0);
+  }
+}

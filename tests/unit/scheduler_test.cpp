@@ -461,6 +461,117 @@ TEST_CASE("FetchScheduler: a partial answer returns the rest to the pool", "[sch
   }
 }
 
+namespace {
+
+/// A gap of 20 in two chunks of 10: A fetches [1..=10] and B [11..=20]; B
+/// answers, and is idle with nothing left to assign.
+struct HedgeSetup {
+  FetchScheduler scheduler{limits(10), r(1, 20), std::nullopt};
+  Fetch slow{};
+
+  HedgeSetup() {
+    scheduler.set_availability(A, r(1, 20));
+    scheduler.set_availability(B, r(1, 20));
+    const auto fetches = scheduler.plan(at(0s));
+    REQUIRE(fetches.size() == 2);
+    slow = *find_for(fetches, A);
+    const auto fast = *find_for(fetches, B);
+    REQUIRE(slow.range == r(1, 10));
+    scheduler.complete(fast, fast.range);
+    REQUIRE(scheduler.plan(at(1s)).empty());
+  }
+
+  std::vector<Fetch> hedge_all(TimePoint now) {
+    return scheduler.hedge(now, [](const Fetch&, PeerId) { return true; });
+  }
+};
+
+} // namespace
+
+TEST_CASE("FetchScheduler: a hedge asks an idle peer too, and the first answer wins", "[scheduler][hedge]") {
+  HedgeSetup setup;
+  auto& scheduler = setup.scheduler;
+  // The predicate decides: nothing when it says no.
+  CHECK(scheduler.hedge(at(1s), [](const Fetch&, PeerId) { return false; }).empty());
+  const auto hedges = setup.hedge_all(at(1s));
+  REQUIRE(hedges.size() == 1);
+  CHECK(hedges[0].peer == B);
+  CHECK(hedges[0].range == r(1, 10));
+  CHECK(hedges[0].deadline == at(6s));
+  CHECK(scheduler.inflight_count(B) == 1);
+  CHECK(scheduler.inflight_total() == 2);
+  CHECK(setup.hedge_all(at(1s)).empty()); // one hedge a request
+  CHECK(scheduler.find_inflight(B, r(1, 10))->peer == B);
+  CHECK(scheduler.find_inflight(A, r(1, 10))->peer == A);
+  CHECK(scheduler.inflight_overlapping(B, r(5, 5)).size() == 1);
+
+  SECTION("the hedge answers first: the original becomes an orphan whose slot stays taken") {
+    const auto loser = scheduler.complete(hedges[0], hedges[0].range);
+    REQUIRE(loser);
+    CHECK(loser->peer == A);
+    CHECK(scheduler.inflight_count(B) == 0);
+    CHECK(scheduler.inflight_count(A) == 1); // its answer is still on the wire
+    CHECK_FALSE(scheduler.find_inflight(A, r(1, 10)));
+    SECTION("its answer comes: late, and its slot is free") {
+      CHECK_FALSE(scheduler.take_orphan(B, r(1, 10)));
+      const auto orphan = scheduler.take_orphan(A, r(1, 10));
+      REQUIRE(orphan);
+      CHECK(orphan->range == r(1, 10));
+      CHECK(scheduler.inflight_count(A) == 0);
+      CHECK_FALSE(scheduler.take_orphan(A, r(1, 10)));
+    }
+    SECTION("its deadline passes: it timed out, its slot is free, nothing is rescheduled") {
+      CHECK(scheduler.next_deadline() == at(5s));
+      const auto expired = scheduler.expire(at(5s));
+      REQUIRE(expired.size() == 1);
+      CHECK(expired[0].peer == A);
+      CHECK(scheduler.plan(at(5s)).empty());
+      CHECK(scheduler.inflight_count(A) == 0);
+      CHECK(scheduler.inflight_total() == 0);
+    }
+    scheduler.advance(Index{20});
+    CHECK(scheduler.gap().empty());
+  }
+  SECTION("the original answers first: the hedge becomes the orphan") {
+    const auto loser = scheduler.complete(setup.slow, setup.slow.range);
+    REQUIRE(loser);
+    CHECK(loser->peer == B);
+    CHECK(scheduler.inflight_count(A) == 0);
+    CHECK(scheduler.inflight_count(B) == 1);
+    CHECK(scheduler.take_orphan(B, r(1, 10)));
+  }
+  SECTION("the original is released (a bad answer, a timeout): the hedge carries on alone") {
+    scheduler.release(setup.slow);
+    CHECK(scheduler.inflight_count(A) == 0);
+    CHECK(scheduler.find_inflight(B, r(1, 10)));
+    CHECK(scheduler.plan(at(2s)).empty()); // the range is not assigned again
+    CHECK_FALSE(scheduler.complete(hedges[0], hedges[0].range)); // no rival left
+  }
+  SECTION("the original expires: the hedge carries on alone") {
+    const auto expired = scheduler.expire(at(5s));
+    REQUIRE(expired.size() == 1);
+    CHECK(expired[0].peer == A);
+    CHECK(scheduler.find_inflight(B, r(1, 10)));
+    CHECK(scheduler.next_deadline() == at(6s));
+  }
+  SECTION("the hedging peer leaves: the original stays") {
+    const auto released = scheduler.remove_peer(B);
+    CHECK(released.size() == 1);
+    CHECK(scheduler.find_inflight(A, r(1, 10)));
+  }
+  SECTION("the original's peer leaves: the hedge carries on alone") {
+    scheduler.remove_peer(A);
+    CHECK(scheduler.find_inflight(B, r(1, 10)));
+    CHECK(scheduler.inflight_total() == 1);
+  }
+  SECTION("the range is appended meanwhile: both requests are forgotten") {
+    scheduler.advance(Index{10});
+    CHECK(scheduler.inflight_count(A) == 0);
+    CHECK(scheduler.inflight_count(B) == 0);
+    CHECK(scheduler.inflight_total() == 0);
+  }
+}
+
 TEST_CASE("FetchScheduler: find_inflight and inflight_overlapping", "[scheduler]") {
   FetchScheduler scheduler(limits(10), r(1, 100), std::nullopt);
   scheduler.set_availability(A, r(1, 100));

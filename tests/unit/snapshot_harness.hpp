@@ -124,6 +124,7 @@ public:
     // can be followed request by request; the adaptive window has its own tests
     // (ranged_fetch_test.cpp, scheduler_test.cpp) and runs in the simulations.
     config.replay.max_inflight_per_peer = 1;
+    config.replay.hedge_slow_requests = false; // a peer sitting on a request is what many tests stage
     config.replay.fetch_timeout = std::chrono::seconds{2};
     return config;
   }

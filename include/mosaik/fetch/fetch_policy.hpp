@@ -23,6 +23,8 @@ struct FetchPolicy {
   /// lacks sources: it starts here and doubles up to `retry_max`.
   Duration retry_initial = std::chrono::milliseconds{250};
   Duration retry_max = std::chrono::seconds{5};
+  /// Idle peers take over requests a much slower peer holds (see RangedFetch::worth_hedging).
+  bool hedge = true;
 };
 
 } // namespace mosaik::fetch

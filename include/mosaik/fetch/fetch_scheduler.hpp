@@ -12,11 +12,20 @@
 // How many requests a peer may have in flight is its own window, which the
 // fetch widens and narrows (see RangedFetch::adapt_window) between one and
 // max_inflight_per_peer.
+//
+// The one exception to "never two requests for one index" is a hedge: when
+// peers sit idle with nothing left to assign, a request that another peer
+// would answer much sooner may be asked of it too (RangedFetch decides which).
+// The first answer wins; the other request becomes an orphan: its range is
+// no longer its own, but its peer's slot stays taken until its answer comes
+// (late, without blame) or its deadline passes, so a slow peer does not pile
+// up a queue of answers nobody waits for.
 
 #include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include <mosaik/core/ids.hpp>
@@ -64,17 +73,21 @@ public:
     const auto it = peers_.find(peer);
     return it == peers_.end() ? std::nullopt : it->second.availability;
   }
-  /// The peer is gone: its availability is forgotten and its requests return to the pool.
+  /// The peer is gone: its availability is forgotten and its requests return
+  /// to the pool (or are left to their hedges).
   std::vector<Fetch> remove_peer(PeerId peer) {
     std::vector<Fetch> released;
-    for (auto it = occupied_.begin(); it != occupied_.end();) {
-      if (it->second.in_flight && it->second.peer == peer) {
-        released.push_back(fetch_of(it->first, it->second));
-        it = occupied_.erase(it);
-      } else {
-        ++it;
+    for (const auto& table : {&hedges_, &occupied_}) {
+      for (const auto& [first, occupied] : *table) {
+        if (occupied.in_flight && occupied.peer == peer) {
+          released.push_back(fetch_of(first, occupied));
+        }
       }
     }
+    for (const auto& fetch : released) {
+      release(fetch);
+    }
+    std::erase_if(orphans_, [&](const Fetch& orphan) { return orphan.peer == peer; });
     peers_.erase(peer);
     return released;
   }
@@ -82,9 +95,11 @@ public:
   /// already in flight to it are held to it too, never given longer.
   void set_timeout(PeerId peer, Duration timeout) {
     peers_[peer].timeout = timeout;
-    for (auto& [first, occupied] : occupied_) {
-      if (occupied.in_flight && occupied.peer == peer) {
-        occupied.deadline = std::min(occupied.deadline, occupied.sent_at + timeout);
+    for (const auto& table : {&occupied_, &hedges_}) {
+      for (auto& [first, occupied] : *table) {
+        if (occupied.in_flight && occupied.peer == peer) {
+          occupied.deadline = std::min(occupied.deadline, occupied.sent_at + timeout);
+        }
       }
     }
   }
@@ -97,8 +112,8 @@ public:
     return it == peers_.end() ? 0 : it->second.inflight;
   }
 
-  /// Requests `peer` may have in flight now. A new peer starts with two (one
-  /// answered while the next is on its way), or the limit when lower.
+  /// Requests `peer` may have in flight now. A new peer starts with four, or
+  /// the limit when lower.
   [[nodiscard]] std::uint32_t window(PeerId peer) const {
     const auto it = peers_.find(peer);
     return it == peers_.end() ? initial_window() : window_of(it->second);
@@ -204,43 +219,136 @@ public:
     }
     --it;
     const Range held{it->first, it->second.last};
-    if (!it->second.in_flight || it->second.peer != peer || !held.contains(range)) {
+    if (!it->second.in_flight || !held.contains(range)) {
       return std::nullopt;
     }
-    return fetch_of(it->first, it->second);
+    if (it->second.peer == peer) {
+      return fetch_of(it->first, it->second);
+    }
+    if (const auto hedge = hedges_.find(it->first); hedge != hedges_.end() && hedge->second.peer == peer) {
+      return fetch_of(hedge->first, hedge->second);
+    }
+    return std::nullopt;
   }
 
   /// The requests in flight to `peer` that overlap `range`.
   [[nodiscard]] std::vector<Fetch> inflight_overlapping(PeerId peer, Range range) const {
     std::vector<Fetch> found;
+    for (const auto& table : {&occupied_, &hedges_}) {
+      for (const auto& [first, occupied] : *table) {
+        if (occupied.in_flight && occupied.peer == peer && range.overlaps(Range{first, occupied.last})) {
+          found.push_back(fetch_of(first, occupied));
+        }
+      }
+    }
+    return found;
+  }
+
+  /// The request `fetch` is over (answered badly, timed out): its range
+  /// returns to the pool, or stays with its hedge, which carries on alone.
+  void release(const Fetch& fetch) {
+    const auto first = fetch.range.first();
+    const auto hedge = hedges_.find(first);
+    if (hedge != hedges_.end() && hedge->second.peer == fetch.peer) {
+      hedges_.erase(hedge);
+      free_slot(fetch.peer);
+      return;
+    }
+    const auto it = occupied_.find(first);
+    if (it == occupied_.end() || !it->second.in_flight || it->second.peer != fetch.peer) {
+      return;
+    }
+    free_slot(fetch.peer);
+    if (hedge != hedges_.end()) {
+      it->second = hedge->second;
+      hedges_.erase(hedge);
+    } else {
+      occupied_.erase(it);
+    }
+  }
+
+  /// `fetch` was answered with `received` (a part of it): that part is now
+  /// held by the session; the rest of the request returns to the pool. When
+  /// the request was hedged, the other of the two lost: it becomes an orphan
+  /// and is returned.
+  std::optional<Fetch> complete(const Fetch& fetch, Range received) {
+    const auto rival = rival_of(fetch);
+    if (rival) {
+      orphans_.push_back(*rival);
+      hedges_.erase(fetch.range.first());
+      occupied_.erase(fetch.range.first());
+      free_slot(fetch.peer);
+    } else {
+      release(fetch);
+    }
+    const auto part = received.intersect(fetch.range).intersect(gap_);
+    if (!part.empty()) {
+      occupied_.emplace(part.first(), Occupied{part.last(), false, fetch.peer, TimePoint{}, TimePoint{}});
+    }
+    return rival;
+  }
+
+  /// Whether some peer could take a request now.
+  [[nodiscard]] bool has_idle_peer() const { return has_spare_capacity(); }
+  /// The requests in flight that have no hedge.
+  [[nodiscard]] std::vector<Fetch> unhedged() const {
+    std::vector<Fetch> found;
     for (const auto& [first, occupied] : occupied_) {
-      if (occupied.in_flight && occupied.peer == peer && range.overlaps(Range{first, occupied.last})) {
+      if (occupied.in_flight && !hedges_.contains(first)) {
         found.push_back(fetch_of(first, occupied));
       }
     }
     return found;
   }
 
-  /// The request `fetch` is over (answered badly, timed out): its range returns to the pool.
-  void release(const Fetch& fetch) {
-    const auto it = occupied_.find(fetch.range.first());
-    if (it == occupied_.end() || !it->second.in_flight || it->second.peer != fetch.peer) {
-      return;
+  /// The orphan of `peer` that `range` answers, if any: it is over, and its
+  /// peer's slot is free again.
+  std::optional<Fetch> take_orphan(PeerId peer, Range range) {
+    const auto it = std::find_if(orphans_.begin(), orphans_.end(), [&](const Fetch& orphan) {
+      return orphan.peer == peer && orphan.range.contains(range);
+    });
+    if (it == orphans_.end()) {
+      return std::nullopt;
     }
-    occupied_.erase(it);
-    if (auto peer = peers_.find(fetch.peer); peer != peers_.end() && peer->second.inflight > 0) {
-      --peer->second.inflight;
-    }
+    const auto orphan = *it;
+    orphans_.erase(it);
+    free_slot(peer);
+    return orphan;
   }
 
-  /// `fetch` was answered with `received` (a part of it): that part is now
-  /// held by the session; the rest of the request returns to the pool.
-  void complete(const Fetch& fetch, Range received) {
-    release(fetch);
-    const auto part = received.intersect(fetch.range).intersect(gap_);
-    if (!part.empty()) {
-      occupied_.emplace(part.first(), Occupied{part.last(), false, fetch.peer, TimePoint{}, TimePoint{}});
+  /// Asks a second peer for requests in flight that `worth_hedging(request,
+  /// peer)` says that peer should take over: lowest first, one hedge a
+  /// request, to peers with a free slot that hold the range (ranked as in plan()).
+  template <class WorthHedging>
+  std::vector<Fetch> hedge(TimePoint now, WorthHedging worth_hedging) {
+    std::vector<Fetch> hedged;
+    for (const auto& [first, occupied] : occupied_) {
+      if (!has_spare_capacity()) {
+        break;
+      }
+      if (!occupied.in_flight || hedges_.contains(first)) {
+        continue;
+      }
+      const auto request = fetch_of(first, occupied);
+      std::optional<PeerId> best;
+      for (const auto& [peer, state] : peers_) {
+        if (peer == occupied.peer || !idle(peer, state) || !state.availability->contains(request.range) ||
+            (best && rank(*best, peers_.at(*best)) < rank(peer, state)) || !worth_hedging(request, peer)) {
+          continue;
+        }
+        best = peer;
+      }
+      if (!best) {
+        continue;
+      }
+      auto& state = peers_[*best];
+      const Fetch fetch{*best, request.range, now + state.timeout.value_or(limits_.fetch_timeout), now};
+      hedges_.emplace(first, Occupied{occupied.last, true, *best, fetch.deadline, now});
+      ++state.inflight;
+      state.last_assigned = ++assignment_sequence_;
+      hedged.push_back(fetch);
     }
+    return hedged;
   }
 
   /// A received range turned out bad before it was appended: back to the pool.
@@ -258,8 +366,10 @@ public:
       const auto first = occupied_.begin();
       if (first->second.in_flight) {
         // A request for entries already appended: forget it; a late answer is dropped.
-        if (auto peer = peers_.find(first->second.peer); peer != peers_.end() && peer->second.inflight > 0) {
-          --peer->second.inflight;
+        free_slot(first->second.peer);
+        if (const auto hedge = hedges_.find(first->first); hedge != hedges_.end()) {
+          free_slot(hedge->second.peer);
+          hedges_.erase(hedge);
         }
       }
       occupied_.erase(first);
@@ -269,26 +379,43 @@ public:
   /// Moves the end of the gap (the session's target moved).
   void set_gap_end(Position last) { gap_ = Range{gap_.first(), last}; }
 
-  /// Requests whose deadline passed; they are removed and returned.
+  /// Requests whose deadline passed (orphans included); they are removed and returned.
   std::vector<Fetch> expire(TimePoint now) {
     std::vector<Fetch> expired;
-    for (const auto& [first, occupied] : occupied_) {
-      if (occupied.in_flight && occupied.deadline <= now) {
-        expired.push_back(fetch_of(first, occupied));
+    for (const auto& table : {&occupied_, &hedges_}) {
+      for (const auto& [first, occupied] : *table) {
+        if (occupied.in_flight && occupied.deadline <= now) {
+          expired.push_back(fetch_of(first, occupied));
+        }
       }
     }
     for (const auto& fetch : expired) {
       release(fetch);
     }
+    // An orphan past its deadline timed out too (its peer is as late as with
+    // any request), but its range is no longer its own: its slot is freed only.
+    std::erase_if(orphans_, [&](const Fetch& orphan) {
+      if (orphan.deadline > now) {
+        return false;
+      }
+      free_slot(orphan.peer);
+      expired.push_back(orphan);
+      return true;
+    });
     return expired;
   }
 
   [[nodiscard]] std::optional<TimePoint> next_deadline() const {
     std::optional<TimePoint> earliest;
-    for (const auto& [first, occupied] : occupied_) {
-      if (occupied.in_flight && (!earliest || occupied.deadline < *earliest)) {
-        earliest = occupied.deadline;
+    for (const auto& table : {&occupied_, &hedges_}) {
+      for (const auto& [first, occupied] : *table) {
+        if (occupied.in_flight && (!earliest || occupied.deadline < *earliest)) {
+          earliest = occupied.deadline;
+        }
       }
+    }
+    for (const auto& orphan : orphans_) {
+      earliest = std::min(earliest.value_or(orphan.deadline), orphan.deadline);
     }
     return earliest;
   }
@@ -327,8 +454,9 @@ public:
   }
 
   [[nodiscard]] std::size_t inflight_total() const {
-    return static_cast<std::size_t>(std::count_if(occupied_.begin(), occupied_.end(),
-                                                  [](const auto& item) { return item.second.in_flight; }));
+    return hedges_.size() + orphans_.size() + static_cast<std::size_t>(std::count_if(occupied_.begin(), occupied_.end(), [](const auto& item) {
+             return item.second.in_flight;
+           }));
   }
 
   /// The part of the gap that may be assigned now: twice the serving peers'
@@ -403,10 +531,6 @@ private:
   /// last assignment.
   [[nodiscard]] std::optional<PeerId> pick_peer(Position pos) const {
     std::optional<PeerId> best;
-    auto rank = [this](PeerId peer, const PeerState& state) {
-      const auto load = static_cast<std::uint64_t>(state.inflight) * 1024 / window_of(state);
-      return std::tuple{leader_ == peer, load, state.last_assigned};
-    };
     for (const auto& [peer, state] : peers_) {
       if (!idle(peer, state) || !state.availability->contains(pos)) {
         continue;
@@ -416,6 +540,29 @@ private:
       }
     }
     return best;
+  }
+
+  [[nodiscard]] std::tuple<bool, std::uint64_t, std::uint64_t> rank(PeerId peer, const PeerState& state) const {
+    const auto load = static_cast<std::uint64_t>(state.inflight) * 1024 / window_of(state);
+    return std::tuple{leader_ == peer, load, state.last_assigned};
+  }
+
+  /// The other request of a hedged pair `fetch` belongs to, if any.
+  [[nodiscard]] std::optional<Fetch> rival_of(const Fetch& fetch) const {
+    const auto hedge = hedges_.find(fetch.range.first());
+    if (hedge == hedges_.end()) {
+      return std::nullopt;
+    }
+    if (hedge->second.peer == fetch.peer) {
+      return fetch_of(fetch.range.first(), occupied_.at(fetch.range.first()));
+    }
+    return fetch_of(hedge->first, hedge->second);
+  }
+
+  void free_slot(PeerId peer) {
+    if (auto it = peers_.find(peer); it != peers_.end() && it->second.inflight > 0) {
+      --it->second.inflight;
+    }
   }
 
   /// The lowest index in (pos, last] that some idle peer holds.
@@ -438,6 +585,8 @@ private:
   std::optional<PeerId> leader_;
   std::map<PeerId, PeerState> peers_;
   std::map<Position, Occupied> occupied_; // keyed by first index; ranges never overlap
+  std::map<Position, Occupied> hedges_;   // second requests for ranges in flight in occupied_, same key
+  std::vector<Fetch> orphans_;            // requests that lost to their hedge, still on the wire
   std::uint64_t assignment_sequence_ = 0;
   std::uint64_t answer_cap_ = max_batch_size; // the most positions an answer carried when capped
   bool leader_held_ = false;

@@ -101,6 +101,7 @@ public:
     chunks_.clear();
     held_ = 0;
     leader_held_until_.reset();
+    hedge_at_.reset();
   }
 
   // ---- peers -------------------------------------------------------------------
@@ -229,11 +230,21 @@ public:
       leader_held_until_.reset();
     }
     scheduler_.hold_leader(leader_held_until_.has_value());
-    auto planned = scheduler_.plan(now);
-    for (const auto& fetch : planned) {
+    // Requests of a much slower peer are hedged before new work is handed
+    // out, so that the hedge arrives while the others still have work; then
+    // peers left idle with nothing to do take over overdue requests.
+    auto planned = hedge(now, Hedge::slow_peer);
+    auto fresh = scheduler_.plan(now);
+    for (const auto& fetch : fresh) {
       ++counters_.fetch_requests;
       ++peers_[fetch.peer].progress.requests;
       log::trace("{}: fetching {} {} from peer {}", name_, unit_, fetch.range, fetch.peer);
+    }
+    planned.insert(planned.end(), fresh.begin(), fresh.end());
+    if (policy_.hedge) {
+      const auto late = hedge(now, Hedge::idle_helper);
+      planned.insert(planned.end(), late.begin(), late.end());
+      plan_hedge_check(now);
     }
     return planned;
   }
@@ -264,9 +275,9 @@ public:
   }
 
   /// When the fetch wants to be woken: the earliest deadline, the end of the
-  /// leader's hold, or the retry.
+  /// leader's hold, the retry, or when a request becomes overdue while peers idle.
   [[nodiscard]] std::optional<TimePoint> next_deadline() const {
-    return earliest(earliest(scheduler_.next_deadline(), leader_held_until_), retry_at_);
+    return earliest(earliest(earliest(scheduler_.next_deadline(), leader_held_until_), retry_at_), hedge_at_);
   }
 
   // ---- asking again --------------------------------------------------------------
@@ -340,6 +351,12 @@ public:
     }
     const auto fetch = scheduler_.find_inflight(sender, range);
     if (!fetch) {
+      if (const auto orphan = scheduler_.take_orphan(sender, range)) {
+        // It lost to its hedge: late, no blame.
+        ++counters_.late_responses;
+        log::debug("{}: dropped {} from peer {}: another peer answered it first", name_, range, sender);
+        return Answer{Verdict::late, std::nullopt, false};
+      }
       if (!scheduler_.inflight_overlapping(sender, range).empty()) {
         return rejected(sender, range, fmt::format("range {} is outside the range requested", range));
       }
@@ -377,7 +394,17 @@ public:
     const auto range = Range::starting_at(fetch.range.first(), items.size());
     auto& record = peers_[fetch.peer];
     const bool window_full = scheduler_.inflight_count(fetch.peer) >= scheduler_.window(fetch.peer);
-    scheduler_.complete(fetch, range);
+    if (const auto loser = scheduler_.complete(fetch, range)) {
+      // A hedged request: the other answer, if it comes, is late and
+      // blameless. Its peer took at least this long: what its pace is learned
+      // from when none of its answers is ever first.
+      auto& slow = peers_[loser->peer];
+      Peer::remember(slow.abandoned, loser->range);
+      const auto waited = now - loser->sent_at;
+      if (waited > slow.response_time.smoothed().value_or(Duration{})) {
+        slow.response_time.sample(waited);
+      }
+    }
     Peer::remember(record.accepted, range);
     record.response_time.sample(now - fetch.sent_at);
     adapt_window(fetch.peer, record, now - fetch.sent_at, window_full);
@@ -458,6 +485,86 @@ private:
     return typename Scheduler::Limits{policy.batch_size, policy.max_inflight_per_peer, policy.fetch_timeout};
   }
 
+  enum class Hedge : std::uint8_t { slow_peer, idle_helper };
+
+  /// Hedges requests in flight (see worth_hedging), counted.
+  std::vector<Fetch> hedge(TimePoint now, Hedge when) {
+    if (!policy_.hedge) {
+      return {};
+    }
+    auto hedged = scheduler_.hedge(now, [&](const Fetch& request, PeerId helper) {
+      return worth_hedging(request, helper, now, when);
+    });
+    for (const auto& fetch : hedged) {
+      ++counters_.fetch_requests;
+      ++counters_.hedged_requests;
+      ++peers_[fetch.peer].progress.requests;
+      log::debug("{}: {} {} is slow in coming; asking peer {} too", name_, unit_, fetch.range, fetch.peer);
+    }
+    return hedged;
+  }
+
+  /// Whether `helper`, which has a free slot, should be asked for `request`
+  /// too. Before new work is handed out (`slow_peer`): when the helper would
+  /// answer in less than half the time the request's own peer takes. Once the
+  /// helper is left idle with nothing else to do (`idle_helper`): when it
+  /// would answer sooner at all, or the request is overdue (see overdue_at).
+  /// Peers of one speed never hedge each other's requests but the overdue
+  /// ones; a peer many times slower than the others has its requests taken
+  /// over, so it cannot hold the last ranges hostage.
+  [[nodiscard]] bool worth_hedging(const Fetch& request, PeerId helper, TimePoint now, Hedge when) const {
+    const auto helper_time = smoothed_response_time(helper);
+    if (!helper_time) {
+      return false; // nothing known of the helper yet
+    }
+    const auto own_pace = smoothed_response_time(request.peer);
+    const bool much_sooner = own_pace && now + *helper_time * 2 < request.sent_at + *own_pace;
+    if (when == Hedge::slow_peer) {
+      return much_sooner;
+    }
+    const bool sooner = own_pace && now + *helper_time < request.sent_at + *own_pace;
+    const auto overdue = overdue_at(request);
+    return sooner || (overdue && now >= *overdue);
+  }
+  [[nodiscard]] std::optional<Duration> smoothed_response_time(PeerId peer) const {
+    const auto it = peers_.find(peer);
+    return it == peers_.end() ? std::nullopt : it->second.response_time.smoothed();
+  }
+  [[nodiscard]] std::optional<Duration> fastest_response_time() const {
+    std::optional<Duration> fastest;
+    for (const auto& [peer, record] : peers_) {
+      if (const auto time = record.response_time.smoothed()) {
+        fastest = std::min(fastest.value_or(*time), *time);
+      }
+    }
+    return fastest;
+  }
+  /// When `request` is overdue: its peer's smoothed response time plus the
+  /// fastest peer's after it was sent (when a hedge sent at the expected
+  /// arrival would have been answered); before its peer ever answered, twice
+  /// the fastest peer's.
+  [[nodiscard]] std::optional<TimePoint> overdue_at(const Fetch& request) const {
+    const auto fastest = fastest_response_time();
+    if (!fastest) {
+      return std::nullopt;
+    }
+    const auto own = smoothed_response_time(request.peer);
+    return request.sent_at + (own ? *own + *fastest : *fastest * 2);
+  }
+  /// While peers idle, the fetch is woken when the first request in flight
+  /// becomes overdue, so that it can be hedged then (no answer may come to wake it).
+  void plan_hedge_check(TimePoint now) {
+    hedge_at_.reset();
+    if (!scheduler_.has_idle_peer()) {
+      return;
+    }
+    for (const auto& request : scheduler_.unhedged()) {
+      if (const auto overdue = overdue_at(request); overdue && *overdue > now) {
+        hedge_at_ = earliest(hedge_at_, overdue);
+      }
+    }
+  }
+
   /// Each peer's window follows what its link delivers, in the manner of TCP
   /// Vegas: while answers come back about as fast as its fastest one (no
   /// queue builds on its link) and its window was in use, one more request
@@ -483,6 +590,7 @@ private:
   }
 
   FetchPolicy policy_;
+  std::optional<TimePoint> hedge_at_; // when a request in flight becomes overdue while peers idle
   std::optional<PeerId> leader_;
   std::string_view name_;
   std::string_view unit_;

@@ -23,7 +23,7 @@ struct LogReplayConfig {
   Duration fetch_timeout = std::chrono::seconds{25};
   Duration min_fetch_timeout = std::chrono::seconds{1};
   /// The most fetch requests in flight to one peer at once. Each peer's own
-  /// window adapts below it to what its link delivers (it starts at two,
+  /// window adapts below it to what its link delivers (it starts at four,
   /// grows while answers come back without queueing, shrinks when they slow
   /// down or time out), so links of any bandwidth-delay product are kept
   /// busy without tuning. 1 turns the adaptation off.
@@ -44,6 +44,10 @@ struct LogReplayConfig {
   /// trip, not two. A wrong guess costs an empty answer, no blame. Only the
   /// catching-up member reads it: members need not agree on it.
   bool speculative_start = true;
+  /// When peers sit idle with nothing left to fetch, a range that a much
+  /// slower peer holds is asked of an idle peer too; the first answer wins,
+  /// the other is dropped without blame. Only the catching-up member reads it.
+  bool hedge_slow_requests = true;
 
   /// The fetch engine's settings, with `batch` positions a request (entries
   /// here, a snapshot's items in SnapshotSync).
@@ -54,7 +58,8 @@ struct LogReplayConfig {
                               min_fetch_timeout,
                               max_bad_responses,
                               availability_retry_initial,
-                              availability_retry_max};
+                              availability_retry_max,
+                              hedge_slow_requests};
   }
 
   /// Identifies the strategy and every setting that must agree across the group.
