@@ -47,6 +47,7 @@ struct Options : examples::SimOptions {
   std::uint64_t entry_bytes = 100;
   std::uint64_t batch = mosaik::sync::LogReplayConfig{}.batch_size;
   double loss = 0;
+  bool no_hedge = false;
   std::uint64_t slow_peer = 0; // 0: every provider's link is alike
   double slow_factor = 30;
   double timeout_ms = 25'000;
@@ -64,6 +65,7 @@ std::optional<int> parse(int argc, char** argv, Options& options) {
   app.add_option("--loss", options.loss, "packet loss, 0 <= P < 1")->capture_default_str();
   app.add_option("--timeout-ms", options.timeout_ms, "catch-up request timeout")->capture_default_str();
   app.add_flag("--leader-only", options.leader_only, "fetch from the leader alone (the baseline)");
+  app.add_flag("--no-hedge", options.no_hedge, "never ask a second peer for a slow request");
   app.add_option("--slow-peer", options.slow_peer, "this provider's link to the follower is --slow-factor times slower")
       ->capture_default_str();
   app.add_option("--slow-factor", options.slow_factor, "how much slower the --slow-peer's link is")
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
   config.batch_size = options.batch;
   config.max_inflight_per_peer = options.inflight;
   config.fetch_timeout = examples::from_ms(options.timeout_ms);
+  config.hedge_slow_requests = !options.no_hedge;
   testing::SyncCluster<BlobMachine> cluster{simulator, network, config};
 
   // Providers 1..N hold the same committed log; peer 1 is the leader.
@@ -241,6 +244,7 @@ int main(int argc, char** argv) {
                          {"timeouts", progress.counters.timeouts},
                          {"max_entries_held", progress.counters.max_entries_held},
                          {"max_window", progress.counters.max_window},
+                         {"max_bytes_held", progress.counters.max_bytes_held},
                          {"hedged_requests", progress.counters.hedged_requests},
                          {"late_responses", progress.counters.late_responses},
                          {"wall_ms", rounded(millis(wall), 1)},

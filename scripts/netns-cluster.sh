@@ -407,9 +407,11 @@ start_node() {
   fi
   for j in "${peer_ids[@]}"; do peers+=(--peer "$j@$(addr_of "$j"):$port"); done
   mkdir -p "$work/data$id"
+  local report_args=()
+  ((id == joiner)) && report_args=(--sync-report "$work/report")
   ip netns exec "$(ns_of "$id")" "$node_bin" run --id "$id" --listen "$(addr_of "$id"):$port" \
     "${peers[@]}" --key-file "$key_file" --members "$members" --data-dir "$work/data$id" \
-    "${log_args[@]}" >"$work/node$id.log" 2>&1 &
+    "${log_args[@]}" "${report_args[@]}" >"$work/node$id.log" 2>&1 &
   node_pid[$id]=$!
   pids+=("$!")
 }
@@ -496,6 +498,10 @@ for ((i = 1; i <= providers; i++)); do shape "$i"; done
 log "shaped every provider's egress to $rate"
 
 log "starting joiner $joiner ($(addr_of "$joiner"))"
+# The joiner writes one JSON line to this FIFO once it has caught up and
+# applied (mosaik-node run --sync-report): nothing polls during the catch-up.
+rm -f "$work/report" && mkfifo "$work/report"
+exec {report_fd}<>"$work/report"
 join_start=$(now)
 start_node "$joiner"
 added=0
@@ -509,33 +515,17 @@ for attempt in 1 2 3 4 5; do
   sleep 1
 done
 ((added)) || die "add-member $joiner failed"
+accepted_ns=$(json_get "$(<"$work/add-member.out")" accepted_ns)
+is_uint "${accepted_ns:-x}" || die "add-member's answer lacks accepted_ns: $(<"$work/add-member.out")"
 
 log "waiting for the joiner to catch up"
+read -r -t "$phase_timeout" -u "$report_fd" sync_report ||
+  die "joiner not caught up after ${phase_timeout}s; its log ends with:
+$(tail -n 20 "$work/node$joiner.log")"
+exec {report_fd}<&-
+caught_up=$(now)
 target=$loaded_commit
-until_s=$(deadline)
-while :; do
-  check_nodes
-  status_of "$joiner"
-  joiner_status=$status
-  commit=$(json_get "$joiner_status" commit)
-  last_sync=$(json_get "$joiner_status" last_sync)
-  if [[ -n $last_sync ]] && is_uint "${commit:-x}" && ((commit >= target)); then
-    caught_up=$(now)
-    # Node 1 may have committed more since (the membership change): recheck.
-    status_of 1
-    now_target=$(json_get "$status" commit)
-    if is_uint "${now_target:-x}" && ((now_target > target)); then
-      target=$now_target
-      ((commit >= target)) && break
-    else
-      break
-    fi
-  fi
-  ((SECONDS < until_s)) || die "joiner not caught up after ${phase_timeout}s; last status: ${joiner_status:-none}"
-  sleep 0.1
-done
 wall=$(calc "b - a" "a=$join_start" "b=$caught_up")
-
 log "comparing digests"
 until_s=$((SECONDS + 30))
 digest_ok=0
@@ -556,29 +546,35 @@ while :; do
   sleep 0.1
 done
 
-sync_entries=$(json_get "$joiner_status" last_sync.entries)
-sync_bytes=$(json_get "$joiner_status" last_sync.bytes)
-sync_seconds=$(json_get "$joiner_status" last_sync.seconds)
-sync_peers=$(json_get "$joiner_status" last_sync.peers)
-[[ -n $sync_bytes && -n $sync_seconds ]] || die "joiner's last_sync lacks bytes/seconds: $joiner_status"
+sync_entries=$(json_get "$sync_report" entries)
+sync_bytes=$(json_get "$sync_report" bytes)
+started_ns=$(json_get "$sync_report" started_ns)
+caught_up_ns=$(json_get "$sync_report" caught_up_ns)
+sync_peers=$(json_get "$sync_report" peers)
+[[ -n $sync_bytes && -n $started_ns && -n $caught_up_ns ]] || die "the joiner's report lacks bytes or times: $sync_report"
+sync_seconds=$(calc "(c - s) / 1e9" "c=$caught_up_ns" "s=$started_ns")
+# From the leader accepting the joiner to the joiner caught up (one clock: CLOCK_MONOTONIC).
+join_seconds=$(calc "(c - a) / 1e9" "c=$caught_up_ns" "a=$accepted_ns")
 ideal=$(calc "b * 8 / (p * r)" "b=$sync_bytes" "p=$providers" "r=$rate_bps")
 mbps=$(calc "s > 0 ? b / 1e6 / s : 0" "b=$sync_bytes" "s=$sync_seconds")
 ideal_mbps=$(calc "p * r / 8e6" "p=$providers" "r=$rate_bps")
 efficiency=$(calc "s > 0 ? i / s : 0" "i=$ideal" "s=$sync_seconds")
 wall_efficiency=$(calc "w > 0 ? i / w : 0" "i=$ideal" "w=$wall")
+join_over_ideal=$(calc "j - i" "j=$join_seconds" "i=$ideal")
 load_rate=$(json_get "$bench_result" commands_per_s)
 
 report="catch-up: $providers providers x $rate, $entries entries x $size B (commit $target)
-  synced:     ${sync_entries:-?} entries, $sync_bytes bytes in ${sync_seconds} s (joiner's last_sync), ${wall} s wall (joiner start -> caught up)
+  synced:     ${sync_entries:-?} entries, $sync_bytes bytes in ${sync_seconds} s (the session), ${wall} s wall (joiner start -> caught up)
+  join:       ${join_seconds} s from add-member accepted to caught up: ideal + ${join_over_ideal} s
   throughput: $mbps MB/s; links allow $ideal_mbps MB/s -> ideal $ideal s
   efficiency: $efficiency (sync), $wall_efficiency (wall)
   per peer:   ${sync_peers:-?}
   digest:     $([[ $digest_ok == 1 ]] && echo "match ($digest1)" || echo "MISMATCH (node 1 $digest1, joiner $digestj)")"
 if ((json)); then
   echo "$report" >&2
-  printf '{"providers":%s,"rate":"%s","rate_bits_per_s":%s,"entries":%s,"size":%s,"load_commands_per_s":%s,"commit":%s,"sync_entries":%s,"bytes":%s,"seconds":%s,"wall_seconds":%s,"mb_per_s":%s,"ideal_seconds":%s,"efficiency":%s,"wall_efficiency":%s,"peers":%s,"digest_match":%s}\n' \
+  printf '{"providers":%s,"rate":"%s","rate_bits_per_s":%s,"entries":%s,"size":%s,"load_commands_per_s":%s,"commit":%s,"sync_entries":%s,"bytes":%s,"seconds":%s,"join_seconds":%s,"join_over_ideal_seconds":%s,"wall_seconds":%s,"mb_per_s":%s,"ideal_seconds":%s,"efficiency":%s,"wall_efficiency":%s,"peers":%s,"digest_match":%s}\n' \
     "$providers" "$rate" "$rate_bps" "$entries" "$size" "${load_rate:-null}" "$target" "${sync_entries:-null}" \
-    "$sync_bytes" "$sync_seconds" "$wall" "$mbps" "$ideal" "$efficiency" "$wall_efficiency" "${sync_peers:-null}" \
+    "$sync_bytes" "$sync_seconds" "$join_seconds" "$join_over_ideal" "$wall" "$mbps" "$ideal" "$efficiency" "$wall_efficiency" "${sync_peers:-null}" \
     "$([[ $digest_ok == 1 ]] && echo true || echo false)"
 else
   echo "$report"

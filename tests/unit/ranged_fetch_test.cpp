@@ -623,3 +623,37 @@ TEST_CASE("RangedFetch: peers of one speed do not hedge each other, but an idle 
     CHECK(plain.counters().hedged_requests == 0);
   }
 }
+
+// ---- the byte budget -------------------------------------------------------------------------
+
+TEST_CASE("RangedFetch: the window stays within max_buffered_bytes", "[ranged_fetch][window]") {
+  // Items of 12 bytes ("entry-NNNNNN"), batches of 10, up to 8 in flight per peer.
+  auto settings = policy(10, 8);
+  settings.max_buffered_bytes = 600;
+  settings.max_response_bytes = 300; // before any answer: 30 bytes a position, so 20 positions
+  auto engine = Engine(settings, r(100'000, 199'999), std::nullopt, "test", "entries");
+  for (const auto peer : {P1, P2}) {
+    engine.bond(peer);
+    engine.set_availability(peer, r(100'000, 199'999));
+  }
+  CHECK(engine.scheduler().window_range().size() == 20);
+  auto planned = engine.plan(at(0s), false);
+  REQUIRE(planned.size() == 2);
+  // Once answers show 12 bytes a position, the window spans 600 / 12 = 50.
+  const auto head = planned[0];
+  engine.take(planned[1], payload(planned[1].range), at(10ms));
+  CHECK(engine.scheduler().window_range().size() == 50);
+  // Whatever arrives while the head is missing, what is held stays within the budget.
+  auto now = at(10ms);
+  for (int round = 0; round < 20; ++round) {
+    now += 10ms;
+    for (const auto& fetch : engine.plan(now, false)) {
+      CHECK(fetch.range.last() < Index{100'000 + 50});
+      engine.take(fetch, payload(fetch.range), now);
+    }
+  }
+  CHECK(engine.counters().max_bytes_held <= 600);
+  CHECK(engine.counters().max_bytes_held >= 600 - 2 * 10 * 12); // the window filled up behind the head
+  engine.take(head, payload(head.range), now);
+  CHECK(engine.take_next(Index{100'000}));
+}

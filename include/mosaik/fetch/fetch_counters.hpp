@@ -51,6 +51,7 @@ struct SessionCounters {
   std::uint64_t max_entries_held = 0; ///< high-water mark of out-of-order entries held
   std::uint64_t max_buffered_entries = 0;
   std::uint64_t max_window = 0;        ///< the widest any peer's in-flight window grew
+  std::uint64_t max_bytes_held = 0;    ///< high-water mark of content bytes held out of order
   std::uint64_t hedged_requests = 0;   ///< second requests for a range a slow peer held
   std::uint64_t snapshot_sessions = 0; ///< the gap lay below every peer's log: a snapshot was fetched
 
@@ -72,6 +73,7 @@ struct SessionCounters {
     max_entries_held = std::max(max_entries_held, other.max_entries_held);
     max_buffered_entries = std::max(max_buffered_entries, other.max_buffered_entries);
     max_window = std::max(max_window, other.max_window);
+    max_bytes_held = std::max(max_bytes_held, other.max_bytes_held);
     hedged_requests += other.hedged_requests;
     snapshot_sessions += other.snapshot_sessions;
     return *this;

@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include <mosaik/core/ids.hpp>
 #include <mosaik/core/range.hpp>
+#include <mosaik/core/time.hpp>
 #include <mosaik/fetch/fetch_counters.hpp>
 #include <mosaik/fetch/response_time.hpp>
 
@@ -25,6 +27,15 @@ struct FetchPeer {
   std::deque<Range> abandoned; // requests given up on (timed out, released): a later answer is late, not bad
   std::deque<Range> accepted;  // answers taken: a network duplicate of one is not the peer's fault
   ResponseTimeEstimator response_time;
+  /// Smoothed time its link takes per position (see RangedFetch::take):
+  /// compares peers whose requests differ in size (hedging).
+  std::optional<Duration> pace;
+  std::optional<TimePoint> last_answer; ///< when its last answer was taken
+
+  void sample_pace(Duration elapsed, std::uint64_t positions) {
+    const auto per_position = elapsed / static_cast<Duration::rep>(std::max<std::uint64_t>(1, positions));
+    pace = pace ? (*pace * 7 + per_position) / 8 : per_position;
+  }
 
   [[nodiscard]] bool usable() const noexcept { return bonded && !progress.excluded; }
 

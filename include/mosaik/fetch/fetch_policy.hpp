@@ -3,6 +3,7 @@
 // configuration (sync::LogReplayConfig::fetch_policy makes one).
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 #include <mosaik/core/time.hpp>
@@ -25,6 +26,13 @@ struct FetchPolicy {
   Duration retry_max = std::chrono::seconds{5};
   /// Idle peers take over requests a much slower peer holds (see RangedFetch::worth_hedging).
   bool hedge = true;
+  /// The most bytes of content the fetch holds at once: the answers to its
+  /// requests in flight and those held out of order. It caps the window of
+  /// positions that may be assigned, at the bytes a position is seen to take
+  /// (before any answer: `max_response_bytes` a full batch).
+  std::size_t max_buffered_bytes = std::size_t{256} << 20;
+  /// The most bytes an answer carries (the providers' cap).
+  std::size_t max_response_bytes = std::size_t{4} << 20;
 };
 
 } // namespace mosaik::fetch

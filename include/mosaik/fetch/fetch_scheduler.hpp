@@ -147,6 +147,9 @@ public:
                                    std::min({limits_.batch_size, answer_cap_, std::max(share, min_share)}));
   }
 
+  /// The window spans at most `positions` (what the byte budget allows), at least one.
+  void cap_window(std::uint64_t positions) { window_cap_ = std::max<std::uint64_t>(1, positions); }
+
   /// Half the requests for `peer` (a request timed out), at least one.
   void halve(PeerId peer) {
     auto& state = peers_[peer];
@@ -461,7 +464,8 @@ public:
 
   /// The part of the gap that may be assigned now: twice the serving peers'
   /// windows × batch positions from the gap's start (room for one window
-  /// held out of order behind a slow request), which bounds out-of-order chunks.
+  /// held out of order behind a slow request), within the byte budget
+  /// (cap_window), which bounds out-of-order chunks.
   [[nodiscard]] Range window_range() const {
     std::uint64_t requests = 0;
     for (const auto& [peer, state] : peers_) {
@@ -470,7 +474,7 @@ public:
       }
     }
     const auto span = 2 * (requests == 0 ? initial_window() : requests) * limits_.batch_size;
-    return gap_.take_front(span);
+    return gap_.take_front(std::min(span, window_cap_));
   }
 
 private:
@@ -589,6 +593,7 @@ private:
   std::vector<Fetch> orphans_;            // requests that lost to their hedge, still on the wire
   std::uint64_t assignment_sequence_ = 0;
   std::uint64_t answer_cap_ = max_batch_size; // the most positions an answer carried when capped
+  std::uint64_t window_cap_ = ~std::uint64_t{0}; // the byte budget in positions
   bool leader_held_ = false;
 };
 

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include <mosaik/core/command_size.hpp>
 #include <mosaik/core/format.hpp>
 #include <mosaik/core/log.hpp>
 #include <mosaik/core/time.hpp>
@@ -73,6 +74,7 @@ public:
     Range range;
     PeerId peer;
     std::vector<Item> items;
+    std::uint64_t bytes = 0; ///< the content's bytes (see content_bytes)
   };
 
   struct Answer {
@@ -86,7 +88,9 @@ public:
   RangedFetch(FetchPolicy policy, Range gap, std::optional<PeerId> leader, std::string_view name,
               std::string_view unit)
       : policy_(policy), leader_(leader), name_(name), unit_(unit), scheduler_(limits(policy), gap, leader),
-        retry_backoff_(policy.retry_initial) {}
+        retry_backoff_(policy.retry_initial) {
+    cap_window();
+  }
 
   /// Fetches `gap` from now on: requests, held chunks and the ranges
   /// remembered of earlier answers are forgotten; peers, their response times
@@ -94,12 +98,14 @@ public:
   /// retry stay.
   void restart(Range gap) {
     scheduler_ = Scheduler(limits(policy_), gap, leader_);
+    cap_window();
     for (auto& [peer, record] : peers_) {
       record.accepted.clear();
       record.abandoned.clear();
     }
     chunks_.clear();
     held_ = 0;
+    bytes_held_ = 0;
     leader_held_until_.reset();
     hedge_at_.reset();
   }
@@ -404,9 +410,16 @@ public:
       if (waited > slow.response_time.smoothed().value_or(Duration{})) {
         slow.response_time.sample(waited);
       }
+      if (!slow.pace || waited / static_cast<Duration::rep>(loser->range.size()) > *slow.pace) {
+        slow.sample_pace(waited, loser->range.size());
+      }
     }
     Peer::remember(record.accepted, range);
     record.response_time.sample(now - fetch.sent_at);
+    // Its pace is how fast its link delivers: the time since the link was
+    // free for this answer (sent, or the peer's previous answer) per position.
+    record.sample_pace(now - std::max(fetch.sent_at, record.last_answer.value_or(fetch.sent_at)), range.size());
+    record.last_answer = now;
     adapt_window(fetch.peer, record, now - fetch.sent_at, window_full);
     if (range.size() < fetch.range.size() && range.size() * 2 >= fetch.range.size()) {
       // A prefix of at least half: the provider capped its answer in bytes.
@@ -415,9 +428,18 @@ public:
     record.progress.response_time = record.response_time.smoothed().value_or(Duration{});
     learn_timeouts();
     held_ += range.size();
-    chunks_.emplace(range.first(), Chunk{range, fetch.peer, std::move(items)});
+    std::uint64_t bytes = 0;
+    for (const auto& item : items) {
+      bytes += content_bytes(item);
+    }
+    bytes_held_ += bytes;
+    taken_bytes_ += bytes;
+    taken_positions_ += range.size();
+    cap_window();
+    chunks_.emplace(range.first(), Chunk{range, fetch.peer, std::move(items), bytes});
     counters_.max_chunks_held = std::max<std::uint64_t>(counters_.max_chunks_held, chunks_.size());
     counters_.max_entries_held = std::max<std::uint64_t>(counters_.max_entries_held, held_);
+    counters_.max_bytes_held = std::max<std::uint64_t>(counters_.max_bytes_held, bytes_held_);
   }
 
   /// Gives `fetch` up without blame (no more of it is expected from its peer,
@@ -461,6 +483,7 @@ public:
     auto chunk = std::move(it->second);
     chunks_.erase(it);
     held_ -= chunk.range.size();
+    bytes_held_ -= chunk.bytes;
     return chunk;
   }
   /// Positions up to `done` are used: the gap now starts after them.
@@ -486,6 +509,25 @@ private:
   }
 
   enum class Hedge : std::uint8_t { slow_peer, idle_helper };
+
+  /// The bytes an item's content takes: a log entry's command, or a snapshot item.
+  [[nodiscard]] static std::uint64_t content_bytes(const Item& item) {
+    if constexpr (requires { item.command; }) {
+      return command_size(item.command);
+    } else {
+      return command_size(item);
+    }
+  }
+
+  /// Keeps the window within max_buffered_bytes at what a position is seen
+  /// to take (before any answer: an answer's byte cap spread over a batch).
+  void cap_window() {
+    const auto per_position =
+        taken_positions_ == 0
+            ? std::max<std::uint64_t>(1, policy_.max_response_bytes / std::max<std::uint64_t>(1, policy_.batch_size))
+            : std::max<std::uint64_t>(1, (taken_bytes_ + taken_positions_ - 1) / taken_positions_);
+    scheduler_.cap_window(policy_.max_buffered_bytes / per_position);
+  }
 
   /// Hedges requests in flight (see worth_hedging), counted.
   std::vector<Fetch> hedge(TimePoint now, Hedge when) {
@@ -513,43 +555,55 @@ private:
   /// ones; a peer many times slower than the others has its requests taken
   /// over, so it cannot hold the last ranges hostage.
   [[nodiscard]] bool worth_hedging(const Fetch& request, PeerId helper, TimePoint now, Hedge when) const {
-    const auto helper_time = smoothed_response_time(helper);
+    const auto helper_time = time_for(helper, request.range.size());
     if (!helper_time) {
       return false; // nothing known of the helper yet
     }
-    const auto own_pace = smoothed_response_time(request.peer);
-    const bool much_sooner = own_pace && now + *helper_time * 2 < request.sent_at + *own_pace;
+    const auto own_time = time_for(request.peer, request.range.size());
+    const bool much_sooner = own_time && now + *helper_time * 4 < request.sent_at + *own_time;
     if (when == Hedge::slow_peer) {
       return much_sooner;
     }
-    const bool sooner = own_pace && now + *helper_time < request.sent_at + *own_pace;
     const auto overdue = overdue_at(request);
-    return sooner || (overdue && now >= *overdue);
+    return much_sooner || (overdue && now >= *overdue);
   }
-  [[nodiscard]] std::optional<Duration> smoothed_response_time(PeerId peer) const {
+  /// How long `peer` is expected to take for `positions`, at its pace.
+  [[nodiscard]] std::optional<Duration> time_for(PeerId peer, std::uint64_t positions) const {
     const auto it = peers_.find(peer);
-    return it == peers_.end() ? std::nullopt : it->second.response_time.smoothed();
+    if (it == peers_.end() || !it->second.pace) {
+      return std::nullopt;
+    }
+    return *it->second.pace * static_cast<Duration::rep>(positions);
   }
-  [[nodiscard]] std::optional<Duration> fastest_response_time() const {
+  /// How long the fastest peer is expected to take for `positions`.
+  [[nodiscard]] std::optional<Duration> fastest_time_for(std::uint64_t positions) const {
     std::optional<Duration> fastest;
     for (const auto& [peer, record] : peers_) {
-      if (const auto time = record.response_time.smoothed()) {
+      if (const auto time = time_for(peer, positions)) {
         fastest = std::min(fastest.value_or(*time), *time);
       }
     }
     return fastest;
   }
-  /// When `request` is overdue: its peer's smoothed response time plus the
-  /// fastest peer's after it was sent (when a hedge sent at the expected
-  /// arrival would have been answered); before its peer ever answered, twice
-  /// the fastest peer's.
+  /// When `request` is overdue: the time its peer is expected to take plus
+  /// the fastest peer's (when a hedge sent at the expected arrival would have
+  /// been answered; before its peer ever answered, twice the fastest peer's),
+  /// for a full request (the next answer may be one queued before it),
+  /// counted from when it was sent or, if later, from the peer's last answer:
+  /// a peer still delivering answers is busy, not stuck, and a hedge would
+  /// only spend its link on a second copy.
   [[nodiscard]] std::optional<TimePoint> overdue_at(const Fetch& request) const {
-    const auto fastest = fastest_response_time();
+    // The peer's next answer may be a full request queued before this one.
+    const auto positions = std::max<std::uint64_t>(request.range.size(), scheduler_.request_size());
+    const auto fastest = fastest_time_for(positions);
     if (!fastest) {
       return std::nullopt;
     }
-    const auto own = smoothed_response_time(request.peer);
-    return request.sent_at + (own ? *own + *fastest : *fastest * 2);
+    const auto own = time_for(request.peer, positions);
+    const auto it = peers_.find(request.peer);
+    const auto last_answer = it == peers_.end() ? std::nullopt : it->second.last_answer;
+    const auto from = std::max(request.sent_at, last_answer.value_or(request.sent_at));
+    return from + (own ? *own + *fastest : *fastest * 2);
   }
   /// While peers idle, the fetch is woken when the first request in flight
   /// becomes overdue, so that it can be hedged then (no answer may come to wake it).
@@ -598,6 +652,9 @@ private:
   Peers peers_;
   std::map<Position, Chunk> chunks_; // taken out of order, keyed by first position
   std::uint64_t held_ = 0;
+  std::uint64_t bytes_held_ = 0;     // content bytes of chunks_
+  std::uint64_t taken_bytes_ = 0;    // content bytes of every answer taken, and
+  std::uint64_t taken_positions_ = 0; // their positions: what a position takes
   std::optional<TimePoint> leader_held_until_;
   std::set<PeerId> awaiting_; // asked what they hold, no answer yet
   Duration retry_backoff_;

@@ -30,6 +30,11 @@ struct LogReplayConfig {
   std::uint32_t max_inflight_per_peer = 8;
   /// Most command bytes in one response, whatever batch_size allows (at least one entry is sent).
   std::size_t max_response_bytes = std::size_t{4} << 20;
+  /// The most bytes of fetched entries the session holds at once (the
+  /// answers to its requests in flight and those held out of order, counted
+  /// as command bytes): the adaptive windows never ask for more. (The leader's
+  /// entries that arrive meanwhile are bounded by max_buffered_entries.)
+  std::size_t max_buffered_bytes = std::size_t{256} << 20;
   /// Leader entries the session holds while catching up; past it the session
   /// drops them and moves its target forward to fetch them from peers instead.
   std::size_t max_buffered_entries = 100'000;
@@ -59,7 +64,9 @@ struct LogReplayConfig {
                               max_bad_responses,
                               availability_retry_initial,
                               availability_retry_max,
-                              hedge_slow_requests};
+                              hedge_slow_requests,
+                              max_buffered_bytes,
+                              max_response_bytes};
   }
 
   /// Identifies the strategy and every setting that must agree across the group.
