@@ -92,7 +92,7 @@ wait_for() { # wait_for SECONDS COMMAND...: polls every 50 ms (set-up only, neve
 # Sets $leader to the leader node 1 knows; false while it knows none.
 leader_known() {
   leader=$(client 1 status 2>/dev/null | jq -r '.leader // 0')
-  [[ $leader != 0 ]]
+  [[ $leader =~ ^[1-9][0-9]*$ ]] # not while node 1 is starting (no answer) or knows no leader
 }
 loaded() { [[ $(client "$1" status 2>/dev/null | jq -r '.commit >= '"$2"' and .commit == .applied') == true ]]; }
 node4_up() { client 4 status >/dev/null 2>&1; }
