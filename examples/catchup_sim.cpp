@@ -66,7 +66,8 @@ std::optional<int> parse(int argc, char** argv, Options& options) {
   app.add_option("--timeout-ms", options.timeout_ms, "catch-up request timeout")->capture_default_str();
   app.add_flag("--leader-only", options.leader_only, "fetch from the leader alone (the baseline)");
   app.add_flag("--no-hedge", options.no_hedge, "never ask a second peer for a slow request");
-  app.add_option("--slow-peer", options.slow_peer, "this provider's link to the follower is --slow-factor times slower")
+  app.add_option("--slow-peer", options.slow_peer,
+                 "this provider's link to the follower is --slow-factor times slower")
       ->capture_default_str();
   app.add_option("--slow-factor", options.slow_factor, "how much slower the --slow-peer's link is")
       ->capture_default_str();
@@ -75,10 +76,11 @@ std::optional<int> parse(int argc, char** argv, Options& options) {
     return status;
   }
   if (options.providers == 0 || options.entries == 0 || options.batch == 0 || options.inflight == 0 ||
-      options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1 || options.slow_peer > options.providers ||
-      options.slow_factor < 1) {
-    return support::usage_error(app, "providers, entries, batch and inflight must be positive; 0 <= loss < 1; "
-                                     "--slow-peer names a provider; --slow-factor >= 1");
+      options.bandwidth_mbps < 0 || options.loss < 0 || options.loss >= 1 ||
+      options.slow_peer > options.providers || options.slow_factor < 1) {
+    return support::usage_error(app,
+                                "providers, entries, batch and inflight must be positive; 0 <= loss < 1; "
+                                "--slow-peer names a provider; --slow-factor >= 1");
   }
   return std::nullopt;
 }

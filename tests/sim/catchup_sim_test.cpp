@@ -298,7 +298,8 @@ TEST_CASE("a provider that dies silently is given up on after its learned timeou
   sync::LogReplayConfig config;
   config.batch_size = 100;
   config.fetch_timeout = 25s; // the worst case, waited only for a peer that never answered
-  config.hedge_slow_requests = false; // its timeout is the subject (hedging would take its requests over first)
+  config.hedge_slow_requests =
+      false; // its timeout is the subject (hedging would take its requests over first)
   CatchUpWorld world{seed, 3, 6'000, config, link(5ms, 2e5)};
   // Peer 2 serves for 40 ms (the catch-up takes about 130), then stays bonded
   // but never answers a fetch again.

@@ -594,8 +594,9 @@ TEST_CASE("RangedFetch: a much slower peer's request is hedged by a faster one, 
   CHECK(engine.peers().at(P1).progress.bad_responses == 0);
 }
 
-TEST_CASE("RangedFetch: peers of one speed do not hedge each other, but an idle one takes over an overdue request",
-          "[ranged_fetch][hedge]") {
+TEST_CASE(
+    "RangedFetch: peers of one speed do not hedge each other, but an idle one takes over an overdue request",
+    "[ranged_fetch][hedge]") {
   auto engine = engine_with({P1, P2}, 20, std::nullopt, policy(10, 1));
   auto planned = engine.plan(at(0s), false);
   const auto p1 = planned_for(planned, P1);

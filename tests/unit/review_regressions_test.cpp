@@ -71,7 +71,8 @@ TEST_CASE("LogReplayCore: a peer contradicting the target is not re-asked at onc
     FetchEntriesResponse<std::string> answer{range, {}};
     for (auto i = range.first(); i <= range.last(); i = i.next()) {
       const bool forked = other_history && i.value() > 80;
-      answer.entries.push_back(Entry<std::string>{forked ? Term{2} : ref_term(i.value()), ref_command(i.value())});
+      answer.entries.push_back(
+          Entry<std::string>{forked ? Term{2} : ref_term(i.value()), ref_command(i.value())});
     }
     return answer;
   };

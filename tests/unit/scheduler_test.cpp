@@ -544,7 +544,7 @@ TEST_CASE("FetchScheduler: a hedge asks an idle peer too, and the first answer w
     scheduler.release(setup.slow);
     CHECK(scheduler.inflight_count(A) == 0);
     CHECK(scheduler.find_inflight(B, r(1, 10)));
-    CHECK(scheduler.plan(at(2s)).empty()); // the range is not assigned again
+    CHECK(scheduler.plan(at(2s)).empty());                       // the range is not assigned again
     CHECK_FALSE(scheduler.complete(hedges[0], hedges[0].range)); // no rival left
   }
   SECTION("the original expires: the hedge carries on alone") {

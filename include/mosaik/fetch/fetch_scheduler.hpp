@@ -13,9 +13,9 @@
 // fetch widens and narrows (see RangedFetch::adapt_window) between one and
 // max_inflight_per_peer.
 //
-// The one exception to "never two requests for one index" is a hedge: when
-// peers sit idle with nothing left to assign, a request that another peer
-// would answer much sooner may be asked of it too (RangedFetch decides which).
+// The one exception to "never two requests for one index" is a hedge: a
+// request may also be asked of a peer with a free slot that would answer it
+// much sooner, or once it is overdue (RangedFetch decides which).
 // The first answer wins; the other request becomes an orphan: its range is
 // no longer its own, but its peer's slot stays taken until its answer comes
 // (late, without blame) or its deadline passes, so a slow peer does not pile
@@ -457,9 +457,9 @@ public:
   }
 
   [[nodiscard]] std::size_t inflight_total() const {
-    return hedges_.size() + orphans_.size() + static_cast<std::size_t>(std::count_if(occupied_.begin(), occupied_.end(), [](const auto& item) {
-             return item.second.in_flight;
-           }));
+    return hedges_.size() + orphans_.size() +
+           static_cast<std::size_t>(std::count_if(occupied_.begin(), occupied_.end(),
+                                                  [](const auto& item) { return item.second.in_flight; }));
   }
 
   /// The part of the gap that may be assigned now: twice the serving peers'
@@ -546,7 +546,8 @@ private:
     return best;
   }
 
-  [[nodiscard]] std::tuple<bool, std::uint64_t, std::uint64_t> rank(PeerId peer, const PeerState& state) const {
+  [[nodiscard]] std::tuple<bool, std::uint64_t, std::uint64_t> rank(PeerId peer,
+                                                                    const PeerState& state) const {
     const auto load = static_cast<std::uint64_t>(state.inflight) * 1024 / window_of(state);
     return std::tuple{leader_ == peer, load, state.last_assigned};
   }
@@ -592,7 +593,7 @@ private:
   std::map<Position, Occupied> hedges_;   // second requests for ranges in flight in occupied_, same key
   std::vector<Fetch> orphans_;            // requests that lost to their hedge, still on the wire
   std::uint64_t assignment_sequence_ = 0;
-  std::uint64_t answer_cap_ = max_batch_size; // the most positions an answer carried when capped
+  std::uint64_t answer_cap_ = max_batch_size;    // the most positions an answer carried when capped
   std::uint64_t window_cap_ = ~std::uint64_t{0}; // the byte budget in positions
   bool leader_held_ = false;
 };

@@ -401,11 +401,10 @@ public:
     auto& record = peers_[fetch.peer];
     const bool window_full = scheduler_.inflight_count(fetch.peer) >= scheduler_.window(fetch.peer);
     if (const auto loser = scheduler_.complete(fetch, range)) {
-      // A hedged request: the other answer, if it comes, is late and
-      // blameless. Its peer took at least this long: what its pace is learned
-      // from when none of its answers is ever first.
+      // A hedged request: the other one is an orphan now (its answer, if it
+      // comes, is late and blameless). Its peer took at least this long: what
+      // its pace is learned from when none of its answers is ever first.
       auto& slow = peers_[loser->peer];
-      Peer::remember(slow.abandoned, loser->range);
       const auto waited = now - loser->sent_at;
       if (waited > slow.response_time.smoothed().value_or(Duration{})) {
         slow.response_time.sample(waited);
@@ -418,7 +417,8 @@ public:
     record.response_time.sample(now - fetch.sent_at);
     // Its pace is how fast its link delivers: the time since the link was
     // free for this answer (sent, or the peer's previous answer) per position.
-    record.sample_pace(now - std::max(fetch.sent_at, record.last_answer.value_or(fetch.sent_at)), range.size());
+    record.sample_pace(now - std::max(fetch.sent_at, record.last_answer.value_or(fetch.sent_at)),
+                       range.size());
     record.last_answer = now;
     adapt_window(fetch.peer, record, now - fetch.sent_at, window_full);
     if (range.size() < fetch.range.size() && range.size() * 2 >= fetch.range.size()) {
@@ -524,7 +524,8 @@ private:
   void cap_window() {
     const auto per_position =
         taken_positions_ == 0
-            ? std::max<std::uint64_t>(1, policy_.max_response_bytes / std::max<std::uint64_t>(1, policy_.batch_size))
+            ? std::max<std::uint64_t>(1, policy_.max_response_bytes /
+                                             std::max<std::uint64_t>(1, policy_.batch_size))
             : std::max<std::uint64_t>(1, (taken_bytes_ + taken_positions_ - 1) / taken_positions_);
     scheduler_.cap_window(policy_.max_buffered_bytes / per_position);
   }
@@ -534,9 +535,8 @@ private:
     if (!policy_.hedge) {
       return {};
     }
-    auto hedged = scheduler_.hedge(now, [&](const Fetch& request, PeerId helper) {
-      return worth_hedging(request, helper, now, when);
-    });
+    auto hedged = scheduler_.hedge(
+        now, [&](const Fetch& request, PeerId helper) { return worth_hedging(request, helper, now, when); });
     for (const auto& fetch : hedged) {
       ++counters_.fetch_requests;
       ++counters_.hedged_requests;
@@ -547,10 +547,10 @@ private:
   }
 
   /// Whether `helper`, which has a free slot, should be asked for `request`
-  /// too. Before new work is handed out (`slow_peer`): when the helper would
-  /// answer in less than half the time the request's own peer takes. Once the
-  /// helper is left idle with nothing else to do (`idle_helper`): when it
-  /// would answer sooner at all, or the request is overdue (see overdue_at).
+  /// too: when the helper would answer it in less than a quarter of the time
+  /// the request's own peer takes, at their paces; and, once the helper is
+  /// left idle with nothing else to do (`idle_helper`), also when the request
+  /// is overdue (see overdue_at).
   /// Peers of one speed never hedge each other's requests but the overdue
   /// ones; a peer many times slower than the others has its requests taken
   /// over, so it cannot hold the last ranges hostage.
@@ -652,8 +652,8 @@ private:
   Peers peers_;
   std::map<Position, Chunk> chunks_; // taken out of order, keyed by first position
   std::uint64_t held_ = 0;
-  std::uint64_t bytes_held_ = 0;     // content bytes of chunks_
-  std::uint64_t taken_bytes_ = 0;    // content bytes of every answer taken, and
+  std::uint64_t bytes_held_ = 0;      // content bytes of chunks_
+  std::uint64_t taken_bytes_ = 0;     // content bytes of every answer taken, and
   std::uint64_t taken_positions_ = 0; // their positions: what a position takes
   std::optional<TimePoint> leader_held_until_;
   std::set<PeerId> awaiting_; // asked what they hold, no answer yet

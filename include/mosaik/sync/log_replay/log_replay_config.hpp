@@ -54,9 +54,10 @@ struct LogReplayConfig {
   /// the other is dropped without blame. Only the catching-up member reads it.
   bool hedge_slow_requests = true;
 
-  /// The fetch engine's settings, with `batch` positions a request (entries
-  /// here, a snapshot's items in SnapshotSync).
-  [[nodiscard]] fetch::FetchPolicy fetch_policy(std::uint64_t batch) const {
+  /// The fetch engine's settings, with `batch` positions a request and
+  /// answers of at most `response_bytes` (entries here, a snapshot's items in
+  /// SnapshotSync).
+  [[nodiscard]] fetch::FetchPolicy fetch_policy(std::uint64_t batch, std::size_t response_bytes) const {
     return fetch::FetchPolicy{batch,
                               max_inflight_per_peer,
                               fetch_timeout,
@@ -66,7 +67,7 @@ struct LogReplayConfig {
                               availability_retry_max,
                               hedge_slow_requests,
                               max_buffered_bytes,
-                              max_response_bytes};
+                              response_bytes};
   }
 
   /// Identifies the strategy and every setting that must agree across the group.

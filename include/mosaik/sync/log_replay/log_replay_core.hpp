@@ -57,8 +57,8 @@ public:
                 TimePoint now)
       : config_(config), log_(log), target_(target), leader_commit_(leader_commit), leader_(leader),
         record_(now),
-        fetch_(config.fetch_policy(config.batch_size), IndexRange{log.last().index.next(), target.index},
-               leader, "log-replay", "entries"),
+        fetch_(config.fetch_policy(config.batch_size, config.max_response_bytes),
+               IndexRange{log.last().index.next(), target.index}, leader, "log-replay", "entries"),
         buffer_(target) {
     const auto local = log_.last();
     total_ = target.index.distance_from(local.index);

@@ -63,8 +63,8 @@ public:
                    Cursor target, Index leader_commit, std::optional<PeerId> leader,
                    std::vector<entry_type> entries, TimePoint now, bool replace_suffix = false)
       : config_(config), log_(log), sink_(sink), leader_commit_(leader_commit), leader_(leader), record_(now),
-        buffer_(target),
-        items_(config.replay.fetch_policy(config.item_batch), ItemRange{}, leader, "snapshot-sync", "items"),
+        buffer_(target), items_(config.replay.fetch_policy(config.item_batch, config.max_response_bytes),
+                                ItemRange{}, leader, "snapshot-sync", "items"),
         stall_({log.last().index, 0}, now, config.stall_timeout), replace_suffix_(replace_suffix) {
     (void)buffer_.accept_checked(target, std::move(entries), items_.counters());
     if (target.index <= log_.last().index && !replace_suffix_) {
