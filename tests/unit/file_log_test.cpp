@@ -32,6 +32,7 @@
 #include <mosaik/storage/file_log.hpp>
 #include <mosaik/storage/in_memory_log.hpp>
 
+#include "../support/decode_encoded.hpp"
 #include "temp_dir.hpp"
 
 using namespace mosaik;
@@ -444,7 +445,8 @@ TEST_CASE("file_log: entries spread over many segments, a large one gets a segme
   CHECK(all[149].command == command_for(150));
 }
 
-TEST_CASE("file_log: read_range returns what get returns, for any range and budget", "[storage][file_log]") {
+TEST_CASE("file_log: read_range and encode_range return what get returns, for any range and budget",
+          "[storage][file_log]") {
   support::TempDir dir{"mosaik-file-log"};
   const auto options = options_in(dir, FsyncPolicy::never, 200, 10);
   auto log = open_log(options);
@@ -463,6 +465,18 @@ TEST_CASE("file_log: read_range returns what get returns, for any range and budg
         const auto got = read(*log, r(first, last), budget);
         REQUIRE(got == read_through_get(*log, r(first, last), budget));
         REQUIRE(got == read(reference, r(first, last), budget));
+        // encode_range: the same entries, older ones copied from their records undecoded. Their
+        // budget counts stored bytes (a length prefix more than command_size): never more entries.
+        wire::EncodedEntries encoded;
+        storage::encode_range(*log, r(first, last), budget, encoded, *wire::BufferPool::make());
+        const auto sent = test::decode_encoded<std::string>(encoded);
+        REQUIRE(sent.size() == encoded.count);
+        REQUIRE(sent.size() <= got.size());
+        REQUIRE(sent.empty() == got.empty());
+        REQUIRE(std::equal(sent.begin(), sent.end(), got.begin()));
+        if (budget == 0 || budget == std::size_t{1} << 30) {
+          REQUIRE(sent == got);
+        }
       }
     }
   }

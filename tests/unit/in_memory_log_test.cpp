@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support/decode_encoded.hpp"
 #include "../support/forwarding_log.hpp"
 #include <mosaik/storage/in_memory_log.hpp>
 
@@ -244,7 +245,9 @@ TEST_CASE("storage::InMemoryLog: read_range skips what is not held and respects 
   }
 }
 
-TEST_CASE("storage::LogStorage: the default read_range agrees with storage::InMemoryLog's", "[storage]") {
+TEST_CASE("storage::LogStorage: the default read_range, and encode_range, agree with storage::InMemoryLog's "
+          "read_range",
+          "[storage]") {
   auto inner = make_log(30);
   inner.prune_prefix(Index{5});
   const DefaultReadRange wrapped{inner};
@@ -252,7 +255,13 @@ TEST_CASE("storage::LogStorage: the default read_range agrees with storage::InMe
     for (const std::size_t budget :
          {std::size_t{0}, std::size_t{5}, std::size_t{13}, std::size_t{60}, std::size_t{1} << 20}) {
       INFO("range " << range.first().value() << ".." << range.last().value() << " budget " << budget);
-      CHECK(read(wrapped, range, budget) == read(inner, range, budget));
+      const auto expected = read(inner, range, budget);
+      CHECK(read(wrapped, range, budget) == expected);
+      // encode_range encodes the same entries where they lie, without a copy of any.
+      wire::EncodedEntries encoded;
+      storage::encode_range(wrapped, range, budget, encoded, *wire::BufferPool::make());
+      CHECK(encoded.count == expected.size());
+      CHECK(test::decode_encoded<std::string>(encoded) == expected);
     }
   }
 }

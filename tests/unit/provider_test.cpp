@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/decode_encoded.hpp"
 #include "fake_provider_context.hpp"
 #include "reference_history.hpp"
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include <mosaik/storage/in_memory_log.hpp>
+#include <mosaik/sync/log_replay/log_replay_message_codec.hpp>
 #include <mosaik/sync/log_replay/log_replay_provider.hpp>
 #include <mosaik/sync/log_replay/log_replay_sync.hpp>
 
@@ -33,6 +35,9 @@ class FakeProviderContext final
     : public mosaik::test::FakeLogContext<SyncProviderContext<std::string>, Message> {
 public:
   std::optional<Index> limit; // serve_limit(); nullopt: the default (the commit index)
+  bool on_a_wire = false;     // answers_go_on_a_wire()
+
+  [[nodiscard]] bool answers_go_on_a_wire() const override { return on_a_wire; }
 
   [[nodiscard]] Index serve_limit() const override {
     return limit ? *limit : SyncProviderContext::serve_limit();
@@ -329,4 +334,39 @@ TEST_CASE("LogReplaySync: signature and factory", "[provider]") {
   auto provider = strategy.create_provider(context);
   REQUIRE(provider != nullptr);
   CHECK(provider->availability() == r(1, 20));
+}
+
+TEST_CASE("LogReplayProvider: on a wire it answers with entries encoded from its log: the same entries, "
+          "the same bytes",
+          "[provider]") {
+  struct Limits {
+    std::uint64_t batch;
+    std::size_t bytes;
+  };
+  for (const auto limits : {Limits{2000, std::size_t{4} << 20}, Limits{10, std::size_t{4} << 20},
+                            Limits{50, 35}, Limits{50, 1}}) {
+    INFO("batch " << limits.batch << ", bytes " << limits.bytes);
+    FakeProviderContext decoded_context;
+    FakeProviderContext wire_context;
+    wire_context.on_a_wire = true;
+    for (auto* context : {&decoded_context, &wire_context}) {
+      context->fill(100, 90);
+      context->limit = Index{95};
+    }
+    LogReplayProvider<std::string> decoding(config_with(limits.batch, limits.bytes), decoded_context);
+    LogReplayProvider<std::string> encoding(config_with(limits.batch, limits.bytes), wire_context);
+    for (const auto request : {r(17, 42), r(1, 1), r(95, 200), r(10, 40), r(91, 99), r(200, 300)}) {
+      INFO("request " << request.first().value() << "..=" << request.last().value());
+      const auto expected = fetch_range(decoding, decoded_context, request);
+      const auto sent = fetch_range(encoding, wire_context, request);
+      CHECK(sent.entries.empty());
+      CHECK(sent.range == expected.range);
+      CHECK(sent.encoded.count == expected.entries.size());
+      CHECK(test::decode_encoded<std::string>(sent.encoded) == expected.entries);
+      CHECK(wire::to_bytes(sent) == wire::to_bytes(expected));
+      CHECK(wire::measure(sent) == wire::to_bytes(expected).size());
+    }
+    CHECK(encoding.counters().entries_served == decoding.counters().entries_served);
+    CHECK(encoding.counters().empty_answers == decoding.counters().empty_answers);
+  }
 }

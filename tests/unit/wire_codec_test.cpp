@@ -106,6 +106,23 @@ inline bool mosaik_decode(mosaik::wire::Reader& in, Picky& picky) {
   return picky.value != 13;
 }
 
+/// A custom codec that states its size, so measuring it encodes nothing.
+struct Stamp {
+  std::uint64_t serial = 0;
+  friend bool operator==(const Stamp&, const Stamp&) = default;
+};
+inline void mosaik_encode(mosaik::wire::Writer& out, const Stamp& stamp) {
+  out.varint(stamp.serial);
+  out.fixed32(0xfeedu);
+}
+inline bool mosaik_decode(mosaik::wire::Reader& in, Stamp& stamp) {
+  stamp.serial = in.varint();
+  return in.fixed32() == 0xfeedu;
+}
+inline std::size_t mosaik_encoded_size(const Stamp& stamp) {
+  return mosaik::wire::varint_size(stamp.serial) + 4;
+}
+
 enum class Colour : std::uint8_t { red, green, blue };
 constexpr Colour mosaik_enum_max(Colour) noexcept {
   return Colour::blue;
@@ -186,6 +203,8 @@ Bytes round_trip(const T& value, std::optional<std::size_t> expected_size = std:
   if (expected_size) {
     CHECK(bytes.size() == *expected_size);
   }
+  // measure() computes the same size without encoding (writers reserve it, length prefixes trust it).
+  CHECK(wire::measure(value) == bytes.size());
   const auto decoded = wire::from_bytes<T>(bytes);
   REQUIRE(verdict(decoded) == ok_verdict);
   CHECK(decoded.value() == value);
@@ -382,6 +401,8 @@ typename W::Message frame_round_trip(const typename W::Message& message, std::ui
   CHECK(header->flags == 0);
   CHECK(header->group == message.group);
   CHECK(header->length == frame.size() - wire::frame_header_bytes);
+  CHECK(wire::frame_size(message) == frame.size());
+  CHECK(frame.capacity() == frame.size()); // reserved once, exactly
   CHECK(static_cast<std::uint8_t>(frame[5]) == expected_kind);
   auto decoded = W::Codec::decode(header.value(), body_of(frame), message.group, DecodeLimits{});
   REQUIRE(verdict(decoded) == ok_verdict);
@@ -402,7 +423,8 @@ bool stable(const typename W::Message& message) {
     return false;
   }
   const auto again = W::Codec::decode(header.value(), body_of(frame), message.group, DecodeLimits{});
-  return again.ok() && same(again.value(), message) && W::Codec::encode(again.value()) == frame;
+  return again.ok() && same(again.value(), message) && W::Codec::encode(again.value()) == frame &&
+         wire::frame_size(message) == frame.size();
 }
 
 std::size_t zigzag_bytes(std::int64_t value) {
@@ -671,6 +693,7 @@ TEST_CASE("wire: user types: trivially copyable, mosaik_fields, mosaik_encode", 
     const shop::Order order{7, {"a"}, std::string{"n"}};
     const auto bytes = wire::to_bytes(order);
     CHECK(bytes == bytes_of({0x07, 0x01, 0x01, 'a', 0x01, 0x01, 'n'}));
+    CHECK(wire::measure(order) == bytes.size());
     const auto decoded = wire::from_bytes<shop::Order>(bytes);
     REQUIRE(verdict(decoded) == ok_verdict);
     CHECK(decoded->id == 7);
@@ -708,6 +731,24 @@ TEST_CASE("wire: user types: trivially copyable, mosaik_fields, mosaik_encode", 
     const auto fine = wire::from_bytes<paint::Picky>(bytes_of({12}));
     REQUIRE(verdict(fine) == ok_verdict);
     CHECK(fine->value == 12);
+  }
+
+  SECTION("a custom codec may state its size; entries of unmeasured commands keep exact length prefixes") {
+    static_assert(wire::CustomMeasure<paint::Stamp> && wire::CheaplyMeasured<paint::Stamp>);
+    static_assert(!wire::CheaplyMeasured<paint::Rgb>);
+    round_trip(paint::Stamp{5}, 5);
+    round_trip(std::vector<paint::Stamp>{{300}, {u64_max}}, 1 + 6 + 14);
+    const std::vector<Entry<paint::Rgb>> entries{{Term{1}, {1, 2, 3}}, {Term{3}, {4, 5, 6}}};
+    const auto bytes = wire::to_bytes(wire::entries(entries));
+    CHECK(bytes == bytes_of({2, 2, 4, 1, 2, 3, 0, 4, 4, 4, 5, 6, 0}));
+    CHECK(wire::measure(wire::entries(entries)) == bytes.size());
+    std::vector<Entry<paint::Rgb>> decoded;
+    auto into = wire::entries(decoded);
+    const DecodeLimits limits{};
+    wire::Reader reader{bytes, limits};
+    REQUIRE(wire::decode(reader, into));
+    CHECK(reader.at_end());
+    CHECK(decoded == entries);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <variant>
 
 #include <mosaik/group/group_message_codec.hpp>
@@ -51,17 +52,31 @@ public:
 
   /// The whole frame, header and body, in one buffer.
   [[nodiscard]] static Bytes encode(const Message& message) {
-    Bytes out(frame_header_bytes);
+    Bytes out;
+    encode_into(message, out);
+    return out;
+  }
+
+  /// The whole frame into `out` (emptied first; its capacity is reused).
+  static void encode_into(const Message& message, Bytes& out) {
+    out.assign(frame_header_bytes, std::byte{0});
     Writer writer{out};
     std::visit(
         [&writer](const auto& body) {
-          std::visit([&writer](const auto& alternative) { wire::encode(writer, alternative); }, body);
+          std::visit(
+              [&writer](const auto& alternative) {
+                // One allocation of the exact size: no doubling, no copies of a growing frame.
+                if constexpr (CheaplyMeasured<std::remove_cvref_t<decltype(alternative)>>) {
+                  writer.reserve(measure(alternative));
+                }
+                wire::encode(writer, alternative);
+              },
+              body);
         },
         message.body);
     const auto header = encode_header(FrameHeader{static_cast<std::uint32_t>(out.size() - frame_header_bytes),
                                                   protocol_version, kind_of(message), 0, message.group});
     std::copy(header.begin(), header.end(), out.begin());
-    return out;
   }
 
   /// Decodes a frame's body (the header already parsed and checked).

@@ -72,6 +72,7 @@ public:
   [[nodiscard]] Index serve_limit() const override {
     return group_.core_.role() == Role::leader ? group_.log_.last().index : group_.core_.commit();
   }
+  [[nodiscard]] bool answers_go_on_a_wire() const override { return group_.transport_.encodes_on_send(); }
 
 protected:
   Group& group_;

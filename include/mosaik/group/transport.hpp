@@ -27,6 +27,10 @@ public:
   [[nodiscard]] virtual PeerId self() const = 0;
   /// Sends a message; it may be lost, delayed or (on some networks) duplicated.
   virtual void send(PeerId to, Message message) = 0;
+  /// True when send() encodes the message before it returns (a wire
+  /// transport): a provider may then answer with entries already encoded
+  /// (wire::EncodedEntries), which only an encoder understands.
+  [[nodiscard]] virtual bool encodes_on_send() const { return false; }
   /// Delivers every arriving message to `receiver` until the subscription ends.
   virtual Subscription receive(Receiver receiver) = 0;
   /// The peers bonded now.

@@ -190,49 +190,61 @@ public:
   }
 
   void read_range(IndexRange range, std::size_t max_bytes, std::vector<entry_type>& out) const override {
-    const auto held = range.intersect(available());
-    if (held.empty()) {
-      return;
-    }
-    std::size_t bytes = 0;
-    // true while the budget allows `command` (always the first one).
-    const auto take = [&bytes, max_bytes](const Command& command) {
-      const auto size = command_size(command);
-      if (bytes > 0 && bytes + size > max_bytes) {
-        return false;
-      }
-      bytes += size;
-      return true;
-    };
-    // Older entries from disk, a chunk at a time, decoded as they are taken.
-    auto index = held.first();
-    const auto disk_last = std::min(held.last(), cache_first_.prev());
-    const auto chunk_bytes = std::clamp<std::uint64_t>(max_bytes, min_read_chunk_bytes, max_read_chunk_bytes);
-    while (index <= disk_last) {
-      if (!store_->read(IndexRange{index, disk_last}, chunk_bytes, batch_) || batch_.records.empty()) {
-        return;
-      }
-      for (const auto& record : batch_.records) {
-        auto decoded = wire::from_bytes<Command>(record.payload, decode_limits());
-        if (!decoded) {
-          refuse(record.index, decoded.error());
-          return;
-        }
-        if (!take(decoded.value())) {
-          return;
-        }
-        out.push_back(entry_type{record.term, std::move(decoded).value()});
-      }
-      index = batch_.records.back().index.next();
-    }
-    // The recent ones from the cache.
-    for (; index <= held.last(); index = index.next()) {
-      const auto& entry = cache_[static_cast<std::size_t>(index.value() - cache_first_.value())];
-      if (!take(entry.command)) {
-        return;
-      }
-      out.push_back(entry);
-    }
+    ReadBudget budget{max_bytes};
+    scan(
+        range, max_bytes,
+        [&](const RecordView& record) {
+          // Older entries are decoded as they are taken.
+          auto decoded = wire::from_bytes<Command>(record.payload, decode_limits());
+          if (!decoded) {
+            refuse(record.index, decoded.error());
+            return false;
+          }
+          if (!budget.take(command_size(decoded.value()))) {
+            return false;
+          }
+          out.push_back(entry_type{record.term, std::move(decoded).value()});
+          return true;
+        },
+        [&](const entry_type& entry) {
+          if (!budget.take(command_size(entry.command))) {
+            return false;
+          }
+          out.push_back(entry);
+          return true;
+        });
+  }
+
+  /// Older entries go from their records into `out` without being decoded:
+  /// a record's payload is the command's encoding. Their budget counts
+  /// those stored bytes instead of command_size() (they differ by a few
+  /// bytes of lengths and tags per entry).
+  bool encode_stored(IndexRange range, std::size_t max_bytes, wire::EncodedEntries& out,
+                     wire::BufferPool& buffers) const override {
+    ReadBudget budget{max_bytes};
+    auto bytes = buffers.take(max_bytes);
+    wire::Writer writer{*bytes};
+    wire::EntryEncoder encoder{writer};
+    scan(
+        range, max_bytes,
+        [&](const RecordView& record) {
+          if (!budget.take(record.payload.size())) {
+            return false;
+          }
+          encoder.add_encoded(record.term, record.payload);
+          ++out.count;
+          return true;
+        },
+        [&](const entry_type& entry) {
+          if (!budget.take(command_size(entry.command))) {
+            return false;
+          }
+          encoder.add(entry.term, entry.command);
+          ++out.count;
+          return true;
+        });
+    out.encoding = buffers.share(std::move(bytes));
+    return true;
   }
 
   /// Makes every entry appended so far durable (under FsyncPolicy::never: hands it to the OS).
@@ -264,6 +276,36 @@ private:
   FileLog(FileLogOptions options, std::unique_ptr<SegmentStore> store, std::deque<entry_type> recent)
       : options_(std::move(options)), store_(std::move(store)), cache_(std::move(recent)) {
     cache_first_ = store_->last().index.next() - cache_.size();
+  }
+
+  /// Walks the held entries of `range` in order: the older ones as records
+  /// read from disk with one sequential read per chunk (`on_record`), the
+  /// recent ones from the cache (`on_cached`). Either returns false to stop.
+  template <class OnRecord, class OnCached>
+  void scan(IndexRange range, std::size_t max_bytes, OnRecord&& on_record, OnCached&& on_cached) const {
+    const auto held = range.intersect(available());
+    if (held.empty()) {
+      return;
+    }
+    auto index = held.first();
+    const auto disk_last = std::min(held.last(), cache_first_.prev());
+    const auto chunk_bytes = std::clamp<std::uint64_t>(max_bytes, min_read_chunk_bytes, max_read_chunk_bytes);
+    while (index <= disk_last) {
+      if (!store_->read(IndexRange{index, disk_last}, chunk_bytes, batch_) || batch_.records.empty()) {
+        return;
+      }
+      for (const auto& record : batch_.records) {
+        if (!on_record(record)) {
+          return;
+        }
+      }
+      index = batch_.records.back().index.next();
+    }
+    for (; index <= held.last(); index = index.next()) {
+      if (!on_cached(cache_[static_cast<std::size_t>(index.value() - cache_first_.value())])) {
+        return;
+      }
+    }
   }
 
   /// Our own records: the limits of the network do not apply (a record is as large as it was written).

@@ -88,15 +88,10 @@ public:
     if (held.empty()) {
       return;
     }
-    std::size_t bytes = 0;
+    ReadBudget budget{max_bytes};
     const auto begin = entries_.begin() + static_cast<std::ptrdiff_t>(offset_of(held.first()));
     const auto end = begin + static_cast<std::ptrdiff_t>(held.size());
-    for (auto it = begin; it != end; ++it) {
-      const auto size = command_size(it->command);
-      if (bytes > 0 && bytes + size > max_bytes) {
-        break;
-      }
-      bytes += size;
+    for (auto it = begin; it != end && budget.take(command_size(it->command)); ++it) {
       out.push_back(*it);
     }
   }

@@ -5,16 +5,41 @@
 // meaning of its indices and remembers the cursor just before its first entry.
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <mosaik/core/command_size.hpp>
 #include <mosaik/core/cursor.hpp>
 #include <mosaik/core/entry.hpp>
 #include <mosaik/core/index_range.hpp>
+#include <mosaik/wire/buffer_pool.hpp>
+#include <mosaik/wire/encoded_entries.hpp>
+#include <mosaik/wire/entry_codec.hpp>
 
 namespace mosaik::storage {
+
+/// The byte budget of one read: entries are taken while the bytes taken stay
+/// within `max_bytes`, and the first one always (a read makes progress).
+class ReadBudget {
+public:
+  explicit ReadBudget(std::size_t max_bytes) noexcept : max_(max_bytes) {}
+
+  /// Whether an entry of `bytes` fits; if so it is counted.
+  [[nodiscard]] bool take(std::size_t bytes) noexcept {
+    if (used_ > 0 && used_ + bytes > max_) {
+      return false;
+    }
+    used_ += bytes;
+    return true;
+  }
+
+private:
+  std::size_t max_;
+  std::size_t used_ = 0;
+};
 
 template <class Command>
 class LogStorage {
@@ -53,17 +78,16 @@ public:
   /// once `max_bytes` of commands were read (always at least one entry).
   /// Entries out of bounds are skipped. Stores may override with a faster scan.
   virtual void read_range(IndexRange range, std::size_t max_bytes, std::vector<entry_type>& out) const {
-    const auto held = range.intersect(available());
-    std::size_t bytes = 0;
-    for (auto index = held.first(); !held.empty() && index <= held.last(); index = index.next()) {
-      const auto* entry = get(index);
-      const auto size = command_size(entry->command);
-      if (bytes > 0 && bytes + size > max_bytes) {
-        break;
-      }
-      bytes += size;
-      out.push_back(*entry);
-    }
+    visit_range(range, max_bytes, [&out](const entry_type& entry) { out.push_back(entry); });
+  }
+
+  /// For stores that keep their entries encoded (FileLog): writes what
+  /// read_range would read, in its wire encoding, into `out` (empty on
+  /// entry) without decoding it, and returns true. The default returns
+  /// false: storage::encode_range then encodes the entries themselves.
+  virtual bool encode_stored(IndexRange /*range*/, std::size_t /*max_bytes*/, wire::EncodedEntries& /*out*/,
+                             wire::BufferPool& /*buffers*/) const {
+    return false;
   }
 
   /// The held entries of `range`, in order (entries out of bounds are skipped).
@@ -79,6 +103,52 @@ public:
       append(std::move(entry.command), entry.term);
     }
   }
+
+  /// Calls `visit(entry)` for the held entries of `range`, in order, within
+  /// a ReadBudget of `max_bytes` of commands (what read_range reads, without copies).
+  template <class Visit>
+  void visit_range(IndexRange range, std::size_t max_bytes, Visit&& visit) const {
+    const auto held = range.intersect(available());
+    ReadBudget budget{max_bytes};
+    for (auto index = held.first(); !held.empty() && index <= held.last(); index = index.next()) {
+      const auto* entry = get(index);
+      if (!budget.take(command_size(entry->command))) {
+        break;
+      }
+      visit(*entry);
+    }
+  }
 };
+
+/// What `log.read_range` reads, encoded straight into `out` (empty on
+/// entry) with no decoded copy of any entry: how a provider answers when
+/// its answer goes on a wire. A store that keeps entries encoded copies its
+/// bytes (LogStorage::encode_stored); otherwise each entry is encoded where
+/// it lies. The bytes go into a buffer of `buffers`, which gets it back
+/// once the answer is sent. Needs the command's codec (only instantiated
+/// where it is used).
+template <class Command>
+void encode_range(const LogStorage<Command>& log, IndexRange range, std::size_t max_bytes,
+                  wire::EncodedEntries& out, wire::BufferPool& buffers) {
+  if (log.encode_stored(range, max_bytes, out, buffers)) {
+    return;
+  }
+  std::size_t size = 0; // one allocation for the whole answer (term deltas of one byte assumed)
+  if constexpr (wire::CheaplyMeasured<Command>) {
+    log.visit_range(range, max_bytes, [&size](const Entry<Command>& entry) {
+      const auto command = wire::measure(entry.command);
+      size += 1 + wire::varint_size(command) + command;
+    });
+  }
+  auto bytes = buffers.take(size);
+  wire::Writer writer{*bytes};
+  writer.reserve(size);
+  wire::EntryEncoder encoder{writer};
+  log.visit_range(range, max_bytes, [&encoder, &out](const Entry<Command>& entry) {
+    encoder.add(entry.term, entry.command);
+    ++out.count;
+  });
+  out.encoding = buffers.share(std::move(bytes));
+}
 
 } // namespace mosaik::storage

@@ -61,6 +61,11 @@ public:
   /// uncommitted entries to sessions of another leader); only fetches from a
   /// session that names this peer as its leader ask beyond them.
   [[nodiscard]] virtual Index serve_limit() const { return commit_index(); }
+  /// True when answers leave this process as bytes (a wire transport, which
+  /// encodes a message as it is sent): the provider then answers with
+  /// entries encoded straight from its log. False (the default, and the
+  /// simulator): answers carry decoded entries.
+  [[nodiscard]] virtual bool answers_go_on_a_wire() const { return false; }
 };
 
 } // namespace mosaik::sync

@@ -108,6 +108,11 @@ concept CustomCodec = requires(Writer& writer, Reader& reader, const T& in, T& o
 };
 
 template <class T>
+concept CustomMeasure = requires(const T& value) {
+  { mosaik_encoded_size(value) } -> std::convertible_to<std::size_t>;
+};
+
+template <class T>
 concept DescribedFields = requires(T& value, const T& constant) {
   mosaik_fields(value, detail::FieldProbe{});
   mosaik_fields(constant, detail::FieldProbe{});
@@ -144,8 +149,7 @@ void encode(Writer& out, const T& value) {
     out.varint(value);
   } else if constexpr (std::is_integral_v<T>) {
     // Zigzag: small negative numbers stay small.
-    const auto wide = static_cast<std::int64_t>(value);
-    out.varint((static_cast<std::uint64_t>(wide) << 1) ^ static_cast<std::uint64_t>(wide >> 63));
+    out.varint(zigzag(static_cast<std::int64_t>(value)));
   } else if constexpr (detail::IsOrdinal<T>::value || std::same_as<T, Term> || detail::IsId<T>::value) {
     out.varint(value.value());
   } else if constexpr (detail::IsRange<T>::value) {
@@ -221,7 +225,7 @@ bool decode(Reader& in, T& value) {
     return in.ok();
   } else if constexpr (std::is_integral_v<T>) {
     const auto raw = in.varint();
-    const auto wide = static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+    const auto wide = unzigzag(raw);
     if (wide < std::numeric_limits<T>::min() || wide > std::numeric_limits<T>::max()) {
       return in.fail(DecodeError::bad_varint);
     }
@@ -244,10 +248,9 @@ bool decode(Reader& in, T& value) {
     if (!in.ok()) {
       return false;
     }
-    value.resize(size);
-    if (size != 0) {
-      std::memcpy(value.data(), bytes.data(), size);
-    }
+    // assign, not resize-and-copy: the bytes are written once, not zeroed first.
+    const auto* first = reinterpret_cast<const typename T::value_type*>(bytes.data());
+    value.assign(first, first + size);
     return true;
   } else if constexpr (detail::IsVector<T>::value) {
     using Element = typename T::value_type;
@@ -314,25 +317,99 @@ bool decode(Reader& in, T& value) {
   }
 }
 
+template <class T>
+[[nodiscard]] std::size_t measure(const T& value);
+
+/// measure() does not encode T to learn its size (its parts may).
+template <class T>
+concept CheaplyMeasured = CustomMeasure<T> || !CustomCodec<T>;
+
+namespace detail {
+template <class Variant, std::size_t... I>
+std::size_t measure_alternative(const Variant& value, std::index_sequence<I...>) {
+  std::size_t size = 0;
+  ((value.index() == I ? (size = measure(std::get<I>(value)), true) : false) || ...);
+  return size;
+}
+} // namespace detail
+
+/// Bytes of `value`'s encoding, exactly, computed without encoding it:
+/// a writer reserves them at once, and a length prefix goes in front of
+/// a body without moving it. A type with its own mosaik_encode may state
+/// its size with `std::size_t mosaik_encoded_size(const T&)`; without it,
+/// such a value is encoded into a scratch buffer to be measured.
+template <class T>
+std::size_t measure(const T& value) {
+  if constexpr (CustomMeasure<T>) {
+    return static_cast<std::size_t>(mosaik_encoded_size(value));
+  } else if constexpr (CustomCodec<T>) {
+    Bytes scratch;
+    Writer writer{scratch};
+    mosaik_encode(writer, value);
+    return scratch.size();
+  } else if constexpr (std::same_as<T, bool>) {
+    return 1;
+  } else if constexpr (std::is_enum_v<T>) {
+    return measure(static_cast<std::underlying_type_t<T>>(value));
+  } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    return varint_size(value);
+  } else if constexpr (std::is_integral_v<T>) {
+    return varint_size(zigzag(static_cast<std::int64_t>(value)));
+  } else if constexpr (detail::IsOrdinal<T>::value || std::same_as<T, Term> || detail::IsId<T>::value) {
+    return varint_size(value.value());
+  } else if constexpr (detail::IsRange<T>::value) {
+    return 16;
+  } else if constexpr (std::same_as<T, Cursor>) {
+    return measure(value.term) + measure(value.index);
+  } else if constexpr (detail::ByteString<T>) {
+    return varint_size(value.size()) + value.size();
+  } else if constexpr (detail::IsVector<T>::value) {
+    auto size = varint_size(value.size());
+    for (const auto& element : value) {
+      size += measure(element);
+    }
+    return size;
+  } else if constexpr (detail::IsOptional<T>::value) {
+    return 1 + (value ? measure(*value) : 0);
+  } else if constexpr (detail::IsVariant<T>::value) {
+    return varint_size(value.index()) +
+           detail::measure_alternative(value, std::make_index_sequence<std::variant_size_v<T>>{});
+  } else if constexpr (detail::IsPair<T>::value) {
+    return measure(value.first) + measure(value.second);
+  } else if constexpr (detail::IsArray<T>::value) {
+    std::size_t size = 0;
+    for (const auto& element : value) {
+      size += measure(element);
+    }
+    return size;
+  } else if constexpr (std::same_as<T, std::monostate>) {
+    return 0;
+  } else if constexpr (DescribedFields<T>) {
+    std::size_t size = 0;
+    mosaik_fields(value, [&size](const auto&... fields) { size = (std::size_t{0} + ... + measure(fields)); });
+    return size;
+  } else {
+    return sizeof(T);
+  }
+}
+
 /// Encodes `value` into a fresh buffer.
 template <class T>
 [[nodiscard]] Bytes to_bytes(const T& value) {
   Bytes bytes;
   Writer writer{bytes};
+  if constexpr (CheaplyMeasured<T>) {
+    writer.reserve(measure(value));
+  }
   encode(writer, value);
   return bytes;
 }
 
-/// Bytes of `value`'s encoding, exactly. It encodes into a buffer kept per
-/// thread, so measuring allocates nothing once that buffer has grown: the
-/// simulator charges every message this way.
+/// Bytes of `value`'s encoding, exactly (wire::measure): the simulator
+/// charges every message this way.
 template <class T>
 [[nodiscard]] std::size_t encoded_size(const T& value) {
-  thread_local Bytes scratch;
-  scratch.clear();
-  Writer writer{scratch};
-  encode(writer, value);
-  return scratch.size();
+  return measure(value);
 }
 
 /// Decodes exactly one `T` from `bytes`: trailing bytes are an error.

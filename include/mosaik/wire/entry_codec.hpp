@@ -7,39 +7,108 @@
 // next entry.
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include <mosaik/core/entry.hpp>
 #include <mosaik/wire/codec.hpp>
+#include <mosaik/wire/encoded_entries.hpp>
 
 namespace mosaik::wire {
 
-/// Wraps an entry vector in a message's field list: `fields(..., entries(m.entries))`.
-template <class Vector>
+/// The zigzagged term delta of each entry from the one before (from 0 for the first).
+class TermDeltas {
+public:
+  [[nodiscard]] std::uint64_t next(Term term) noexcept {
+    const auto delta = zigzag(static_cast<std::int64_t>(term.value() - previous_));
+    previous_ = term.value();
+    return delta;
+  }
+
+private:
+  std::uint64_t previous_ = 0;
+};
+
+/// Writes entries one after another in their encoding: the term delta, then
+/// the command with its length in front.
+class EntryEncoder {
+public:
+  explicit EntryEncoder(Writer& out) noexcept : out_(out) {}
+
+  template <class Command>
+  void add(Term term, const Command& command) {
+    out_.varint(deltas_.next(term));
+    if constexpr (CheaplyMeasured<Command>) {
+      out_.varint(measure(command)); // known up front: the command is written once, never moved
+      encode(out_, command);
+    } else {
+      out_.length_prefixed([&] { encode(out_, command); });
+    }
+  }
+  /// An entry whose command is already encoded (a stored record's payload).
+  void add_encoded(Term term, std::span<const std::byte> command) {
+    out_.varint(deltas_.next(term));
+    out_.varint(command.size());
+    out_.append(command);
+  }
+
+private:
+  Writer& out_;
+  TermDeltas deltas_;
+};
+
+/// Wraps an entry vector in a message's field list: `fields(..., entries(m.entries))`,
+/// or `entries(m.entries, m.encoded)` for a message that may carry them
+/// encoded instead (used when it holds any; decoding fills the vector).
+template <class Vector, class Encoded = const EncodedEntries>
 struct EntriesRef {
   Vector& entries;
+  Encoded* encoded = nullptr;
+
+  [[nodiscard]] const EncodedEntries* sent_encoded() const noexcept {
+    return encoded != nullptr && encoded->count != 0 ? encoded : nullptr;
+  }
 };
 
 template <class Vector>
 [[nodiscard]] EntriesRef<Vector> entries(Vector& entries) noexcept {
   return {entries};
 }
+template <class Vector, class Encoded>
+[[nodiscard]] EntriesRef<Vector, Encoded> entries(Vector& entries, Encoded& encoded) noexcept {
+  return {entries, &encoded};
+}
 
-template <class Vector>
-void mosaik_encode(Writer& out, const EntriesRef<Vector>& ref) {
+template <class Vector, class Encoded>
+void mosaik_encode(Writer& out, const EntriesRef<Vector, Encoded>& ref) {
+  if (const auto* encoded = ref.sent_encoded()) {
+    out.varint(encoded->count);
+    out.append(encoded->bytes());
+    return;
+  }
   out.varint(ref.entries.size());
-  std::uint64_t previous = 0;
+  EntryEncoder encoder{out};
   for (const auto& entry : ref.entries) {
-    const auto term = entry.term.value();
-    const auto delta = static_cast<std::int64_t>(term - previous);
-    out.varint((static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63));
-    previous = term;
-    out.length_prefixed([&] { encode(out, entry.command); });
+    encoder.add(entry.term, entry.command);
   }
 }
 
-template <class Vector>
-bool mosaik_decode(Reader& in, EntriesRef<Vector>& ref) {
+template <class Vector, class Encoded>
+[[nodiscard]] std::size_t mosaik_encoded_size(const EntriesRef<Vector, Encoded>& ref) {
+  if (const auto* encoded = ref.sent_encoded()) {
+    return varint_size(encoded->count) + encoded->bytes().size();
+  }
+  auto size = varint_size(ref.entries.size());
+  TermDeltas deltas;
+  for (const auto& entry : ref.entries) {
+    const auto command = measure(entry.command);
+    size += varint_size(deltas.next(entry.term)) + varint_size(command) + command;
+  }
+  return size;
+}
+
+template <class Vector, class Encoded>
+bool mosaik_decode(Reader& in, EntriesRef<Vector, Encoded>& ref) {
   auto& out = ref.entries;
   const auto count = in.count(in.limits().max_entries, DecodeError::too_many_entries);
   // Each entry takes at least two bytes (term delta, command length).
@@ -50,8 +119,7 @@ bool mosaik_decode(Reader& in, EntriesRef<Vector>& ref) {
   out.reserve(count);
   std::uint64_t previous = 0;
   for (std::size_t i = 0; i < count; ++i) {
-    const auto zigzag = in.varint();
-    const auto delta = static_cast<std::int64_t>((zigzag >> 1) ^ (~(zigzag & 1) + 1));
+    const auto delta = unzigzag(in.varint());
     const auto length = in.count(in.limits().max_entry_bytes, DecodeError::entry_too_large);
     auto command = in.sub(length);
     if (!in.ok()) {

@@ -32,6 +32,14 @@ constexpr void store_fixed64(std::span<std::byte> at, std::uint64_t value) noexc
   detail::store_little_endian(at.first(8), value, 8);
 }
 
+/// Signed integers travel zigzagged: small negative numbers stay small varints.
+[[nodiscard]] constexpr std::uint64_t zigzag(std::int64_t value) noexcept {
+  return (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63);
+}
+[[nodiscard]] constexpr std::int64_t unzigzag(std::uint64_t value) noexcept {
+  return static_cast<std::int64_t>((value >> 1) ^ (~(value & 1) + 1));
+}
+
 /// Bytes of `value` as a varint.
 [[nodiscard]] constexpr std::size_t varint_size(std::uint64_t value) noexcept {
   std::size_t bytes = 1;
@@ -55,20 +63,21 @@ public:
     append({buffer, varint_into(value, buffer)});
   }
 
-  void append(std::span<const std::byte> bytes) {
-    if (!bytes.empty()) {
-      const auto at = out_.size();
-      out_.resize(at + bytes.size());
-      std::memcpy(out_.data() + at, bytes.data(), bytes.size());
-    }
-  }
+  /// Copies `bytes` at the end (no zero-fill first: resize-then-copy wrote every byte twice).
+  void append(std::span<const std::byte> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
+
+  /// Makes room for `more` bytes at once, when the caller knows the size
+  /// (wire::measure): the buffer is allocated once instead of doubling.
+  void reserve(std::size_t more) { out_.reserve(out_.size() + more); }
 
   [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
   [[nodiscard]] Bytes& buffer() noexcept { return out_; }
 
   /// Encodes with `body`, then puts the varint of the bytes it wrote in front
   /// of them (a length prefix whose width is only known afterwards; one byte
-  /// for anything under 128, which is the usual case and costs no move).
+  /// for anything under 128 costs no move, anything longer moves the body).
+  /// When the length is known beforehand (wire::measure), write the varint
+  /// and the body instead.
   template <class Body>
   void length_prefixed(Body&& body) {
     const auto start = out_.size();

@@ -63,32 +63,6 @@ asio::awaitable<std::optional<ReadFailure>> read_header(Stream& stream, const wi
   co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<ReadFailure>> read_body(Stream& stream, const wire::DecodeLimits& limits,
-                                                      std::size_t length, wire::Bytes& body) {
-  if (body.size() + length > limits.max_frame_bytes) {
-    co_return ReadFailure{{}, wire::DecodeError::oversized};
-  }
-  const auto at = body.size();
-  body.resize(at + length);
-  if (length != 0) {
-    std::error_code error;
-    co_await stream.read(asio::buffer(body.data() + at, length), error);
-    if (error) {
-      co_return ReadFailure{error, std::nullopt};
-    }
-  }
-  co_return std::nullopt;
-}
-
-asio::awaitable<std::optional<ReadFailure>> read_frame(Stream& stream, const wire::DecodeLimits& limits,
-                                                       GroupId group, wire::FrameHeader& header,
-                                                       wire::Bytes& body) {
-  if (auto failure = co_await read_header(stream, limits, group, header)) {
-    co_return failure;
-  }
-  co_return co_await read_body(stream, limits, header.length, body);
-}
-
 asio::awaitable<void> write_frame(Stream& stream, std::uint8_t kind, GroupId group,
                                   std::span<const std::byte> body, std::error_code& error) {
   const auto header = wire::encode_header(

@@ -21,6 +21,7 @@
 #include <mosaik/net/tcp/handshake.hpp>
 #include <mosaik/net/tcp/mesh.hpp>
 #include <mosaik/wire/frame.hpp>
+#include <mosaik/wire/frame_buffer.hpp>
 
 namespace mosaik::tcp::detail {
 
@@ -93,15 +94,38 @@ struct ReadFailure {
 /// `limits`, group).
 asio::awaitable<std::optional<ReadFailure>> read_header(Stream& stream, const wire::DecodeLimits& limits,
                                                         GroupId group, wire::FrameHeader& header);
-/// Reads `length` body bytes, appended to `body`, unless that would make
-/// `body` longer than `limits.max_frame_bytes` (refused as oversized, unread).
+/// Reads `length` body bytes, appended to `body` (wire::Bytes, or a
+/// FrameBuffer that is not zeroed first), unless that would make `body`
+/// longer than `limits.max_frame_bytes` (refused as oversized, unread).
+template <class Buffer>
 asio::awaitable<std::optional<ReadFailure>> read_body(Stream& stream, const wire::DecodeLimits& limits,
-                                                      std::size_t length, wire::Bytes& body);
+                                                      std::size_t length, Buffer& body) {
+  if (body.size() + length > limits.max_frame_bytes) {
+    co_return ReadFailure{{}, wire::DecodeError::oversized};
+  }
+  const auto at = body.size();
+  body.resize(at + length);
+  if (length != 0) {
+    std::error_code error;
+    co_await stream.read(asio::buffer(body.data() + at, length), error);
+    if (error) {
+      co_return ReadFailure{error, std::nullopt};
+    }
+  }
+  co_return std::nullopt;
+}
+
 /// read_header, then read_body into `body` (appended). The body is only
 /// allocated once its length has passed the checks.
+template <class Buffer>
 asio::awaitable<std::optional<ReadFailure>> read_frame(Stream& stream, const wire::DecodeLimits& limits,
                                                        GroupId group, wire::FrameHeader& header,
-                                                       wire::Bytes& body);
+                                                       Buffer& body) {
+  if (auto failure = co_await read_header(stream, limits, group, header)) {
+    co_return failure;
+  }
+  co_return co_await read_body(stream, limits, header.length, body);
+}
 
 /// The frame header bytes and body bytes, written as one.
 asio::awaitable<void> write_frame(Stream& stream, std::uint8_t kind, GroupId group,

@@ -398,8 +398,11 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
 
   asio::awaitable<void> read_loop(ConnectionPtr connection) {
     auto self = shared_from_this();
-    wire::Bytes body;
-    wire::Bytes assembly; // the fragmented message in progress
+    // Reused from frame to frame (never zeroed): a catch-up moves many
+    // same-sized messages, and a fresh buffer per message cost a page fault
+    // per 4 KiB on top of the copy.
+    wire::FrameBuffer body;
+    wire::FrameBuffer assembly; // the fragmented message in progress
     std::uint8_t assembly_kind = 0;
     const auto is_client = connection->state == Connection::State::client;
     while (connection->open() && !stopped) {
@@ -458,10 +461,13 @@ struct Mesh::Impl : std::enable_shared_from_this<Impl> {
       } else if (frame_handler) {
         frame_handler(connection->peer, header, message);
       }
-      if (fragment) {
-        assembly = {}; // a big message must not pin its memory
-      } else if (body.capacity() > (1u << 20)) {
-        body = {};
+      // Kept for the next message, up to a bound (catch-up answers, which
+      // come fragmented, are up to a few MiB): one rare huge message must
+      // not pin its memory.
+      auto& used = fragment ? assembly : body;
+      used.clear();
+      if (used.capacity() > (fragment ? std::size_t{8} << 20 : std::size_t{1} << 20)) {
+        used.release();
       }
     }
   }

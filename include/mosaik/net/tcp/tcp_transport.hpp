@@ -21,6 +21,7 @@
 #include <mosaik/group/transport.hpp>
 #include <mosaik/net/asio_timers.hpp>
 #include <mosaik/net/tcp/mesh.hpp>
+#include <mosaik/wire/buffer_pool.hpp>
 
 namespace mosaik::tcp {
 
@@ -52,11 +53,15 @@ public:
     if (!mesh_.bonded(to)) {
       return; // best effort: it would be dropped; do not encode it for nothing
     }
-    auto frame = std::make_shared<const wire::Bytes>(Codec::encode(message));
+    // Encoded into a reused buffer (wire::BufferPool): no fresh pages for each answer.
+    auto buffer = frames_->take(wire::frame_size(message));
+    Codec::encode_into(message, *buffer);
     const auto lane =
-        message.body.index() == 1 && frame->size() > bulk_threshold ? Lane::bulk : Lane::control;
-    mesh_.send(to, std::move(frame), lane);
+        message.body.index() == 1 && buffer->size() > bulk_threshold ? Lane::bulk : Lane::control;
+    mesh_.send(to, frames_->share(std::move(buffer)), lane);
   }
+
+  [[nodiscard]] bool encodes_on_send() const override { return true; }
 
   Subscription receive(Receiver receiver) override {
     mesh_.on_frame([this, receiver = std::move(receiver)](PeerId from, const wire::FrameHeader& header,
@@ -85,11 +90,14 @@ public:
   TimerService& timers() override { return timers_; }
 
   [[nodiscard]] Mesh& mesh() noexcept { return mesh_; }
+  /// The buffers outgoing frames are encoded into.
+  [[nodiscard]] const wire::BufferPool& frames() const noexcept { return *frames_; }
   /// Messages that failed to decode (each closed its connection).
   [[nodiscard]] std::uint64_t refused_messages() const noexcept { return refused_; }
 
 private:
   Mesh mesh_;
+  std::shared_ptr<wire::BufferPool> frames_ = wire::BufferPool::make();
   net::AsioTimers timers_;
   std::uint64_t refused_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -23,7 +23,7 @@ void mosaik_fields(Self& self, F&& fields) {
 template <class Self, class F>
 requires ::mosaik::wire::FieldsOfTemplate<Self, FetchEntriesResponse>
 void mosaik_fields(Self& self, F&& fields) {
-  fields(self.range, ::mosaik::wire::entries(self.entries));
+  fields(self.range, ::mosaik::wire::entries(self.entries, self.encoded));
 }
 
 } // namespace mosaik::sync

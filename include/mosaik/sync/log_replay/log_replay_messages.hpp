@@ -8,6 +8,7 @@
 
 #include <mosaik/core/entry.hpp>
 #include <mosaik/core/index_range.hpp>
+#include <mosaik/wire/encoded_entries.hpp>
 
 namespace mosaik::sync {
 
@@ -32,11 +33,14 @@ struct FetchEntriesRequest {
 /// really returned (a prefix of the request when capped, later when the
 /// provider pruned a prefix). A provider that holds nothing of the request
 /// echoes the requested range with no entries, so the session knows which
-/// request was answered.
+/// request was answered. A provider whose transport puts messages on a wire
+/// fills `encoded` instead of `entries` (the same bytes on the wire, without
+/// a copy of each entry); a received response always has `entries`.
 template <class Command>
 struct FetchEntriesResponse {
   IndexRange range;
   std::vector<Entry<Command>> entries;
+  wire::EncodedEntries encoded{};
   friend bool operator==(const FetchEntriesResponse&, const FetchEntriesResponse&) = default;
 };
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <variant>
 
@@ -16,6 +17,7 @@
 #include <mosaik/sync/log_replay/log_replay_config.hpp>
 #include <mosaik/sync/log_replay/log_replay_messages.hpp>
 #include <mosaik/sync/sync_session_context.hpp>
+#include <mosaik/wire/buffer_pool.hpp>
 
 namespace mosaik::sync {
 
@@ -82,15 +84,22 @@ private:
     const auto capped = requested.take_front(config_.batch_size);
     const auto served = capped.intersect(servable());
     FetchEntriesResponse<Command> response;
-    context_.log().read_range(served, config_.max_response_bytes, response.entries);
-    if (response.entries.empty()) {
+    std::uint64_t count = 0;
+    if (context_.answers_go_on_a_wire()) {
+      // Straight from the log into the frame: no decoded copy of each entry.
+      storage::encode_range(context_.log(), served, config_.max_response_bytes, response.encoded, *answers_);
+      count = response.encoded.count;
+    } else {
+      context_.log().read_range(served, config_.max_response_bytes, response.entries);
+      count = response.entries.size();
+    }
+    if (count == 0) {
       ++counters_.empty_answers;
       log::debug("log-replay provider: nothing of {} to serve to peer {}", requested, sender);
       response.range = requested;
     } else {
-      const auto first = served.first();
-      response.range = IndexRange::starting_at(first, response.entries.size());
-      counters_.entries_served += response.entries.size();
+      response.range = IndexRange::starting_at(served.first(), count);
+      counters_.entries_served += count;
     }
     return Message{std::move(response)};
   }
@@ -98,6 +107,8 @@ private:
   LogReplayConfig config_;
   Context& context_;
   ProviderCounters counters_;
+  /// The encoded entries of answers sent on a wire, reused once sent.
+  std::shared_ptr<wire::BufferPool> answers_ = wire::BufferPool::make();
 };
 
 } // namespace mosaik::sync

@@ -122,7 +122,7 @@ public:
     schedule(now);
   }
 
-  void on_message(PeerId sender, Message message, TimePoint now) {
+  void on_message(PeerId sender, Message&& message, TimePoint now) {
     record_.note(now);
     if (record_.ended()) {
       return;
