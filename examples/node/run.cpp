@@ -493,6 +493,10 @@ std::optional<int> parse(int argc, char** argv, RunOptions& options) {
   app.add_option("--retain", options.retain, "ENTRIES kept behind a snapshot")->capture_default_str();
   app.add_option("--sync-report", options.sync_report,
                  "FILE to write the first completed catch-up's report to (one JSON line, once applied)");
+  bool no_huge_pages = false; // acted on by main() before anything runs
+  app.add_flag("--no-huge-pages", no_huge_pages,
+               "keep glibc's malloc on 4 KiB pages (by default `run` re-executes itself with "
+               "GLIBC_TUNABLES=glibc.malloc.hugetlb=1: far fewer page faults during a catch-up)");
   app.add_option("--tls-cert", options.tls_cert, "PEM certificate (TLS)");
   app.add_option("--tls-key", options.tls_key, "PEM key (TLS)");
   app.add_option("--tls-ca", options.tls_ca, "PEM CA (TLS)");
