@@ -7,7 +7,7 @@
 #
 #   bench/loopback.sh [--entries N] [--size BYTES] [--cases LIST] [--rounds R]
 #                     [--bin BUILD_DIR] [--port BASE] [--sync-batch N]
-#                     [--sync-inflight N] [--json]
+#                     [--sync-inflight N] [--perf DIR] [--json]
 #
 #   --entries N     commands in the log (default 1000000)
 #   --size BYTES    value bytes of each put (default 90: about 100-byte entries)
@@ -17,6 +17,10 @@
 #   --rounds R      runs of each case (default 1); a fresh cluster each run
 #   --bin DIR       the build directory (default build/default)
 #   --port BASE     nodes listen on BASE+1..BASE+4 (default 17400)
+#   --perf DIR      also profile the joiner and the leader during each join
+#                   (perf record, flat, 1999 Hz) into DIR/<case>-<round>-
+#                   {joiner,leader}.data; profiling costs time, so take the
+#                   figures from runs without it
 #
 # Nothing polls while the join is measured: the joiner writes one report
 # (steady-clock times, CPU, peak RSS) into a FIFO the script blocks on
@@ -40,6 +44,7 @@ build=build/default
 base=17400
 sync_args=()
 json=0
+perf_dir=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --entries) entries=$2; shift ;;
@@ -50,7 +55,8 @@ while [[ $# -gt 0 ]]; do
     --port) base=$2; shift ;;
     --sync-batch | --sync-inflight) sync_args+=("$1" "$2"); shift ;;
     --json) json=1 ;;
-    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
+    --perf) perf_dir=$2; shift ;;
+    -h | --help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "loopback: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -100,9 +106,9 @@ node4_up() { client 4 status >/dev/null 2>&1; }
 cpu_of() { cat /proc/"$1"/task/*/schedstat | awk '{ns += $1} END {printf "%.4f", ns / 1e9}'; }
 providers_cpu() { echo "$(cpu_of "${pid_of[1]}") + $(cpu_of "${pid_of[2]}") + $(cpu_of "${pid_of[3]}")" | bc -l; }
 
-# one_run ENTRIES SIZE: one JSON line on stdout
+# one_run ENTRIES SIZE ROUND: one JSON line on stdout
 one_run() {
-  local n=$1 value=$2 leader fifo="$work/report"
+  local n=$1 value=$2 leader fifo="$work/report" profilers=()
   rm -f "$fifo" && mkfifo "$fifo"
   for i in 1 2 3; do start "$i"; done
   wait_for 30 leader_known
@@ -117,9 +123,20 @@ one_run() {
   before=$(providers_cpu)
   # The reader is open before the join starts; it blocks until the joiner reports.
   exec {report_fd}<>"$fifo"
+  if [[ -n $perf_dir ]]; then
+    mkdir -p "$perf_dir"
+    for who in joiner leader; do
+      local target=${pid_of[4]}
+      [[ $who == leader ]] && target=${pid_of[$leader]}
+      perf record -q -F 1999 ${MOSAIK_PERF_ARGS:-} -p "$target" -o "$perf_dir/${n}x${value}-$3-$who.data" 2>/dev/null &
+      profilers+=("$!")
+    done
+    sleep 0.3 # perf attaches
+  fi
   added=$(client "$leader" add-member 4)
   read -r -t 600 -u "$report_fd" report || { echo "loopback: no report from the joiner" >&2; exit 1; }
   exec {report_fd}<&-
+  for profiler in "${profilers[@]}"; do kill -INT "$profiler"; wait "$profiler" || true; done
   after=$(providers_cpu)
   stop_nodes
   local bytes pair mesh
@@ -149,7 +166,7 @@ for spec in "${case_list[@]}"; do
   n=${spec%x*}
   value=${spec#*x}
   for ((round = 1; round <= rounds; round++)); do
-    one_run "$n" "$value" >"$work/run.json" # not in a subshell: it starts and stops the nodes
+    one_run "$n" "$value" "$round" >"$work/run.json" # not in a subshell: it starts and stops the nodes
     line=$(<"$work/run.json")
     results+=("$line")
     if ((json)); then
