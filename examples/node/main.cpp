@@ -5,8 +5,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "node.hpp"
 
@@ -28,6 +30,13 @@ void use_huge_pages(int argc, char** argv) {
   const char* set = std::getenv("GLIBC_TUNABLES");
   std::string tunables = set != nullptr ? set : "";
   if (tunables.find("glibc.malloc.hugetlb") != std::string::npos) {
+    return;
+  }
+  // Started through the dynamic loader (ld-linux... mosaik-node run), this
+  // image is the loader's: re-executing it would not find the program.
+  std::error_code error;
+  const auto image = std::filesystem::read_symlink("/proc/self/exe", error).filename().string();
+  if (error || image.starts_with("ld-")) {
     return;
   }
   tunables += tunables.empty() ? "glibc.malloc.hugetlb=1" : ":glibc.malloc.hugetlb=1";

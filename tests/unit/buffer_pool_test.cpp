@@ -67,6 +67,15 @@ TEST_CASE("wire.buffer_pool: bounded: at most max_kept buffers, none above max_k
   frames.push_back(frame_of(*pool, 10, BufferPool::max_kept_capacity + 1));
   frames.clear();
   CHECK(pool->kept() == BufferPool::max_kept);
+  // In all, no more than max_kept_bytes: the big ones beyond it are freed.
+  while (pool->kept() > 0) {
+    (void)pool->take(10);
+  }
+  for (std::size_t i = 0; i < BufferPool::max_kept; ++i) {
+    frames.push_back(frame_of(*pool, 10, BufferPool::max_kept_capacity));
+  }
+  frames.clear();
+  CHECK(pool->kept() == BufferPool::max_kept_bytes / BufferPool::max_kept_capacity);
   for (std::size_t i = 0; i < BufferPool::max_kept; ++i) {
     CHECK(pool->take(10)->capacity() <= BufferPool::max_kept_capacity);
   }

@@ -123,6 +123,22 @@ inline std::size_t mosaik_encoded_size(const Stamp& stamp) {
   return mosaik::wire::varint_size(stamp.serial) + 4;
 }
 
+/// A custom codec whose stated size is wrong (by `error` bytes).
+struct Liar {
+  std::string text;
+  int error = 0;
+  friend bool operator==(const Liar& a, const Liar& b) { return a.text == b.text; }
+};
+inline void mosaik_encode(mosaik::wire::Writer& out, const Liar& liar) {
+  mosaik::wire::encode(out, liar.text);
+}
+inline bool mosaik_decode(mosaik::wire::Reader& in, Liar& liar) {
+  return mosaik::wire::decode(in, liar.text);
+}
+inline std::size_t mosaik_encoded_size(const Liar& liar) {
+  return static_cast<std::size_t>(static_cast<long>(liar.text.size()) + 1 + liar.error);
+}
+
 enum class Colour : std::uint8_t { red, green, blue };
 constexpr Colour mosaik_enum_max(Colour) noexcept {
   return Colour::blue;
@@ -749,6 +765,24 @@ TEST_CASE("wire: user types: trivially copyable, mosaik_fields, mosaik_encode", 
     REQUIRE(wire::decode(reader, into));
     CHECK(reader.at_end());
     CHECK(decoded == entries);
+  }
+
+  SECTION("a stated size that is wrong still makes well-formed entries (the prefix is rewritten)") {
+    for (const int error : {-100, -1, 1, 200}) {
+      for (const std::size_t size : {std::size_t{0}, std::size_t{5}, std::size_t{126}, std::size_t{300}}) {
+        INFO("error " << error << ", text " << size);
+        const std::vector<Entry<paint::Liar>> entries{{Term{1}, {std::string(size, 'a'), error}},
+                                                      {Term{2}, {"tail", error}}};
+        const auto bytes = wire::to_bytes(wire::entries(entries));
+        std::vector<Entry<paint::Liar>> decoded;
+        auto into = wire::entries(decoded);
+        const DecodeLimits limits{};
+        wire::Reader reader{bytes, limits};
+        REQUIRE(wire::decode(reader, into));
+        CHECK(reader.at_end());
+        CHECK(decoded == entries);
+      }
+    }
   }
 }
 

@@ -20,9 +20,11 @@ namespace mosaik::wire {
 
 class BufferPool : public std::enable_shared_from_this<BufferPool> {
 public:
-  /// Buffers kept at most, and the largest capacity kept (bigger ones are freed).
+  /// Buffers kept at most, the largest capacity kept (bigger ones are
+  /// freed) and the most capacity kept in all: what an idle pool pins.
   static constexpr std::size_t max_kept = 16;
   static constexpr std::size_t max_kept_capacity = std::size_t{8} << 20;
+  static constexpr std::size_t max_kept_bytes = std::size_t{32} << 20;
 
   /// Pools live in shared_ptrs: frames hold a weak reference back.
   [[nodiscard]] static std::shared_ptr<BufferPool> make() {
@@ -46,6 +48,7 @@ private:
 
   mutable std::mutex mutex_; // a buffer may be released on another thread
   std::vector<std::unique_ptr<Bytes>> free_;
+  std::size_t kept_bytes_ = 0; ///< capacity of free_
   std::uint64_t reused_ = 0;
 };
 
@@ -72,6 +75,7 @@ inline std::unique_ptr<Bytes> BufferPool::take(std::size_t bytes) {
   }
   auto buffer = std::move(*best);
   free_.erase(best);
+  kept_bytes_ -= buffer->capacity();
   ++reused_;
   buffer->clear();
   return buffer;
@@ -92,7 +96,8 @@ inline void BufferPool::give_back(std::unique_ptr<Bytes> buffer) {
     return;
   }
   const std::lock_guard lock{mutex_};
-  if (free_.size() < max_kept) {
+  if (free_.size() < max_kept && kept_bytes_ + buffer->capacity() <= max_kept_bytes) {
+    kept_bytes_ += buffer->capacity();
     free_.push_back(std::move(buffer));
   }
 }

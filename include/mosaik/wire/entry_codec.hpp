@@ -39,8 +39,15 @@ public:
   void add(Term term, const Command& command) {
     out_.varint(deltas_.next(term));
     if constexpr (CheaplyMeasured<Command>) {
-      out_.varint(measure(command)); // known up front: the command is written once, never moved
+      // Known up front: the command is written once, never moved.
+      const auto length = measure(command);
+      const auto prefix = out_.size();
+      out_.varint(length);
+      const auto body = out_.size();
       encode(out_, command);
+      if (const auto written = out_.size() - body; written != length) [[unlikely]] {
+        out_.rewrite_prefix(prefix, body, written); // a custom size that lied: the frame stays well-formed
+      }
     } else {
       out_.length_prefixed([&] { encode(out_, command); });
     }

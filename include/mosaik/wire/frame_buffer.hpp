@@ -9,11 +9,26 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <utility>
 
 namespace mosaik::wire {
 
 class FrameBuffer {
 public:
+  FrameBuffer() = default;
+  FrameBuffer(FrameBuffer&& other) noexcept
+      : bytes_(std::move(other.bytes_)), size_(std::exchange(other.size_, 0)),
+        capacity_(std::exchange(other.capacity_, 0)) {}
+  FrameBuffer& operator=(FrameBuffer&& other) noexcept {
+    bytes_ = std::move(other.bytes_);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
+  }
+  FrameBuffer(const FrameBuffer&) = delete;
+  FrameBuffer& operator=(const FrameBuffer&) = delete;
+  ~FrameBuffer() = default;
+
   [[nodiscard]] std::byte* data() noexcept { return bytes_.get(); }
   [[nodiscard]] const std::byte* data() const noexcept { return bytes_.get(); }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }

@@ -67,8 +67,13 @@ public:
   void append(std::span<const std::byte> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
 
   /// Makes room for `more` bytes at once, when the caller knows the size
-  /// (wire::measure): the buffer is allocated once instead of doubling.
-  void reserve(std::size_t more) { out_.reserve(out_.size() + more); }
+  /// (wire::measure): the buffer is allocated once instead of doubling. A
+  /// hint beyond any frame (a custom size that lies) is ignored.
+  void reserve(std::size_t more) {
+    if (more <= max_reserve) {
+      out_.reserve(out_.size() + more);
+    }
+  }
 
   [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
   [[nodiscard]] Bytes& buffer() noexcept { return out_; }
@@ -94,7 +99,25 @@ public:
     std::memcpy(out_.data() + start, prefix, n);
   }
 
+  /// Makes the varint at [prefix, body) say `length`, moving the body when
+  /// the varint's width changes: repairs a length prefix written from a size
+  /// that the body did not match (a wrong mosaik_encoded_size).
+  void rewrite_prefix(std::size_t prefix, std::size_t body, std::uint64_t length) {
+    std::byte buffer[10];
+    const auto n = varint_into(length, buffer);
+    const auto old = body - prefix;
+    const auto at = out_.begin() + static_cast<std::ptrdiff_t>(prefix);
+    if (n > old) {
+      out_.insert(at, n - old, std::byte{0});
+    } else if (n < old) {
+      out_.erase(at, at + static_cast<std::ptrdiff_t>(old - n));
+    }
+    std::memcpy(out_.data() + prefix, buffer, n);
+  }
+
 private:
+  static constexpr std::size_t max_reserve = std::size_t{64} << 20; // DecodeLimits' largest frame
+
   static std::size_t varint_into(std::uint64_t value, std::byte (&buffer)[10]) noexcept {
     std::size_t n = 0;
     while (value >= 0x80) {
