@@ -1,8 +1,9 @@
 #pragma once
-// decode_encoded: the entries a wire::EncodedEntries holds, decoded as a
-// session receives them (strictly, every byte used), so that tests can
-// compare encode_range with read_range.
+// decode_entries / decode_encoded: entries decoded as a session receives
+// them (strictly, every byte used), so that tests can compare encodings
+// (encode_range with read_range, measured with unmeasured prefixes).
 
+#include <span>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -14,12 +15,9 @@
 
 namespace mosaik::test {
 
+/// The entries `bytes` encode (a count, then the entries), every byte used.
 template <class Command>
-std::vector<Entry<Command>> decode_encoded(const wire::EncodedEntries& encoded) {
-  wire::Bytes bytes;
-  wire::Writer writer{bytes};
-  writer.varint(encoded.count);
-  writer.append(encoded.bytes());
+std::vector<Entry<Command>> decode_entries(std::span<const std::byte> bytes) {
   std::vector<Entry<Command>> out;
   auto into = wire::entries(out);
   const wire::DecodeLimits limits{};
@@ -27,6 +25,15 @@ std::vector<Entry<Command>> decode_encoded(const wire::EncodedEntries& encoded) 
   REQUIRE(wire::decode(reader, into));
   REQUIRE(reader.at_end());
   return out;
+}
+
+template <class Command>
+std::vector<Entry<Command>> decode_encoded(const wire::EncodedEntries& encoded) {
+  wire::Bytes bytes;
+  wire::Writer writer{bytes};
+  writer.varint(encoded.count);
+  writer.append(encoded.bytes());
+  return decode_entries<Command>(bytes);
 }
 
 } // namespace mosaik::test

@@ -51,6 +51,8 @@
 #include <mosaik/wire/reader.hpp>
 #include <mosaik/wire/writer.hpp>
 
+#include "../support/decode_encoded.hpp"
+
 // ---------------------------------------------------------------------------
 // User types, each in its own namespace (their codecs are found by ADL).
 
@@ -758,13 +760,7 @@ TEST_CASE("wire: user types: trivially copyable, mosaik_fields, mosaik_encode", 
     const auto bytes = wire::to_bytes(wire::entries(entries));
     CHECK(bytes == bytes_of({2, 2, 4, 1, 2, 3, 0, 4, 4, 4, 5, 6, 0}));
     CHECK(wire::measure(wire::entries(entries)) == bytes.size());
-    std::vector<Entry<paint::Rgb>> decoded;
-    auto into = wire::entries(decoded);
-    const DecodeLimits limits{};
-    wire::Reader reader{bytes, limits};
-    REQUIRE(wire::decode(reader, into));
-    CHECK(reader.at_end());
-    CHECK(decoded == entries);
+    CHECK(test::decode_entries<paint::Rgb>(bytes) == entries);
   }
 
   SECTION("a stated size that is wrong still makes well-formed entries (the prefix is rewritten)") {
@@ -773,14 +769,7 @@ TEST_CASE("wire: user types: trivially copyable, mosaik_fields, mosaik_encode", 
         INFO("error " << error << ", text " << size);
         const std::vector<Entry<paint::Liar>> entries{{Term{1}, {std::string(size, 'a'), error}},
                                                       {Term{2}, {"tail", error}}};
-        const auto bytes = wire::to_bytes(wire::entries(entries));
-        std::vector<Entry<paint::Liar>> decoded;
-        auto into = wire::entries(decoded);
-        const DecodeLimits limits{};
-        wire::Reader reader{bytes, limits};
-        REQUIRE(wire::decode(reader, into));
-        CHECK(reader.at_end());
-        CHECK(decoded == entries);
+        CHECK(test::decode_entries<paint::Liar>(wire::to_bytes(wire::entries(entries))) == entries);
       }
     }
   }
