@@ -48,6 +48,8 @@ struct Options : examples::SimOptions {
   std::uint64_t batch = mosaik::sync::LogReplayConfig{}.batch_size;
   double loss = 0;
   bool no_hedge = false;
+  double request_ms =
+      std::chrono::duration<double, std::milli>(mosaik::sync::LogReplayConfig{}.request_time).count();
   std::uint64_t slow_peer = 0; // 0: every provider's link is alike
   double slow_factor = 30;
   double timeout_ms = 25'000;
@@ -66,6 +68,9 @@ std::optional<int> parse(int argc, char** argv, Options& options) {
   app.add_option("--timeout-ms", options.timeout_ms, "catch-up request timeout")->capture_default_str();
   app.add_flag("--leader-only", options.leader_only, "fetch from the leader alone (the baseline)");
   app.add_flag("--no-hedge", options.no_hedge, "never ask a second peer for a slow request");
+  app.add_option("--request-ms", options.request_ms,
+                 "a request asks a peer for what its link delivers in this long (0: the batch alone)")
+      ->capture_default_str();
   app.add_option("--slow-peer", options.slow_peer,
                  "this provider's link to the follower is --slow-factor times slower")
       ->capture_default_str();
@@ -122,6 +127,8 @@ int main(int argc, char** argv) {
   config.max_inflight_per_peer = options.inflight;
   config.fetch_timeout = examples::from_ms(options.timeout_ms);
   config.hedge_slow_requests = !options.no_hedge;
+  config.request_time = std::chrono::duration_cast<mosaik::Duration>(
+      std::chrono::duration<double, std::milli>(std::max(0.0, options.request_ms)));
   testing::SyncCluster<BlobMachine> cluster{simulator, network, config};
 
   // Providers 1..N hold the same committed log; peer 1 is the leader.

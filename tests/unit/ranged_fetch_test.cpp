@@ -547,6 +547,34 @@ TEST_CASE("RangedFetch: requests ask for what answers carry, and a short gap is 
       CHECK(fetch.range.size() == 50);
     }
   }
+  SECTION("a request asks a peer for what its link delivers in request_time, never under a tail share") {
+    auto settings = policy(1000, 1);
+    settings.request_time = 100ms;
+    auto engine = engine_with({P1, P2}, 100'000, std::nullopt, settings);
+    auto planned = engine.plan(at(0s), false);
+    auto p1 = planned_for(planned, P1);
+    auto p2 = planned_for(planned, P2);
+    CHECK(p1.range.size() == 1000);
+    // P1 delivers 1000 positions in 500 ms (0.5 ms each): 200 fit in 100 ms;
+    // P2 takes 2 s (2 ms each): 50.
+    engine.take(p1, payload(p1.range), at(500ms));
+    engine.take(p2, payload(p2.range), at(2s));
+    planned = engine.plan(at(2s), false);
+    CHECK(planned_for(planned, P1).range.size() == 200);
+    CHECK(planned_for(planned, P2).range.size() == 50);
+    CHECK(engine.scheduler().request_size(P1) == 200);
+    CHECK(engine.scheduler().request_size(PeerId{77}) == 1000); // unknown peer: the batch
+  }
+  SECTION("request_time zero sizes requests by the batch alone") {
+    auto settings = policy(1000, 1);
+    settings.request_time = Duration::zero();
+    auto engine = engine_with({P1}, 100'000, std::nullopt, settings);
+    auto planned = engine.plan(at(0s), false);
+    engine.take(planned[0], payload(planned[0].range), at(2s));
+    planned = engine.plan(at(2s), false);
+    REQUIRE(planned.size() == 1);
+    CHECK(planned[0].range.size() == 1000);
+  }
 }
 
 // ---- hedging ------------------------------------------------------------------------------
@@ -623,6 +651,38 @@ TEST_CASE(
     CHECK(plain.plan(at(1s), false).empty());
     CHECK(plain.counters().hedged_requests == 0);
   }
+}
+
+TEST_CASE("RangedFetch: an idle peer takes over a request queued far behind another peer's work",
+          "[ranged_fetch][hedge]") {
+  // Two peers, four requests of 100 each; nothing is left to assign.
+  auto engine = engine_with({P1, P2}, 800, std::nullopt, policy(100, 4));
+  auto planned = engine.plan(at(0s), false);
+  REQUIRE(planned.size() == 8);
+  std::vector<Engine::Fetch> p1;
+  std::vector<Engine::Fetch> p2;
+  for (const auto& fetch : planned) {
+    (fetch.peer == P1 ? p1 : p2).push_back(fetch);
+  }
+  REQUIRE(p1.size() == 4);
+  REQUIRE(p2.size() == 4);
+  // P2 delivers 100 positions every 100 ms (1 ms each), P1 every 200 ms (2 ms each).
+  engine.take(p2[0], payload(p2[0].range), at(100ms));
+  engine.take(p1[0], payload(p1[0].range), at(200ms));
+  engine.take(p2[1], payload(p2[1].range), at(200ms));
+  engine.take(p2[2], payload(p2[2].range), at(300ms));
+  engine.take(p2[3], payload(p2[3].range), at(400ms));
+  // At 400 ms P2 has nothing in flight. P1 answers its requests in order:
+  // the second at 400 ms, the third at 600, the fourth at 800. P2 would
+  // answer one in 100 ms: the third is worth taking over (500 < 600 by a
+  // margin), the second is not; the fourth is left, P2 having work again.
+  planned = engine.plan(at(400ms), false);
+  REQUIRE(planned.size() == 1);
+  CHECK(planned[0].peer == P2);
+  CHECK(planned[0].range == p1[2].range);
+  CHECK(engine.counters().hedged_requests == 1);
+  CHECK(engine.scheduler().queued_positions(P2) == 100);
+  CHECK(engine.scheduler().queued_through(p1[3]) == 300);
 }
 
 // ---- the byte budget -------------------------------------------------------------------------

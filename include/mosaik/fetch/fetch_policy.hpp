@@ -33,6 +33,11 @@ struct FetchPolicy {
   std::size_t max_buffered_bytes = std::size_t{256} << 20;
   /// The most bytes an answer carries (the providers' cap).
   std::size_t max_response_bytes = std::size_t{4} << 20;
+  /// A request asks a peer for at most what its link is seen to deliver in
+  /// this long (at the peer's learned pace), so that the peers' last answers
+  /// arrive close together instead of one slow link finishing a big batch
+  /// alone. Zero: requests are sized by the batch alone.
+  Duration request_time = std::chrono::milliseconds{100};
 };
 
 } // namespace mosaik::fetch

@@ -147,6 +147,57 @@ public:
                                    std::min({limits_.batch_size, answer_cap_, std::max(share, min_share)}));
   }
 
+  /// Requests to `peer` ask for at most `count` positions (what its link
+  /// delivers in a while, see FetchPolicy::request_time), never fewer than a
+  /// tail share.
+  void cap_peer_request(PeerId peer, std::uint64_t count) {
+    peers_[peer].request_cap = std::max(count, min_share);
+  }
+  /// Positions asked of `peer` and not yet answered (its hedges and
+  /// orphaned requests included): the work queued on its link.
+  [[nodiscard]] std::uint64_t queued_positions(PeerId peer) const {
+    std::uint64_t positions = 0;
+    for (const auto& table : {&occupied_, &hedges_}) {
+      for (const auto& [first, occupied] : *table) {
+        if (occupied.in_flight && occupied.peer == peer) {
+          positions += Range{first, occupied.last}.size();
+        }
+      }
+    }
+    for (const auto& orphan : orphans_) {
+      if (orphan.peer == peer) {
+        positions += orphan.range.size();
+      }
+    }
+    return positions;
+  }
+  /// Positions that `request`'s peer answers before `request` is answered,
+  /// its own included: what it was asked no later (a peer answers in order).
+  [[nodiscard]] std::uint64_t queued_through(const Fetch& request) const {
+    const auto before = [&](TimePoint sent_at, Position first) {
+      return std::pair{sent_at, first} <= std::pair{request.sent_at, request.range.first()};
+    };
+    std::uint64_t positions = 0;
+    for (const auto& table : {&occupied_, &hedges_}) {
+      for (const auto& [first, occupied] : *table) {
+        if (occupied.in_flight && occupied.peer == request.peer && before(occupied.sent_at, first)) {
+          positions += Range{first, occupied.last}.size();
+        }
+      }
+    }
+    for (const auto& orphan : orphans_) {
+      if (orphan.peer == request.peer && before(orphan.sent_at, orphan.range.first())) {
+        positions += orphan.range.size();
+      }
+    }
+    return positions;
+  }
+  /// Positions one new request to `peer` asks for.
+  [[nodiscard]] std::uint64_t request_size(PeerId peer) const {
+    const auto it = peers_.find(peer);
+    return it == peers_.end() ? request_size() : std::min(request_size(), it->second.request_cap);
+  }
+
   /// The window spans at most `positions` (what the byte budget allows), at least one.
   void cap_window(std::uint64_t positions) { window_cap_ = std::max<std::uint64_t>(1, positions); }
 
@@ -197,7 +248,8 @@ public:
         continue;
       }
       auto& state = peers_[*peer];
-      const auto last = std::min({segment_last, pos + (batch - 1), state.availability->last()});
+      const auto size = std::min(batch, state.request_cap);
+      const auto last = std::min({segment_last, pos + (size - 1), state.availability->last()});
       const Fetch fetch{*peer, Range{pos, last}, now + state.timeout.value_or(limits_.fetch_timeout), now};
       occupied_.emplace(pos, Occupied{last, true, *peer, fetch.deadline, now});
       ++state.inflight;
@@ -482,8 +534,9 @@ private:
     std::optional<Range> availability;
     std::uint32_t inflight = 0;
     std::uint64_t last_assigned = 0;
-    std::optional<Duration> timeout; // this peer's own fetch timeout, when learned
-    std::uint32_t window = 0;        // requests it may have in flight (0: not adapted yet)
+    std::optional<Duration> timeout;            // this peer's own fetch timeout, when learned
+    std::uint32_t window = 0;                   // requests it may have in flight (0: not adapted yet)
+    std::uint64_t request_cap = max_batch_size; // the most positions a request to it asks for
   };
   struct Occupied {
     Position last;

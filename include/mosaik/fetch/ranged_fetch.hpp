@@ -420,6 +420,10 @@ public:
     record.sample_pace(now - std::max(fetch.sent_at, record.last_answer.value_or(fetch.sent_at)),
                        range.size());
     record.last_answer = now;
+    if (policy_.request_time > Duration::zero() && *record.pace > Duration::zero()) {
+      scheduler_.cap_peer_request(fetch.peer,
+                                  static_cast<std::uint64_t>(policy_.request_time / *record.pace));
+    }
     adapt_window(fetch.peer, record, now - fetch.sent_at, window_full);
     if (range.size() < fetch.range.size() && range.size() * 2 >= fetch.range.size()) {
       // A prefix of at least half: the provider capped its answer in bytes.
@@ -548,24 +552,37 @@ private:
 
   /// Whether `helper`, which has a free slot, should be asked for `request`
   /// too: when the helper would answer it in less than a quarter of the time
-  /// the request's own peer takes, at their paces; and, once the helper is
-  /// left idle with nothing else to do (`idle_helper`), also when the request
-  /// is overdue (see overdue_at).
+  /// the request's own peer takes, at their paces (the helper's after what it
+  /// already has in flight); and, once the helper is left idle with nothing
+  /// in flight (`idle_helper`), also when the request is overdue (see overdue_at).
   /// Peers of one speed never hedge each other's requests but the overdue
   /// ones; a peer many times slower than the others has its requests taken
   /// over, so it cannot hold the last ranges hostage.
   [[nodiscard]] bool worth_hedging(const Fetch& request, PeerId helper, TimePoint now, Hedge when) const {
-    const auto helper_time = time_for(helper, request.range.size());
+    // A free slot is not a free link: each peer answers in order, so the
+    // helper's answer would come after what it was asked before, and the
+    // request's own after what its peer was asked before it.
+    const auto queued = scheduler_.queued_positions(helper);
+    const auto helper_time = time_for(helper, queued + request.range.size());
     if (!helper_time) {
       return false; // nothing known of the helper yet
     }
-    const auto own_time = time_for(request.peer, request.range.size());
-    const bool much_sooner = own_time && now + *helper_time * 4 < request.sent_at + *own_time;
-    if (when == Hedge::slow_peer) {
-      return much_sooner;
+    if (const auto own_done = time_for(request.peer, scheduler_.queued_through(request))) {
+      const auto own_arrival = busy_from(request) + *own_done;
+      if (now + *helper_time * 4 < own_arrival) {
+        return true;
+      }
+      // An idle helper also takes over a request it would answer well before
+      // its peer (the tail of a big request would otherwise leave it idle).
+      if (when == Hedge::idle_helper && queued == 0 && now + *helper_time * 3 / 2 < own_arrival) {
+        return true;
+      }
+    }
+    if (when == Hedge::slow_peer || queued != 0) {
+      return false;
     }
     const auto overdue = overdue_at(request);
-    return much_sooner || (overdue && now >= *overdue);
+    return overdue && now >= *overdue;
   }
   /// How long `peer` is expected to take for `positions`, at its pace.
   [[nodiscard]] std::optional<Duration> time_for(PeerId peer, std::uint64_t positions) const {
@@ -594,16 +611,23 @@ private:
   /// only spend its link on a second copy.
   [[nodiscard]] std::optional<TimePoint> overdue_at(const Fetch& request) const {
     // The peer's next answer may be a full request queued before this one.
-    const auto positions = std::max<std::uint64_t>(request.range.size(), scheduler_.request_size());
+    const auto positions =
+        std::max<std::uint64_t>(request.range.size(), scheduler_.request_size(request.peer));
     const auto fastest = fastest_time_for(positions);
     if (!fastest) {
       return std::nullopt;
     }
     const auto own = time_for(request.peer, positions);
-    const auto it = peers_.find(request.peer);
-    const auto last_answer = it == peers_.end() ? std::nullopt : it->second.last_answer;
-    const auto from = std::max(request.sent_at, last_answer.value_or(request.sent_at));
-    return from + (own ? *own + *fastest : *fastest * 2);
+    return busy_from(request) + (own ? *own + *fastest : *fastest * 2);
+  }
+  /// Since when `request`'s peer has been working towards it: since it was
+  /// sent, or since the peer's last answer, if later.
+  [[nodiscard]] TimePoint busy_from(const Fetch& request) const {
+    auto from = request.sent_at;
+    if (const auto it = peers_.find(request.peer); it != peers_.end() && it->second.last_answer) {
+      from = std::max(from, *it->second.last_answer);
+    }
+    return from;
   }
   /// While peers idle, the fetch is woken when the first request in flight
   /// becomes overdue, so that it can be hedged then (no answer may come to wake it).

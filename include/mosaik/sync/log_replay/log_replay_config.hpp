@@ -53,6 +53,11 @@ struct LogReplayConfig {
   /// slower peer holds is asked of an idle peer too; the first answer wins,
   /// the other is dropped without blame. Only the catching-up member reads it.
   bool hedge_slow_requests = true;
+  /// A request asks a peer for at most what its link is seen to deliver in
+  /// this long, so the peers' last answers arrive close together (a slow
+  /// link does not finish a big batch alone). Zero: batch_size alone.
+  /// Only the catching-up member reads it.
+  Duration request_time = std::chrono::milliseconds{100};
 
   /// The fetch engine's settings, with `batch` positions a request and
   /// answers of at most `response_bytes` (entries here, a snapshot's items in
@@ -67,7 +72,8 @@ struct LogReplayConfig {
                               availability_retry_max,
                               hedge_slow_requests,
                               max_buffered_bytes,
-                              response_bytes};
+                              response_bytes,
+                              request_time};
   }
 
   /// Identifies the strategy and every setting that must agree across the group.
