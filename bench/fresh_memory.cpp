@@ -7,7 +7,9 @@
 // For the loopback cases' payloads, this prints the time to copy the bytes
 // (a) into one reused buffer, as the TCP pair does, and (b) into fresh heap
 // memory in pieces of one entry, as a log of commands must, each for
-// several rounds (min / median). Run it on a quiet machine; glibc's
+// several rounds (min / median). Each round of (b) runs in a child process
+// of its own: memory a round frees stays in the heap, and a second round in
+// the same process would find it already touched. Run it on a quiet machine; glibc's
 // GLIBC_TUNABLES=glibc.malloc.hugetlb=1 gives (b) transparent huge pages,
 // as mosaik-node does.
 //   mosaik-bench-fresh-memory [rounds]
@@ -19,8 +21,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <string>
+#include <optional>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -62,6 +67,35 @@ double into_fresh(const Case& shape, const std::vector<char>& source) {
   return elapsed; // `kept` is freed after the clock stops
 }
 
+// into_fresh in a child process (a heap nobody has touched), its result
+// passed back through a pipe.
+std::optional<double> into_fresh_in_child(const Case& shape, const std::vector<char>& source) {
+  int pipe_ends[2];
+  if (pipe(pipe_ends) != 0) {
+    return std::nullopt;
+  }
+  const pid_t child = fork();
+  if (child < 0) {
+    return std::nullopt;
+  }
+  if (child == 0) {
+    close(pipe_ends[0]);
+    const double elapsed = into_fresh(shape, source);
+    const auto written = write(pipe_ends[1], &elapsed, sizeof elapsed);
+    _exit(written == static_cast<ssize_t>(sizeof elapsed) ? 0 : 1);
+  }
+  close(pipe_ends[1]);
+  double elapsed = 0;
+  const auto read_bytes = read(pipe_ends[0], &elapsed, sizeof elapsed);
+  close(pipe_ends[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (read_bytes != static_cast<ssize_t>(sizeof elapsed) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return std::nullopt;
+  }
+  return elapsed;
+}
+
 std::pair<double, double> min_median(std::vector<double> samples) {
   std::sort(samples.begin(), samples.end());
   return {samples.front(), samples[samples.size() / 2]};
@@ -85,7 +119,12 @@ int main(int argc, char** argv) {
     std::vector<double> fresh;
     for (int round = 0; round < rounds; ++round) {
       reused.push_back(into_reused(shape, source));
-      fresh.push_back(into_fresh(shape, source));
+      const auto elapsed = into_fresh_in_child(shape, source);
+      if (!elapsed) {
+        std::fprintf(stderr, "a measuring child process failed\n");
+        return 1;
+      }
+      fresh.push_back(*elapsed);
     }
     const auto [reused_min, reused_median] = min_median(reused);
     const auto [fresh_min, fresh_median] = min_median(fresh);

@@ -26,6 +26,7 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <mosaik/core/ids.hpp>
@@ -156,41 +157,14 @@ public:
   /// Positions asked of `peer` and not yet answered (its hedges and
   /// orphaned requests included): the work queued on its link.
   [[nodiscard]] std::uint64_t queued_positions(PeerId peer) const {
-    std::uint64_t positions = 0;
-    for (const auto& table : {&occupied_, &hedges_}) {
-      for (const auto& [first, occupied] : *table) {
-        if (occupied.in_flight && occupied.peer == peer) {
-          positions += Range{first, occupied.last}.size();
-        }
-      }
-    }
-    for (const auto& orphan : orphans_) {
-      if (orphan.peer == peer) {
-        positions += orphan.range.size();
-      }
-    }
-    return positions;
+    return queued_positions_if(peer, [](TimePoint, Position) { return true; });
   }
   /// Positions that `request`'s peer answers before `request` is answered,
   /// its own included: what it was asked no later (a peer answers in order).
   [[nodiscard]] std::uint64_t queued_through(const Fetch& request) const {
-    const auto before = [&](TimePoint sent_at, Position first) {
+    return queued_positions_if(request.peer, [&request](TimePoint sent_at, Position first) {
       return std::pair{sent_at, first} <= std::pair{request.sent_at, request.range.first()};
-    };
-    std::uint64_t positions = 0;
-    for (const auto& table : {&occupied_, &hedges_}) {
-      for (const auto& [first, occupied] : *table) {
-        if (occupied.in_flight && occupied.peer == request.peer && before(occupied.sent_at, first)) {
-          positions += Range{first, occupied.last}.size();
-        }
-      }
-    }
-    for (const auto& orphan : orphans_) {
-      if (orphan.peer == request.peer && before(orphan.sent_at, orphan.range.first())) {
-        positions += orphan.range.size();
-      }
-    }
-    return positions;
+    });
   }
   /// Positions one new request to `peer` asks for.
   [[nodiscard]] std::uint64_t request_size(PeerId peer) const {
@@ -545,6 +519,26 @@ private:
     TimePoint deadline{};
     TimePoint sent_at{};
   };
+
+  /// Positions of `peer`'s requests in flight (hedges and orphans
+  /// included) that `counted(sent_at, first)` selects.
+  template <class Counted>
+  [[nodiscard]] std::uint64_t queued_positions_if(PeerId peer, Counted counted) const {
+    std::uint64_t positions = 0;
+    for (const auto& table : {&occupied_, &hedges_}) {
+      for (const auto& [first, occupied] : *table) {
+        if (occupied.in_flight && occupied.peer == peer && counted(occupied.sent_at, first)) {
+          positions += Range{first, occupied.last}.size();
+        }
+      }
+    }
+    for (const auto& orphan : orphans_) {
+      if (orphan.peer == peer && counted(orphan.sent_at, orphan.range.first())) {
+        positions += orphan.range.size();
+      }
+    }
+    return positions;
+  }
 
   static Fetch fetch_of(Position first, const Occupied& occupied) {
     return Fetch{occupied.peer, Range{first, occupied.last}, occupied.deadline, occupied.sent_at};

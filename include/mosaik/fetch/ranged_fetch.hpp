@@ -555,9 +555,10 @@ private:
   /// the request's own peer takes, at their paces (the helper's after what it
   /// already has in flight); and, once the helper is left idle with nothing
   /// in flight (`idle_helper`), also when the request is overdue (see overdue_at).
-  /// Peers of one speed never hedge each other's requests but the overdue
-  /// ones; a peer many times slower than the others has its requests taken
-  /// over, so it cannot hold the last ranges hostage.
+  /// Peers of one speed hedge each other's requests only at the end: an
+  /// overdue one, or one queued far behind its peer's other work while the
+  /// helper has none; a peer many times slower than the others has its
+  /// requests taken over, so it cannot hold the last ranges hostage.
   [[nodiscard]] bool worth_hedging(const Fetch& request, PeerId helper, TimePoint now, Hedge when) const {
     // A free slot is not a free link: each peer answers in order, so the
     // helper's answer would come after what it was asked before, and the
